@@ -1,0 +1,423 @@
+import test from 'ava'
+import fs from 'node:fs'
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { MmapFile, pageSize, allocationGranularity } from '../index.js'
+import { fixture, run, start, waitForLine } from './helpers/spawn.ts'
+import { mappingCount, tmpDir, tmpFile } from './helpers/tmp.ts'
+
+const text = (buf: Buffer, start = 0, end = buf.length) => buf.toString('utf8', start, end)
+
+test('pageSize and allocationGranularity are powers of two from the OS', (t) => {
+  t.true(pageSize >= 4096 && (pageSize & (pageSize - 1)) === 0)
+  t.true(allocationGranularity >= pageSize && allocationGranularity % pageSize === 0)
+})
+
+test("mode 'r' maps an existing file read-only; write() is refused", (t) => {
+  const file = tmpFile(t, 'hello mapped world')
+  const region = MmapFile.open(file)
+  t.is(region.length, 18)
+  t.is(text(region.buffer), 'hello mapped world')
+  t.is(text(region.read(6, 6)), 'mapped')
+  t.throws(() => region.write('x'), { code: 'ERR_MAPSHARE_READ_ONLY' })
+  t.is(region.path, file)
+  region.close()
+})
+
+test("mode 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (t) => {
+  const dir = tmpDir(t)
+  const file = path.join(dir, 'new.bin')
+  const created = MmapFile.open(file, { mode: 'w+', size: 8192 })
+  t.is(created.length, 8192)
+  t.is(fs.statSync(file).size, 8192)
+  t.is(fs.statSync(file).mode & 0o777, 0o600)
+  t.true(created.buffer.every((b) => b === 0))
+  t.is(created.write('written through write()', 10), 23)
+  created.buffer.write('and through buffer', 4000)
+  created.close()
+  const disk = fs.readFileSync(file)
+  t.is(text(disk, 10, 33), 'written through write()')
+  t.is(text(disk, 4000, 4018), 'and through buffer')
+
+  const rw = MmapFile.open(file, { mode: 'r+' })
+  rw.buffer[0] = 0x41
+  rw.close()
+  t.is(fs.readFileSync(file)[0], 0x41)
+
+  const custom = path.join(dir, 'custom.bin')
+  const old = process.umask(0)
+  try {
+    MmapFile.open(custom, { mode: 'w+', size: 1, permissions: 0o640 }).close()
+  } finally {
+    process.umask(old)
+  }
+  t.is(fs.statSync(custom).mode & 0o777, 0o640)
+})
+
+test("'w+' truncates an existing file; without size it is refused before touching the file", (t) => {
+  const file = tmpFile(t, 'precious data')
+  t.throws(() => MmapFile.open(file, { mode: 'w+' }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.is(fs.readFileSync(file, 'utf8'), 'precious data')
+  const region = MmapFile.open(file, { mode: 'w+', size: 4 })
+  t.deepEqual([...region.buffer], [0, 0, 0, 0])
+  region.close()
+})
+
+test('size grows a file with ftruncate and the new bytes are mapped and readable (seed 001)', (t) => {
+  const file = tmpFile(t, 'abc')
+  const region = MmapFile.open(file, { mode: 'r+', size: 3 * pageSize + 5 })
+  t.is(region.length, 3 * pageSize + 5)
+  t.is(text(region.buffer, 0, 3), 'abc')
+  t.is(region.buffer[3 * pageSize + 4], 0)
+  region.buffer[3 * pageSize + 4] = 7
+  region.close()
+  const disk = fs.readFileSync(file)
+  t.is(disk.length, 3 * pageSize + 5)
+  t.is(disk[3 * pageSize + 4], 7)
+  t.throws(() => MmapFile.open(file, { size: 10 }), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
+test('a shared write in one process is seen by another process and by this one, without flush', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(2 * pageSize))
+  const mine = MmapFile.open(file, { mode: 'r+' })
+  const writer = start(fixture('map-writer.ts'), [file, String(pageSize + 3), 'sent across processes'])
+  await waitForLine(writer.child, /written/)
+  // Another unrelated process reads it while the writer still holds its mapping.
+  const reader = await run(fixture('map-reader.ts'), [file, String(pageSize + 3), '21'])
+  t.is(reader.stderr, '')
+  t.is(reader.stdout, 'sent across processes')
+  // This process's own mapping sees it too, and so does read(2) of the file.
+  t.is(text(mine.buffer, pageSize + 3, pageSize + 24), 'sent across processes')
+  t.is(text(fs.readFileSync(file), pageSize + 3, pageSize + 24), 'sent across processes')
+  writer.child.stdin!.end()
+  const done = await writer.done
+  t.is(done.status, 0, done.stderr)
+  mine.close()
+})
+
+test('private: true is copy-on-write: writes stay in this process (seed 001 example 2)', async (t) => {
+  const file = tmpFile(t, 'original contents')
+  const priv = MmapFile.open(file, { mode: 'r+', private: true })
+  priv.buffer.write('CHANGED!')
+  t.is(priv.write('xx', 8), 2)
+  t.is(text(priv.buffer), 'CHANGED!xxontents')
+  t.is(fs.readFileSync(file, 'utf8'), 'original contents')
+  const other = await run(fixture('map-reader.ts'), [file, '0', '17'])
+  t.is(other.stdout, 'original contents')
+  const shared = MmapFile.open(file)
+  t.is(text(shared.buffer), 'original contents')
+  shared.close()
+  t.throws(() => priv.resize(100), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
+  priv.close()
+  // 'r' + private gives a writable private copy of a read-only file.
+  const roPriv = MmapFile.open(file, { private: true })
+  t.is(roPriv.write('Z'), 1)
+  t.is(text(roPriv.buffer, 0, 1), 'Z')
+  roPriv.close()
+  t.is(fs.readFileSync(file, 'utf8'), 'original contents')
+})
+
+test('any byte offset works: the view starts exactly at the byte asked for', (t) => {
+  const content = Buffer.alloc(3 * pageSize + 100)
+  for (let i = 0; i < content.length; i++) content[i] = i % 251
+  const file = tmpFile(t, content)
+  for (const offset of [0, 1, 1000, pageSize - 1, pageSize, pageSize + 1, 3 * pageSize + 99]) {
+    const region = MmapFile.open(file, { offset })
+    t.is(region.length, content.length - offset, `length at offset ${offset}`)
+    t.true(region.buffer.equals(content.subarray(offset)), `bytes at offset ${offset}`)
+    region.close()
+  }
+  const part = MmapFile.open(file, { offset: 5000, length: 10 })
+  t.true(part.buffer.equals(content.subarray(5000, 5010)))
+  part.close()
+})
+
+test('bad ranges and objects give clear errors, never a mapping past the end', (t) => {
+  const file = tmpFile(t, Buffer.alloc(100))
+  const err = t.throws(() => MmapFile.open(file, { offset: 100 }))!
+  t.like(err, { code: 'EINVAL', syscall: 'mmap', path: file, errno: -22 })
+  t.regex(err.message, /offset 100 is past the end of .* \(100 bytes\)/)
+  t.like(
+    t.throws(() => MmapFile.open(file, { offset: 5000 })),
+    { code: 'EINVAL' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { length: 0 })),
+    { code: 'EINVAL' },
+  )
+  const beyond = t.throws(() => MmapFile.open(file, { offset: 50, length: 51 }))!
+  t.is((beyond as NodeJS.ErrnoException).code, 'EINVAL')
+  t.regex(beyond.message, /goes past the end/)
+  const empty = tmpFile(t, '')
+  t.regex(t.throws(() => MmapFile.open(empty), { code: 'EINVAL' })!.message, /is empty/)
+  t.like(
+    t.throws(() => MmapFile.open(path.dirname(file))),
+    { code: 'EISDIR' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(path.join(path.dirname(file), 'missing'))),
+    {
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'open',
+    },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { offset: -1 })),
+    { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { offset: 1.5 })),
+    { code: 'ERR_OUT_OF_RANGE' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { offset: '1' as any })),
+    {
+      code: 'ERR_INVALID_ARG_TYPE',
+      name: 'TypeError',
+    },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { mode: 'a' as any })),
+    { code: 'ERR_INVALID_ARG_VALUE' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(42 as any)),
+    { code: 'ERR_INVALID_ARG_TYPE' },
+  )
+  t.like(
+    t.throws(() => MmapFile.open('a\0b')),
+    { code: 'ERR_INVALID_ARG_VALUE' },
+  )
+})
+
+test('a descriptor opened read-only cannot be mapped shared-writable: EACCES (seed 004 Q2)', (t) => {
+  const file = tmpFile(t, 'read only descriptor')
+  const fd = fs.openSync(file, 'r')
+  t.teardown(() => fs.closeSync(fd))
+  const err = t.throws(() => MmapFile.fromFd(fd, { writable: true }))!
+  t.like(err, { code: 'EACCES', syscall: 'mmap', errno: -13 })
+  t.regex(err.message, /not open for writing/)
+  const ro = MmapFile.fromFd(fd)
+  t.is(text(ro.buffer), 'read only descriptor')
+  ro.close()
+})
+
+test('JS writes into a read-only mapping never crash the process and never reach the file', async (t) => {
+  const file = tmpFile(t, 'ABCDEFGH')
+  const r = await run(fixture('readonly-write.ts'), [file])
+  t.is(r.signal, null)
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'AAAAEFGH')
+  t.is(fs.readFileSync(file, 'utf8'), 'ABCDEFGH')
+})
+
+test('the descriptor can be closed right after mapping; fromFd leaves it to the caller (seeds 001, 004 Q6)', (t) => {
+  const file = tmpFile(t, 'descriptor test')
+  const fd = fs.openSync(file, 'r+')
+  const region = MmapFile.fromFd(fd, { writable: true })
+  fs.closeSync(fd)
+  region.buffer.write('D')
+  t.is(text(region.buffer), 'Descriptor test')
+  region.close()
+  t.is(fs.readFileSync(file, 'utf8'), 'Descriptor test')
+
+  const fd2 = fs.openSync(file, 'r')
+  const r2 = MmapFile.fromFd(fd2, { offset: 11 })
+  r2.close()
+  t.is(fs.fstatSync(fd2).size, 15) // still open: closing the region did not close it
+  fs.closeSync(fd2)
+  t.like(
+    t.throws(() => MmapFile.fromFd(fd2)),
+    { code: 'EBADF' },
+  )
+  t.like(
+    t.throws(() => MmapFile.fromFd(-1)),
+    { code: 'ERR_OUT_OF_RANGE' },
+  )
+})
+
+test('flush and flushAsync sync a range or the whole region; bad ranges are refused', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(3 * pageSize))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  region.buffer.write('flushed', pageSize + 10)
+  region.flush()
+  region.flush(pageSize + 10, 7)
+  await region.flushAsync()
+  await region.flushAsync(pageSize, 1)
+  t.is(text(fs.readFileSync(file), pageSize + 10, pageSize + 17), 'flushed')
+  t.throws(() => region.flush(0, 3 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => region.flushAsync(3 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
+  const pending = region.flushAsync()
+  region.close() // waits for the in-flight msync, then unmaps
+  await pending
+  await t.throwsAsync(async () => region.flushAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
+})
+
+test('close() unmaps at once, detaches every view, is idempotent, and later calls throw', (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize * 2))
+  const before = mappingCount()
+  const region = MmapFile.open(file, { mode: 'r+' })
+  t.is(mappingCount(), before + 1)
+  const buf = region.buffer
+  t.is(region.buffer, buf) // same object every time
+  const sub = buf.subarray(10, 20)
+  const u32 = new Uint32Array(buf.buffer)
+  const ab = buf.buffer
+  region.close()
+  t.is(mappingCount(), before)
+  t.true(region.closed)
+  t.is(region.length, 0)
+  t.is(buf.length, 0)
+  t.is(sub.length, 0)
+  t.is(u32.length, 0)
+  t.is(ab.byteLength, 0)
+  t.notThrows(() => region.close())
+  t.notThrows(() => region[Symbol.dispose]())
+  for (const call of [
+    () => region.buffer,
+    () => region.read(),
+    () => region.write('x'),
+    () => region.flush(),
+    () => region.advise('normal'),
+    () => region.residency(),
+    () => region.resize(10),
+  ]) {
+    t.throws(call, { code: 'ERR_MAPSHARE_CLOSED' })
+  }
+})
+
+test('a `using` declaration closes the region', (t) => {
+  const file = tmpFile(t, 'x')
+  let buf: Buffer
+  {
+    const region = MmapFile.open(file)
+    buf = region.buffer
+    region[Symbol.dispose]()
+  }
+  t.is(buf.length, 0)
+})
+
+test('regions that are never closed are unmapped once collected: no growth in mappings or fds', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = await run(fixture('forget-regions.ts'), [file, '20000'], {
+    nodeArgs: ['--expose-gc'],
+    timeout: 90_000,
+  })
+  t.is(r.status, 0, r.stderr)
+  const { before, after, peakMaps } = JSON.parse(r.stdout)
+  t.log(r.stdout.trim())
+  t.is(before.maps, 0)
+  t.true(peakMaps > 0, 'the loop did map the file')
+  t.is(after.maps, 0, 'every mapping of the file is gone')
+  t.true(after.fds <= before.fds + 2, `fds: ${before.fds} -> ${after.fds}`)
+})
+
+test('anonymous memory: private by default, shared on request, zero-filled', (t) => {
+  const sharedAnon = () =>
+    fs
+      .readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('/dev/zero (deleted)')).length
+  const before = sharedAnon()
+  const priv = MmapFile.anonymous(3 * pageSize)
+  t.is(priv.length, 3 * pageSize)
+  t.true(priv.buffer.every((b) => b === 0))
+  priv.buffer.fill(9)
+  t.is(priv.read(pageSize, 1)[0], 9)
+  t.is(sharedAnon(), before)
+  const shared = MmapFile.anonymous(pageSize, { shared: true })
+  t.is(sharedAnon(), before + 1) // MAP_SHARED|MAP_ANONYMOUS shows as /dev/zero (deleted)
+  t.is(shared.write('shared'), 6)
+  t.is(text(shared.buffer, 0, 6), 'shared')
+  shared.close()
+  priv.close()
+  t.is(sharedAnon(), before)
+  t.throws(() => MmapFile.anonymous(0), { code: 'EINVAL' })
+  t.throws(() => MmapFile.anonymous(-5), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => MmapFile.anonymous(2 ** 52), { code: 'ENOMEM' })
+  t.throws(() => MmapFile.anonymous(undefined as any), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+test('a worker thread maps the same file and sees the main thread writes, and back', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  region.buffer.write('from main thread')
+  const worker = new Worker(fixture('worker.ts'), { workerData: { file, length: 16 } })
+  const seen = await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  t.is(seen, 'from main thread')
+  t.is(text(region.buffer, 100, 111), 'from worker')
+  region.close()
+})
+
+test('resize grows and shrinks the file, remaps, and detaches the old buffer', (t) => {
+  const file = tmpFile(t, 'twelve bytes')
+  const region = MmapFile.open(file, { mode: 'r+' })
+  const old = region.buffer
+  region.resize(3 * pageSize)
+  t.is(old.length, 0)
+  t.is(region.length, 3 * pageSize)
+  t.is(fs.statSync(file).size, 3 * pageSize)
+  t.is(text(region.buffer, 0, 12), 'twelve bytes')
+  region.buffer.write('end', 3 * pageSize - 3)
+  region.resize(6)
+  t.is(fs.readFileSync(file, 'utf8'), 'twelve')
+  t.is(text(region.buffer), 'twelve')
+  t.throws(() => region.resize(0), { code: 'EINVAL' })
+  t.is(text(region.buffer), 'twelve')
+  region.close()
+
+  const withOffset = tmpFile(t, 'head:body')
+  const tail = MmapFile.open(withOffset, { mode: 'r+', offset: 5 })
+  tail.resize(8)
+  t.is(fs.statSync(withOffset).size, 13)
+  t.is(text(tail.buffer, 0, 4), 'body')
+  tail.close()
+  const ro = MmapFile.open(withOffset)
+  t.throws(() => ro.resize(5), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
+  ro.close()
+})
+
+test('read, readInto and write copy in and out with range checks', (t) => {
+  const region = MmapFile.anonymous(64)
+  t.is(region.write(Buffer.from([1, 2, 3]), 10), 3)
+  t.is(region.write(new Uint16Array([0x0504]), 13), 2)
+  t.deepEqual([...region.read(10, 5)], [1, 2, 3, 4, 5])
+  t.is(region.read(64).length, 0)
+  const target = new Uint8Array(8)
+  t.is(region.readInto(target, 10), 8)
+  t.deepEqual([...target.subarray(0, 5)], [1, 2, 3, 4, 5])
+  t.is(region.readInto(new Float64Array(2), 60), 4) // only 4 bytes remain
+  t.throws(() => region.write('x'.repeat(65)), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => region.write('ab', 63), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => region.read(65), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => region.read(0, 65), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => region.readInto({} as any), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => region.write(123 as any), { code: 'ERR_INVALID_ARG_TYPE' })
+  // Copying a region onto itself (overlapping) is a memmove.
+  t.is(region.write(region.buffer.subarray(10, 15), 11), 5)
+  t.deepEqual([...region.read(10, 6)], [1, 1, 2, 3, 4, 5])
+  region.close()
+})
+
+test('advise, lock/unlock and residency work on the mapping', (t) => {
+  const file = tmpFile(t, Buffer.alloc(4 * pageSize, 1))
+  const region = MmapFile.open(file, { populate: true })
+  for (const advice of ['normal', 'random', 'sequential', 'willneed', 'dontneed'] as const) {
+    t.notThrows(() => region.advise(advice), advice)
+  }
+  t.throws(() => region.advise('bogus' as any), { code: 'ERR_INVALID_ARG_VALUE' })
+  region.lock()
+  const res = region.residency()
+  t.is(res.pages, 4)
+  t.is(res.resident, 4) // locked pages are resident
+  t.is(res.map.length, 4)
+  t.is(res.pageSize, pageSize)
+  region.unlock()
+  t.is(region.residency(pageSize, 1).pages, 1)
+  t.throws(() => region.residency(0, 4 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
+  region.close()
+})

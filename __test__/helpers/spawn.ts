@@ -1,0 +1,74 @@
+// Runs TypeScript files in fresh Node processes (real, unrelated processes) and collects what they did.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const LOADER = ['--import', '@oxc-node/core/register']
+
+export interface RunResult {
+  status: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Starts `node <file> ...args` with the TypeScript loader; the child is killed after `timeout` ms. */
+export function start(
+  file: string,
+  args: string[] = [],
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): { child: ChildProcess; done: Promise<RunResult> } {
+  const child = spawn(process.execPath, [...LOADER, ...(opts.nodeArgs ?? []), file, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stdout, stderr })
+    })
+  })
+  return { child, done }
+}
+
+/** Runs a TypeScript file to completion. */
+export function run(
+  file: string,
+  args: string[] = [],
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<RunResult> {
+  const { child, done } = start(file, args, opts)
+  child.stdin!.end()
+  return done
+}
+
+/** Resolves with the first stdout line of `child` that matches `pattern`. */
+export function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    const onData = (d: Buffer | string) => {
+      buf += d.toString()
+      for (const line of buf.split('\n')) {
+        if (pattern.test(line)) {
+          child.stdout!.off('data', onData)
+          resolve(line)
+          return
+        }
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.on('close', (code) => reject(new Error(`child exited (${code}) before printing ${pattern}`)))
+  })
+}
+
+export function fixture(name: string): string {
+  return path.join(ROOT, '__test__', 'fixtures', name)
+}

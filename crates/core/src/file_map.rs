@@ -1,0 +1,237 @@
+//! Memory-mapped files: `open` + `fstat` + `ftruncate` + `mmap`, with the checks C leaves to the
+//! caller (offset past the end, zero length, mapping beyond the end of the file).
+
+use crate::error::{Error, Result};
+use crate::region::{check_nonzero, Mapping, Region};
+use crate::sys::{self, FileKind};
+use std::fs::OpenOptions;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// How `open` opens the file, as in `fs.open`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+  /// `'r'`: `O_RDONLY`; the file must exist.
+  Read,
+  /// `'r+'`: `O_RDWR`; the file must exist.
+  ReadWrite,
+  /// `'w+'`: `O_RDWR|O_CREAT|O_TRUNC`.
+  Create,
+}
+
+/// Which part of the file to map, and how.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MapOptions {
+  /// Byte offset in the file; any value (aligned down to a page internally).
+  pub offset: u64,
+  /// Bytes to map; the rest of the file when `None`.
+  pub length: Option<u64>,
+  /// `MAP_PRIVATE`: copy-on-write, writes stay in this process.
+  pub private: bool,
+  /// `MAP_POPULATE` (Linux): pre-fault the pages.
+  pub populate: bool,
+}
+
+/// Options of [`open`].
+#[derive(Debug, Clone, Copy)]
+pub struct OpenFileOptions {
+  pub mode: OpenMode,
+  /// Set the file to this size (`ftruncate`) before mapping.
+  pub size: Option<u64>,
+  /// Mode bits of a created file (before umask).
+  pub permissions: u32,
+  pub map: MapOptions,
+}
+
+/// A mapped file, and what a shared writable mapping needs to be resized later.
+#[derive(Debug)]
+pub struct FileMap {
+  pub region: Region,
+  /// Present for shared writable mappings only: our own descriptor, for `ftruncate` + remap.
+  pub backing: Option<Backing>,
+}
+
+/// The file behind a shared writable mapping.
+#[derive(Debug)]
+pub struct Backing {
+  fd: OwnedFd,
+  offset: u64,
+  populate: bool,
+  path: Option<String>,
+}
+
+/// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
+pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
+  let shown = path.to_string_lossy().into_owned();
+  if opts.mode == OpenMode::Read && opts.size.is_some() {
+    return Err(Error::invalid_value(
+      "option size needs mode 'r+' or 'w+': a file opened 'r' cannot be resized",
+    ));
+  }
+  if opts.mode == OpenMode::Create && opts.size.is_none() {
+    return Err(Error::invalid_value(format!(
+      "mode 'w+' creates an empty file, which cannot be mapped: pass size to give '{shown}' a length"
+    )));
+  }
+  if let Some(size) = opts.size {
+    check_nonzero(size).map_err(|e| e.path(&shown))?;
+  }
+  let writable = opts.mode != OpenMode::Read;
+  let file = OpenOptions::new()
+    .read(true)
+    .write(writable)
+    .create(opts.mode == OpenMode::Create)
+    .truncate(opts.mode == OpenMode::Create)
+    .mode(opts.permissions)
+    .custom_flags(libc::O_CLOEXEC)
+    .open(path)
+    .map_err(|e| Error::io(&e, "open").path(&shown))?;
+  if let Some(size) = opts.size {
+    let info = sys::fstat(file.as_fd()).map_err(|e| e.path(&shown))?;
+    if info.kind != FileKind::Regular {
+      return Err(kind_error(info.kind, &shown));
+    }
+    sys::ftruncate(file.as_fd(), size).map_err(|e| e.path(&shown))?;
+  }
+  let region = map_fd(file.as_fd(), writable, &opts.map, Some(&shown))?;
+  let backing = (writable && !opts.map.private).then(|| Backing {
+    fd: file.into(),
+    offset: opts.map.offset,
+    populate: opts.map.populate,
+    path: Some(shown),
+  });
+  Ok(FileMap { region, backing })
+}
+
+/// Maps a descriptor the caller owns and keeps open or closes as it likes.
+pub fn from_fd(fd: RawFd, writable: bool, opts: &MapOptions) -> Result<FileMap> {
+  let fd = sys::borrow_fd(fd)?;
+  let region = map_fd(fd, writable, opts, None)?;
+  let backing = if writable && !opts.private {
+    Some(Backing { fd: sys::dup_cloexec(fd)?, offset: opts.offset, populate: opts.populate, path: None })
+  } else {
+    None
+  };
+  Ok(FileMap { region, backing })
+}
+
+impl Backing {
+  /// Sets the file to `offset + length` bytes and maps that range anew (the caller drops the old
+  /// region).
+  pub fn remap(&self, length: u64) -> Result<Region> {
+    let path = self.path.as_deref();
+    check_nonzero(length).map_err(|e| e.or_path(path))?;
+    let end =
+      self.offset.checked_add(length).ok_or_else(|| Error::out_of_range("offset + length overflows"))?;
+    sys::ftruncate(self.fd.as_fd(), end).map_err(|e| e.or_path(path))?;
+    let opts =
+      MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };
+    map_fd(self.fd.as_fd(), true, &opts, path)
+  }
+}
+
+fn kind_error(kind: FileKind, path: &str) -> Error {
+  match kind {
+    FileKind::Directory => {
+      Error::invalid(libc::EISDIR, "mmap", "illegal operation on a directory").path(path)
+    }
+    FileKind::Fifo => Error::invalid(libc::ENODEV, "mmap", "a FIFO cannot be memory-mapped").path(path),
+    FileKind::Socket => Error::invalid(libc::ENODEV, "mmap", "a socket cannot be memory-mapped").path(path),
+    _ => Error::invalid(libc::ENODEV, "mmap", "this kind of file cannot be memory-mapped").path(path),
+  }
+}
+
+/// Checks the range against the object and maps it: shared read-write when `writable` and not
+/// private, otherwise private copy-on-write (so a JS write into a read-only file's Buffer changes
+/// this process's copy and never faults).
+fn map_fd(fd: BorrowedFd<'_>, writable: bool, opts: &MapOptions, path: Option<&str>) -> Result<Region> {
+  let info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
+  let name = path.map_or_else(|| format!("fd {}", fd.as_raw_fd()), |p| format!("'{p}'"));
+  let offset = opts.offset;
+  let length = match info.kind {
+    FileKind::Regular => {
+      let size = info.size;
+      if size == 0 {
+        return Err(
+          Error::invalid(
+            libc::EINVAL,
+            "mmap",
+            format!("{name} is empty (0 bytes); pass size to set its length"),
+          )
+          .or_path(path),
+        );
+      }
+      if offset >= size {
+        return Err(
+          Error::invalid(
+            libc::EINVAL,
+            "mmap",
+            format!("offset {offset} is past the end of {name} ({size} bytes)"),
+          )
+          .or_path(path),
+        );
+      }
+      let length = opts.length.unwrap_or(size - offset);
+      check_nonzero(length).map_err(|e| e.or_path(path))?;
+      if length > size - offset {
+        return Err(
+          Error::invalid(
+            libc::EINVAL,
+            "mmap",
+            format!(
+              "offset {offset} + length {length} goes past the end of {name} ({size} bytes); \
+               grow the file first (option size)"
+            ),
+          )
+          .or_path(path),
+        );
+      }
+      length
+    }
+    FileKind::CharDevice | FileKind::BlockDevice => {
+      let length = opts.length.ok_or_else(|| {
+        Error::invalid(libc::EINVAL, "mmap", format!("{name} is a device: pass length")).or_path(path)
+      })?;
+      check_nonzero(length).map_err(|e| e.or_path(path))?;
+      length
+    }
+    kind => return Err(kind_error(kind, path.unwrap_or(&name))),
+  };
+  let len = usize::try_from(length)
+    .map_err(|_| Error::invalid(libc::ENOMEM, "mmap", "length exceeds the address space"))?;
+  let mut mo = memmap2::MmapOptions::new();
+  mo.offset(offset).len(len);
+  if opts.populate {
+    mo.populate();
+  }
+  let raw = fd.as_raw_fd();
+  let mapped = if writable && !opts.private {
+    mo.map_raw(raw).map(|m| {
+      let ptr = m.as_mut_ptr();
+      // SAFETY: memmap2 mapped `len` bytes shared read-write at `ptr`, alive as long as `m`.
+      unsafe { Region::new(ptr, len, false, true, Mapping::Shared(m)) }
+    })
+  } else {
+    // MAP_NORESERVE: a copy-on-write view of a large file must not be refused for lack of swap.
+    mo.no_reserve_swap();
+    // SAFETY: a private mapping; the file may change underneath it (as for any mapping), which
+    // the README documents; the bytes are plain u8s.
+    unsafe { mo.map_copy(raw) }.map(|mut m| {
+      let ptr = m.as_mut_ptr();
+      // SAFETY: memmap2 mapped `len` bytes private read-write at `ptr`, alive as long as `m`.
+      unsafe { Region::new(ptr, len, !writable && !opts.private, false, Mapping::Private(m)) }
+    })
+  };
+  mapped.map_err(|e| {
+    let err = Error::io(&e, "mmap").or_path(path);
+    if err.errno() == Some(libc::EACCES) && writable && !opts.private {
+      err.detail(format!(
+        "permission denied: {name} is not open for writing, so it cannot be mapped shared and writable \
+         (open it read-write, or map it read-only or private)"
+      ))
+    } else {
+      err
+    }
+  })
+}

@@ -1,0 +1,12 @@
+//! mapshare-core: memory-mapped files and shared memory regions on `memmap2` and `libc`.
+//! No Node-API here: the binding crate turns these types into JS classes.
+
+pub mod error;
+pub mod file_map;
+pub mod region;
+pub mod sys;
+
+pub use error::{Error, Kind, Result};
+pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode};
+pub use region::Region;
+pub use sys::{allocation_granularity, page_size, Advice};

@@ -1,0 +1,167 @@
+//! `Region`: one mapped range of memory, whatever backs it (file, anonymous, shared memory).
+//! Every JS class hands out the same surface through it: copy in/out, flush, advise, lock, residency.
+
+use crate::error::{Error, Result};
+use crate::sys::{self, Advice};
+use std::ptr::NonNull;
+
+/// What owns the address space; dropping it unmaps.
+#[derive(Debug)]
+pub(crate) enum Mapping {
+  /// A shared file mapping made by memmap2.
+  Shared(#[allow(dead_code)] memmap2::MmapRaw),
+  /// A private (copy-on-write) file mapping or private anonymous memory, made by memmap2.
+  Private(#[allow(dead_code)] memmap2::MmapMut),
+  /// A mapping made directly by `sys` (shared anonymous memory).
+  Sys(#[allow(dead_code)] sys::RawMap),
+}
+
+/// A live mapping of `len` bytes at `ptr`. Unmapped when dropped.
+#[derive(Debug)]
+pub struct Region {
+  ptr: NonNull<u8>,
+  len: usize,
+  read_only: bool,
+  shared: bool,
+  _mapping: Mapping,
+}
+
+// SAFETY: the region owns its mapping; the memory is plain bytes that any thread may copy to or
+// from (u8 has no invalid values). Concurrent writers race exactly as C programs sharing it do.
+unsafe impl Send for Region {}
+// SAFETY: see Send; &Region only gives copies in and out through raw pointers.
+unsafe impl Sync for Region {}
+
+impl Region {
+  /// # Safety
+  /// `ptr..ptr+len` must be mapped readable and writable (private copy-on-write counts) for as
+  /// long as `mapping` lives.
+  pub(crate) unsafe fn new(
+    ptr: *mut u8,
+    len: usize,
+    read_only: bool,
+    shared: bool,
+    mapping: Mapping,
+  ) -> Self {
+    let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
+    Region { ptr, len, read_only, shared, _mapping: mapping }
+  }
+
+  /// Private anonymous memory (`MAP_PRIVATE|MAP_ANONYMOUS`), zero-filled.
+  pub fn anonymous(len: usize) -> Result<Region> {
+    check_nonzero(len as u64)?;
+    let mut map = memmap2::MmapOptions::new().len(len).map_anon().map_err(|e| Error::io(&e, "mmap"))?;
+    let ptr = map.as_mut_ptr();
+    // SAFETY: memmap2 mapped `len` bytes read-write at `ptr`; they live as long as `map`.
+    Ok(unsafe { Region::new(ptr, len, false, false, Mapping::Private(map)) })
+  }
+
+  /// Shared anonymous memory (`MAP_SHARED|MAP_ANONYMOUS`), zero-filled; shared with children
+  /// that inherit the mapping.
+  pub fn anonymous_shared(len: usize) -> Result<Region> {
+    check_nonzero(len as u64)?;
+    let map = sys::map_shared_anon(len)?;
+    let ptr = map.ptr();
+    // SAFETY: map_shared_anon mapped `len` bytes read-write at `ptr`; they live as long as `map`.
+    Ok(unsafe { Region::new(ptr, len, false, true, Mapping::Sys(map)) })
+  }
+
+  /// Start of the region: the exact byte asked for, not the page start.
+  pub fn as_ptr(&self) -> *mut u8 {
+    self.ptr.as_ptr()
+  }
+
+  pub fn len(&self) -> usize {
+    self.len
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.len == 0
+  }
+
+  /// True when `write` is refused: a read-only file mapped copy-on-write so stray writes cannot fault.
+  pub fn is_read_only(&self) -> bool {
+    self.read_only
+  }
+
+  /// True when writes reach the backing object and other processes (`MAP_SHARED`).
+  pub fn is_shared(&self) -> bool {
+    self.shared
+  }
+
+  /// Checks `offset` and `length` against the region; `length` defaults to the rest of it.
+  pub fn range(&self, offset: u64, length: Option<u64>) -> Result<(usize, usize)> {
+    let len = self.len as u64;
+    if offset > len {
+      return Err(Error::out_of_range(format!(
+        "offset {offset} is past the end of the region ({len} bytes)"
+      )));
+    }
+    let length = length.unwrap_or(len - offset);
+    if length > len - offset {
+      return Err(Error::out_of_range(format!(
+        "offset {offset} + length {length} goes past the end of the region ({len} bytes)"
+      )));
+    }
+    Ok((offset as usize, length as usize))
+  }
+
+  /// Copies region bytes starting at `offset` into `dst`; `dst.len()` bytes must be in range.
+  pub fn read_into(&self, offset: u64, dst: &mut [u8]) -> Result<()> {
+    let (off, n) = self.range(offset, Some(dst.len() as u64))?;
+    // SAFETY: off+n is inside the live mapping (checked by range). `copy` is a memmove: `dst` may be
+    // a JS view over this very region.
+    unsafe { std::ptr::copy(self.as_ptr().add(off), dst.as_mut_ptr(), n) };
+    Ok(())
+  }
+
+  /// Copies `src` into the region at `offset`; all of it must fit.
+  pub fn write_at(&self, offset: u64, src: &[u8]) -> Result<()> {
+    if self.read_only {
+      return Err(Error::read_only());
+    }
+    let (off, n) = self.range(offset, Some(src.len() as u64))?;
+    // SAFETY: off+n is inside the live, writable mapping. `copy` is a memmove: `src` may be a JS
+    // view over this very region.
+    unsafe { std::ptr::copy(src.as_ptr(), self.as_ptr().add(off), n) };
+    Ok(())
+  }
+
+  /// `msync(MS_SYNC)` over `[offset, offset+length)`: returns once the bytes are on the device.
+  pub fn flush(&self, offset: u64, length: Option<u64>) -> Result<()> {
+    let (off, n) = self.range(offset, length)?;
+    // SAFETY: the range is inside this live mapping.
+    unsafe { sys::msync(self.as_ptr().add(off), n) }
+  }
+
+  /// `madvise` over `[offset, offset+length)`.
+  pub fn advise(&self, advice: Advice, offset: u64, length: Option<u64>) -> Result<()> {
+    let (off, n) = self.range(offset, length)?;
+    // SAFETY: the range is inside this live mapping.
+    unsafe { sys::madvise(self.as_ptr().add(off), n, advice) }
+  }
+
+  /// `mlock` / `munlock` over `[offset, offset+length)`.
+  pub fn lock(&self, lock: bool, offset: u64, length: Option<u64>) -> Result<()> {
+    let (off, n) = self.range(offset, length)?;
+    // SAFETY: the range is inside this live mapping.
+    unsafe { sys::mlock(self.as_ptr().add(off), n, lock) }
+  }
+
+  /// `mincore`: for each page touching `[offset, offset+length)`, whether it is resident.
+  pub fn residency(&self, offset: u64, length: Option<u64>) -> Result<Vec<bool>> {
+    let (off, n) = self.range(offset, length)?;
+    // SAFETY: the range is inside this live mapping.
+    unsafe { sys::mincore(self.as_ptr().add(off), n) }
+  }
+}
+
+pub(crate) fn check_nonzero(len: u64) -> Result<()> {
+  if len == 0 {
+    return Err(Error::invalid(libc::EINVAL, "mmap", "length must be greater than 0"));
+  }
+  if len > isize::MAX as u64 {
+    return Err(Error::invalid(libc::ENOMEM, "mmap", format!("length {len} exceeds the address space")));
+  }
+  Ok(())
+}

@@ -1,0 +1,106 @@
+//! Core behaviour without Node: mapping files, range checks, errors with errno and syscall.
+
+use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenMode, Region};
+use std::fs;
+use std::path::PathBuf;
+
+fn tmp(name: &str, content: &[u8]) -> PathBuf {
+  let dir = std::env::temp_dir().join(format!("mapshare-core-{}-{name}", std::process::id()));
+  fs::create_dir_all(&dir).unwrap();
+  let file = dir.join("data.bin");
+  fs::write(&file, content).unwrap();
+  file
+}
+
+fn opts(mode: OpenMode) -> OpenFileOptions {
+  OpenFileOptions { mode, size: None, permissions: 0o600, map: MapOptions::default() }
+}
+
+#[test]
+fn shared_write_reaches_the_file() {
+  let file = tmp("shared", b"0123456789");
+  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  fm.region.write_at(2, b"ab").unwrap();
+  assert!(fm.backing.is_some());
+  drop(fm);
+  assert_eq!(fs::read(&file).unwrap(), b"01ab456789");
+}
+
+#[test]
+fn unaligned_offset_starts_at_the_exact_byte() {
+  let content: Vec<u8> = (0..20000u32).map(|i| (i % 251) as u8).collect();
+  let file = tmp("offset", &content);
+  let mut o = opts(OpenMode::Read);
+  o.map.offset = 4097;
+  let fm = file_map::open(&file, &o).unwrap();
+  let mut out = vec![0u8; 5];
+  fm.region.read_into(0, &mut out).unwrap();
+  assert_eq!(out, &content[4097..4102]);
+  assert_eq!(fm.region.len(), 20000 - 4097);
+  assert!(fm.region.is_read_only());
+  assert_eq!(fm.region.write_at(0, b"x").unwrap_err().kind, Kind::ReadOnly);
+}
+
+#[test]
+fn errors_name_errno_syscall_and_path() {
+  let file = tmp("errors", b"abc");
+  let mut o = opts(OpenMode::Read);
+  o.map.offset = 3;
+  let err = file_map::open(&file, &o).unwrap_err();
+  assert_eq!(err.kind, Kind::Os(libc::EINVAL));
+  assert_eq!(err.syscall, Some("mmap"));
+  assert_eq!(err.code(), "EINVAL");
+  assert!(err.to_string().starts_with("EINVAL: offset 3 is past the end of"), "{err}");
+
+  let missing = file.with_file_name("missing");
+  let err = file_map::open(&missing, &opts(OpenMode::Read)).unwrap_err();
+  assert_eq!(err.code(), "ENOENT");
+  assert_eq!(err.to_string(), format!("ENOENT: no such file or directory, open '{}'", missing.display()));
+
+  let mut o = opts(OpenMode::Read);
+  o.map.length = Some(4);
+  assert_eq!(file_map::open(&file, &o).unwrap_err().code(), "EINVAL");
+  let dir = file.parent().unwrap();
+  assert_eq!(file_map::open(dir, &opts(OpenMode::Read)).unwrap_err().code(), "EISDIR");
+}
+
+#[test]
+fn create_needs_a_size_and_sets_it() {
+  let file = tmp("create", b"keep me");
+  assert_eq!(file_map::open(&file, &opts(OpenMode::Create)).unwrap_err().kind, Kind::InvalidArgValue);
+  assert_eq!(fs::read(&file).unwrap(), b"keep me");
+  let mut o = opts(OpenMode::Create);
+  o.size = Some(10000);
+  let fm = file_map::open(&file, &o).unwrap();
+  assert_eq!(fm.region.len(), 10000);
+  assert_eq!(fs::metadata(&file).unwrap().len(), 10000);
+}
+
+#[test]
+fn remap_resizes_the_file() {
+  let file = tmp("remap", b"hello");
+  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  let bigger = fm.backing.as_ref().unwrap().remap(9000).unwrap();
+  assert_eq!(bigger.len(), 9000);
+  assert_eq!(fs::metadata(&file).unwrap().len(), 9000);
+  let mut out = [0u8; 5];
+  bigger.read_into(0, &mut out).unwrap();
+  assert_eq!(&out, b"hello");
+}
+
+#[test]
+fn region_ranges_and_anonymous_memory() {
+  let r = Region::anonymous(100).unwrap();
+  assert_eq!(r.range(10, None).unwrap(), (10, 90));
+  assert_eq!(r.range(101, None).unwrap_err().kind, Kind::OutOfRange);
+  assert_eq!(r.range(50, Some(51)).unwrap_err().kind, Kind::OutOfRange);
+  r.write_at(0, b"xyz").unwrap();
+  let mut out = [0u8; 4];
+  r.read_into(0, &mut out).unwrap();
+  assert_eq!(&out, b"xyz\0");
+  assert_eq!(Region::anonymous(0).unwrap_err().code(), "EINVAL");
+  let shared = Region::anonymous_shared(4096).unwrap();
+  assert!(shared.is_shared());
+  shared.flush(0, None).unwrap();
+  assert_eq!(shared.residency(0, None).unwrap().len(), 1);
+}

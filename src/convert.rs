@@ -1,0 +1,195 @@
+//! JS arguments -> Rust values, with the errors Node's own APIs throw for bad arguments
+//! (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`, `ERR_INVALID_ARG_VALUE`).
+
+use crate::error;
+use crate::external;
+use napi::bindgen_prelude::{JsObjectValue, Object as JsObject};
+use napi::{Env, JsValue, Result, Unknown, ValueType};
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// How Node describes a received value in argument errors: "type string ('x')", "undefined", ...
+pub fn describe(v: &Unknown) -> String {
+  match v.get_type() {
+    Ok(ValueType::Undefined) => "undefined".into(),
+    Ok(ValueType::Null) => "null".into(),
+    Ok(ValueType::Number) => format!("type number ({})", number_text(v)),
+    Ok(ValueType::String) => {
+      let s =
+        v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).unwrap_or_default();
+      let shown: String = s.chars().take(28).collect();
+      format!("type string ('{shown}{}')", if s.chars().count() > 28 { "..." } else { "" })
+    }
+    Ok(ValueType::Boolean) => format!("type boolean ({})", v.coerce_to_bool().unwrap_or(false)),
+    Ok(ValueType::BigInt) => "type bigint".into(),
+    Ok(ValueType::Symbol) => "type symbol".into(),
+    Ok(ValueType::Function) => "function".into(),
+    Ok(ValueType::Object) => "an instance of Object".into(),
+    _ => "an unknown value".into(),
+  }
+}
+
+fn number_text(v: &Unknown) -> String {
+  let n = v.coerce_to_number().and_then(|n| n.get_double()).unwrap_or(f64::NAN);
+  if n.is_nan() {
+    "NaN".into()
+  } else if n.is_infinite() {
+    if n > 0.0 {
+      "Infinity".into()
+    } else {
+      "-Infinity".into()
+    }
+  } else if n.fract() == 0.0 && n.abs() < 1e21 {
+    format!("{n:.0}")
+  } else {
+    format!("{n}")
+  }
+}
+
+fn is_nullish(v: &Option<Unknown>) -> bool {
+  match v {
+    None => true,
+    Some(v) => matches!(v.get_type(), Ok(ValueType::Undefined) | Ok(ValueType::Null)),
+  }
+}
+
+/// An optional non-negative safe integer (offsets, lengths, sizes).
+pub fn opt_index(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<u64>> {
+  if is_nullish(&v) {
+    return Ok(None);
+  }
+  let v = v.expect("checked above");
+  if v.get_type()? != ValueType::Number {
+    return Err(error::arg_type(env, name, "of type number", &describe(&v)));
+  }
+  let n = v.coerce_to_number()?.get_double()?;
+  if !(n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&n)) {
+    return Err(error::out_of_range(env, name, "an integer >= 0 && <= 9007199254740991", &number_text(&v)));
+  }
+  Ok(Some(n as u64))
+}
+
+/// A required non-negative safe integer.
+pub fn index(env: &Env, v: Option<Unknown>, name: &str) -> Result<u64> {
+  if is_nullish(&v) {
+    let received = v.as_ref().map_or_else(|| "undefined".into(), describe);
+    return Err(error::arg_type(env, name, "of type number", &received));
+  }
+  Ok(opt_index(env, v, name)?.expect("not nullish"))
+}
+
+/// An optional integer in `[min, max]` (modes, file descriptors).
+pub fn opt_int(env: &Env, v: Option<Unknown>, name: &str, min: i64, max: i64) -> Result<Option<i64>> {
+  if is_nullish(&v) {
+    return Ok(None);
+  }
+  let v = v.expect("checked above");
+  if v.get_type()? != ValueType::Number {
+    return Err(error::arg_type(env, name, "of type number", &describe(&v)));
+  }
+  let n = v.coerce_to_number()?.get_double()?;
+  if !(n.fract() == 0.0 && n >= min as f64 && n <= max as f64) {
+    return Err(error::out_of_range(
+      env,
+      name,
+      &format!("an integer >= {min} && <= {max}"),
+      &number_text(&v),
+    ));
+  }
+  Ok(Some(n as i64))
+}
+
+pub fn opt_bool(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<bool>> {
+  if is_nullish(&v) {
+    return Ok(None);
+  }
+  let v = v.expect("checked above");
+  if v.get_type()? != ValueType::Boolean {
+    return Err(error::arg_type(env, name, "of type boolean", &describe(&v)));
+  }
+  Ok(Some(v.coerce_to_bool()?))
+}
+
+pub fn opt_string(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<String>> {
+  if is_nullish(&v) {
+    return Ok(None);
+  }
+  let v = v.expect("checked above");
+  if v.get_type()? != ValueType::String {
+    return Err(error::arg_type(env, name, "of type string", &describe(&v)));
+  }
+  Ok(Some(v.coerce_to_string()?.into_utf8()?.into_owned()?))
+}
+
+/// A file path: a non-empty string without NUL bytes, as `fs` requires.
+pub fn path(env: &Env, v: Option<Unknown>, name: &str) -> Result<String> {
+  let s = match opt_string(env, v, name)? {
+    Some(s) => s,
+    None => return Err(error::arg_type(env, name, "of type string", "undefined")),
+  };
+  if s.contains('\0') {
+    return Err(error::arg_value(
+      env,
+      name,
+      "must be a string without null bytes",
+      &format!("'{}'", s.replace('\0', "\\x00")),
+    ));
+  }
+  if s.is_empty() {
+    return Err(error::arg_value(env, name, "must be a non-empty path", "''"));
+  }
+  Ok(s)
+}
+
+/// An options object; `undefined`/`null` mean none.
+pub fn options<'env>(env: &Env, v: Option<Unknown<'env>>, name: &str) -> Result<Option<JsObject<'env>>> {
+  if is_nullish(&v) {
+    return Ok(None);
+  }
+  let v = v.expect("checked above");
+  if v.get_type()? != ValueType::Object || external::view_bytes(env, &v)?.is_some() {
+    return Err(error::arg_type(env, name, "of type object", &describe(&v)));
+  }
+  Ok(Some(v.coerce_to_object()?))
+}
+
+/// Reads `obj[key]` (undefined when there is no object).
+pub fn field<'env>(obj: &Option<JsObject<'env>>, key: &str) -> Result<Option<Unknown<'env>>> {
+  match obj {
+    None => Ok(None),
+    Some(o) => Ok(Some(o.get_named_property::<Unknown>(key)?)),
+  }
+}
+
+/// Bytes to copy in: a string (UTF-8), a Buffer/typed array/DataView, or an ArrayBuffer.
+/// Strings are encoded into `scratch`, which must outlive the returned slice.
+pub fn source_bytes<'a>(
+  env: &Env,
+  v: Option<Unknown>,
+  name: &str,
+  scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8]> {
+  let received = v.as_ref().map_or_else(|| "undefined".into(), describe);
+  let expected = "of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer";
+  let Some(v) = v else { return Err(error::arg_type(env, name, expected, &received)) };
+  if v.get_type()? == ValueType::String {
+    *scratch = v.coerce_to_string()?.into_utf8()?.into_owned()?.into_bytes();
+    return Ok(scratch.as_slice());
+  }
+  match external::view_bytes(env, &v)? {
+    Some((ptr, len)) => Ok(external::bytes(ptr, len)),
+    None => Err(error::arg_type(env, name, expected, &received)),
+  }
+}
+
+/// A writable target: a Buffer, typed array, DataView or ArrayBuffer.
+pub fn target_bytes<'a>(env: &Env, v: Option<Unknown>, name: &str) -> Result<&'a mut [u8]> {
+  let received = v.as_ref().map_or_else(|| "undefined".into(), describe);
+  let expected = "an instance of Buffer, TypedArray, DataView or ArrayBuffer";
+  let Some(v) = v else { return Err(error::arg_type(env, name, expected, &received)) };
+  match external::view_bytes(env, &v)? {
+    Some((ptr, len)) => Ok(external::bytes_mut(ptr, len)),
+    None => Err(error::arg_type(env, name, expected, &received)),
+  }
+}

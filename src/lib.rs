@@ -1,0 +1,44 @@
+#![deny(clippy::all)]
+//! Node-API binding of mapshare: thin conversions between JS values and `mapshare-core`.
+
+mod convert;
+mod error;
+mod external;
+mod flush_task;
+mod mmap_file;
+mod region;
+
+pub use flush_task::FlushTask;
+pub use mmap_file::MmapFile;
+
+#[macro_use]
+extern crate napi_derive;
+
+/// The system page size in bytes (`sysconf(_SC_PAGESIZE)`), read when the addon loads.
+#[napi(js_name = "pageSize")]
+pub const PAGE_SIZE: u32 = 4096; // placeholder: `init` stores the value read at load time
+
+/// The alignment the OS needs for a mapping's file offset: the page size on Linux and macOS,
+/// 64 KiB on Windows. mapshare aligns offsets itself; this is for sizing your own layouts.
+#[napi(js_name = "allocationGranularity")]
+pub const ALLOCATION_GRANULARITY: u32 = 4096; // placeholder: `init` stores the value read at load time
+
+/// Replaces the two placeholders above with the values this machine reports (page sizes differ
+/// between machines of the same target: 4 KiB, 16 KiB or 64 KiB on aarch64).
+#[napi(module_exports)]
+pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
+  use napi::bindgen_prelude::JsObjectValue;
+  let page = mapshare_core::page_size() as u32;
+  let granularity = mapshare_core::allocation_granularity() as u32;
+  // The generated loader also re-exports the consts under their Rust names: give those the real
+  // values too, so no export is ever stale.
+  for (name, value) in [
+    ("pageSize", page),
+    ("PAGE_SIZE", page),
+    ("allocationGranularity", granularity),
+    ("ALLOCATION_GRANULARITY", granularity),
+  ] {
+    exports.set_named_property(name, env.create_uint32(value)?)?;
+  }
+  Ok(())
+}

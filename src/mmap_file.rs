@@ -1,0 +1,147 @@
+//! `MmapFile`: memory-mapped files and anonymous memory (`mmap`/`munmap`).
+
+use crate::convert::{self, field};
+use crate::error::{self, JsResult};
+use crate::region::{region_surface, RegionState};
+use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, Region};
+use napi::{Env, Result, Unknown};
+use std::path::Path;
+
+/// Options of `MmapFile.open`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
+pub struct OpenOptions {
+  /// `'r'` read-only (default; the Buffer is copy-on-write, so stray writes never reach the file),
+  /// `'r+'` read-write, `'w+'` create or truncate (needs `size`).
+  #[napi(ts_type = "'r' | 'r+' | 'w+'")]
+  pub mode: Option<String>,
+  /// Set the file to this many bytes (`ftruncate`) before mapping; needs `'r+'` or `'w+'`.
+  pub size: Option<f64>,
+  /// Byte offset of the mapping in the file: any value, aligned internally (default 0).
+  pub offset: Option<f64>,
+  /// Bytes to map (default: from `offset` to the end of the file). Must not pass the end.
+  pub length: Option<f64>,
+  /// `MAP_PRIVATE`: copy-on-write; writes stay in this process and never reach the file.
+  pub private: Option<bool>,
+  /// `MAP_POPULATE` (Linux): read the pages in now instead of on first touch.
+  pub populate: Option<bool>,
+  /// Mode bits of a file that `'w+'` creates (default `0o600`, before umask).
+  pub permissions: Option<u32>,
+}
+
+/// Options of `MmapFile.fromFd`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
+pub struct FromFdOptions {
+  /// Map shared and writable (the descriptor must be open for writing, else `EACCES`). Default false:
+  /// a copy-on-write view whose writes stay in this process.
+  pub writable: Option<bool>,
+  pub offset: Option<f64>,
+  pub length: Option<f64>,
+  pub private: Option<bool>,
+  pub populate: Option<bool>,
+}
+
+/// Options of `MmapFile.anonymous`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
+pub struct AnonymousOptions {
+  /// `MAP_SHARED`: shared with child processes that inherit it (default false: `MAP_PRIVATE`).
+  pub shared: Option<bool>,
+}
+
+/// A memory-mapped file (`mmap` of a file descriptor) or anonymous memory.
+#[napi(custom_finalize)]
+pub struct MmapFile {
+  state: RegionState,
+  /// For shared writable file mappings: the file, kept open for `resize`.
+  backing: Option<Backing>,
+  path: Option<String>,
+}
+
+fn map_options(env: &Env, opts: &Option<napi::bindgen_prelude::Object>) -> Result<MapOptions> {
+  Ok(MapOptions {
+    offset: convert::opt_index(env, field(opts, "offset")?, "options.offset")?.unwrap_or(0),
+    length: convert::opt_index(env, field(opts, "length")?, "options.length")?,
+    private: convert::opt_bool(env, field(opts, "private")?, "options.private")?.unwrap_or(false),
+    populate: convert::opt_bool(env, field(opts, "populate")?, "options.populate")?.unwrap_or(false),
+  })
+}
+
+#[napi]
+impl MmapFile {
+  /// Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
+  /// shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
+  /// `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
+  #[napi(factory, ts_args_type = "path: string, options?: OpenOptions")]
+  pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+    let path = convert::path(env, path, "path")?;
+    let opts = convert::options(env, options, "options")?;
+    let mode = match convert::opt_string(env, field(&opts, "mode")?, "options.mode")?.as_deref() {
+      None | Some("r") => OpenMode::Read,
+      Some("r+") => OpenMode::ReadWrite,
+      Some("w+") => OpenMode::Create,
+      Some(other) => {
+        return Err(error::arg_value(env, "options.mode", "must be 'r', 'r+' or 'w+'", &format!("'{other}'")))
+      }
+    };
+    let size = convert::opt_index(env, field(&opts, "size")?, "options.size")?;
+    let permissions = convert::opt_int(env, field(&opts, "permissions")?, "options.permissions", 0, 0o7777)?
+      .unwrap_or(0o600) as u32;
+    let map = map_options(env, &opts)?;
+    let fm = file_map::open(Path::new(&path), &OpenFileOptions { mode, size, permissions, map }).js(env)?;
+    Ok(MmapFile { state: RegionState::new(fm.region), backing: fm.backing, path: Some(path) })
+  }
+
+  /// Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
+  /// you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
+  #[napi(factory, ts_args_type = "fd: number, options?: FromFdOptions")]
+  pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+    let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
+      Some(fd) => fd as i32,
+      None => return Err(error::arg_type(env, "fd", "of type number", "undefined")),
+    };
+    let opts = convert::options(env, options, "options")?;
+    let writable = convert::opt_bool(env, field(&opts, "writable")?, "options.writable")?.unwrap_or(false);
+    let map = map_options(env, &opts)?;
+    let fm = file_map::from_fd(fd, writable, &map).js(env)?;
+    Ok(MmapFile { state: RegionState::new(fm.region), backing: fm.backing, path: None })
+  }
+
+  /// Zero-filled memory backed by no file (`MAP_ANONYMOUS`): private by default, or `shared: true`.
+  #[napi(factory, ts_args_type = "length: number, options?: AnonymousOptions")]
+  pub fn anonymous(env: &Env, length: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+    let length = convert::index(env, length, "length")?;
+    let opts = convert::options(env, options, "options")?;
+    let shared = convert::opt_bool(env, field(&opts, "shared")?, "options.shared")?.unwrap_or(false);
+    let len = usize::try_from(length).unwrap_or(usize::MAX);
+    let region = if shared { Region::anonymous_shared(len) } else { Region::anonymous(len) }.js(env)?;
+    Ok(MmapFile { state: RegionState::new(region), backing: None, path: None })
+  }
+
+  /// The path given to `open` (null for `fromFd` and anonymous memory).
+  #[napi(getter)]
+  pub fn path(&self) -> Option<String> {
+    self.path.clone()
+  }
+
+  /// Grows or shrinks the file to `offset + length` bytes (`ftruncate`) and maps the new range.
+  /// Shared writable file mappings only. The old `buffer` and its views are detached: read `buffer` again.
+  #[napi(ts_args_type = "length: number")]
+  pub fn resize(&self, env: &Env, length: Option<Unknown>) -> Result<()> {
+    let length = convert::index(env, length, "length")?;
+    let Some(backing) = &self.backing else {
+      if self.state.is_closed() {
+        return self.state.with(env, |_| Ok(()));
+      }
+      return Err(error::coded(
+        env,
+        "ERR_MAPSHARE_NOT_RESIZABLE",
+        "only a shared writable file mapping can be resized (mode 'r+' or 'w+', or fromFd with writable: true, without private)",
+      ));
+    };
+    self.state.replace(env, |_| backing.remap(length))
+  }
+}
+
+region_surface!(MmapFile);
