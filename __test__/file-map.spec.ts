@@ -256,16 +256,16 @@ test('flush and flushAsync sync a range or the whole region; bad ranges are refu
 
 test('close() unmaps at once, detaches every view, is idempotent, and later calls throw', (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize * 2))
-  const before = mappingCount()
+  const before = mappingCount(file)
   const region = MmapFile.open(file, { mode: 'r+' })
-  t.is(mappingCount(), before + 1)
+  t.is(mappingCount(file), before + 1)
   const buf = region.buffer
   t.is(region.buffer, buf) // same object every time
   const sub = buf.subarray(10, 20)
   const u32 = new Uint32Array(buf.buffer)
   const ab = buf.buffer
   region.close()
-  t.is(mappingCount(), before)
+  t.is(mappingCount(file), before)
   t.true(region.closed)
   t.is(region.length, 0)
   t.is(buf.length, 0)
@@ -379,6 +379,42 @@ test('resize grows and shrinks the file, remaps, and detaches the old buffer', (
   const ro = MmapFile.open(withOffset)
   t.throws(() => ro.resize(5), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
   ro.close()
+})
+
+test('resize finds the same file again: a replaced path or a closed fromFd descriptor is refused', (t) => {
+  const file = tmpFile(t, 'original')
+  const region = MmapFile.open(file, { mode: 'r+' })
+  fs.renameSync(file, file + '.old')
+  fs.writeFileSync(file, 'an impostor')
+  t.like(
+    t.throws(() => region.resize(100)),
+    { code: 'ESTALE', path: file },
+  )
+  t.is(fs.readFileSync(file, 'utf8'), 'an impostor') // untouched
+  t.is(text(region.buffer), 'original') // still mapped as before
+  region.close()
+
+  const fd = fs.openSync(file, 'r+')
+  const viaFd = MmapFile.fromFd(fd, { writable: true })
+  viaFd.resize(20)
+  t.is(fs.fstatSync(fd).size, 20)
+  fs.closeSync(fd)
+  t.like(
+    t.throws(() => viaFd.resize(30)),
+    { code: 'EBADF' },
+  )
+  viaFd.close()
+})
+
+test('mapping keeps no descriptor open: thousands of unclosed writable regions do not exhaust fds', (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const fds = () => fs.readdirSync('/proc/self/fd').length
+  const before = fds()
+  const kept: MmapFile[] = []
+  for (let i = 0; i < 3000; i++) kept.push(MmapFile.open(file, { mode: 'r+' }))
+  // Other tests in this file run concurrently and open a few pipes; 3000 held descriptors would show.
+  t.true(fds() <= before + 20, `fds ${before} -> ${fds()}`)
+  for (const r of kept) r.close()
 })
 
 test('read, readInto and write copy in and out with range checks', (t) => {

@@ -90,7 +90,7 @@ impl MmapFile {
       .unwrap_or(0o600) as u32;
     let map = map_options(env, &opts)?;
     let fm = file_map::open(Path::new(&path), &OpenFileOptions { mode, size, permissions, map }).js(env)?;
-    Ok(MmapFile { state: RegionState::new(fm.region), backing: fm.backing, path: Some(path) })
+    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing, path: Some(path) })
   }
 
   /// Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
@@ -105,7 +105,7 @@ impl MmapFile {
     let writable = convert::opt_bool(env, field(&opts, "writable")?, "options.writable")?.unwrap_or(false);
     let map = map_options(env, &opts)?;
     let fm = file_map::from_fd(fd, writable, &map).js(env)?;
-    Ok(MmapFile { state: RegionState::new(fm.region), backing: fm.backing, path: None })
+    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing, path: None })
   }
 
   /// Zero-filled memory backed by no file (`MAP_ANONYMOUS`): private by default, or `shared: true`.
@@ -116,7 +116,7 @@ impl MmapFile {
     let shared = convert::opt_bool(env, field(&opts, "shared")?, "options.shared")?.unwrap_or(false);
     let len = usize::try_from(length).unwrap_or(usize::MAX);
     let region = if shared { Region::anonymous_shared(len) } else { Region::anonymous(len) }.js(env)?;
-    Ok(MmapFile { state: RegionState::new(region), backing: None, path: None })
+    Ok(MmapFile { state: RegionState::new(env, region), backing: None, path: None })
   }
 
   /// The path given to `open` (null for `fromFd` and anonymous memory).

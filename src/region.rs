@@ -80,8 +80,15 @@ pub struct RegionState {
   buffer: RefCell<Option<UnknownRef>>,
 }
 
+/// What a live region tells V8 it costs, so that regions a program forgets (never closed) still
+/// lead to a GC, and so to their unmapping, before thousands pile up (Linux allows 65,530 mappings
+/// per process by default). Not the mapping's size: that memory is not V8's to reclaim, and
+/// reporting it made every large map start a full GC.
+const REPORTED_COST: i64 = 64 * 1024;
+
 impl RegionState {
-  pub fn new(region: Region) -> Self {
+  pub fn new(env: &Env, region: Region) -> Self {
+    external::adjust(env.raw(), REPORTED_COST);
     RegionState { cell: Arc::new(Shared::new(region)), buffer: RefCell::new(None) }
   }
 
@@ -143,6 +150,9 @@ impl RegionState {
     self.drop_buffer(env)?;
     self.cell.wait_idle();
     let old = write_lock(&self.cell).take();
+    if old.is_some() {
+      external::adjust(env.raw(), -REPORTED_COST);
+    }
     drop(old);
     Ok(())
   }
@@ -162,6 +172,9 @@ impl RegionState {
   /// Called when the JS object is collected: releases our hold on the Buffer. The mapping lives on
   /// while the Buffer (or async work) still references it.
   pub fn release(self, env: &Env) {
+    if !self.is_closed() {
+      external::adjust(env.raw(), -REPORTED_COST);
+    }
     if let Some(r) = self.buffer.into_inner() {
       let _ = r.unref(env);
     }

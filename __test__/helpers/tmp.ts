@@ -18,9 +18,12 @@ export function tmpFile(t: ExecutionContext, content: string | Buffer, name = 'd
   return file
 }
 
-/** Counts lines of /proc/self/maps (this process's mappings). */
-export function mappingCount(): number {
-  return fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter(Boolean).length
+/** Counts this process's mappings of `file` (lines of /proc/self/maps naming it). */
+export function mappingCount(file: string): number {
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(' ' + file)).length
 }
 
 /** Counts open file descriptors of this process. */

@@ -48,17 +48,25 @@ pub struct OpenFileOptions {
 #[derive(Debug)]
 pub struct FileMap {
   pub region: Region,
-  /// Present for shared writable mappings only: our own descriptor, for `ftruncate` + remap.
+  /// Present for shared writable mappings only: how to find the file again for `ftruncate` + remap.
   pub backing: Option<Backing>,
 }
 
-/// The file behind a shared writable mapping.
+/// How to reach the file behind a shared writable mapping again, without holding a descriptor
+/// open for the mapping's whole life: by path (reopened) or by the caller's descriptor, either way
+/// checked to still be the same file (device and inode).
 #[derive(Debug)]
 pub struct Backing {
-  fd: OwnedFd,
+  source: Source,
+  id: (u64, u64),
   offset: u64,
   populate: bool,
-  path: Option<String>,
+}
+
+#[derive(Debug)]
+enum Source {
+  Path(String),
+  Fd(RawFd),
 }
 
 /// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
@@ -95,12 +103,12 @@ pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
     sys::ftruncate(file.as_fd(), size).map_err(|e| e.path(&shown))?;
   }
   let region = map_fd(file.as_fd(), writable, &opts.map, Some(&shown))?;
-  let backing = (writable && !opts.map.private).then(|| Backing {
-    fd: file.into(),
-    offset: opts.map.offset,
-    populate: opts.map.populate,
-    path: Some(shown),
-  });
+  let backing = if writable && !opts.map.private {
+    let id = sys::fstat(file.as_fd()).map_err(|e| e.path(&shown))?.id;
+    Some(Backing { source: Source::Path(shown), id, offset: opts.map.offset, populate: opts.map.populate })
+  } else {
+    None
+  };
   Ok(FileMap { region, backing })
 }
 
@@ -109,7 +117,8 @@ pub fn from_fd(fd: RawFd, writable: bool, opts: &MapOptions) -> Result<FileMap> 
   let fd = sys::borrow_fd(fd)?;
   let region = map_fd(fd, writable, opts, None)?;
   let backing = if writable && !opts.private {
-    Some(Backing { fd: sys::dup_cloexec(fd)?, offset: opts.offset, populate: opts.populate, path: None })
+    let id = sys::fstat(fd)?.id;
+    Some(Backing { source: Source::Fd(fd.as_raw_fd()), id, offset: opts.offset, populate: opts.populate })
   } else {
     None
   };
@@ -120,14 +129,44 @@ impl Backing {
   /// Sets the file to `offset + length` bytes and maps that range anew (the caller drops the old
   /// region).
   pub fn remap(&self, length: u64) -> Result<Region> {
-    let path = self.path.as_deref();
+    let path = match &self.source {
+      Source::Path(p) => Some(p.as_str()),
+      Source::Fd(_) => None,
+    };
     check_nonzero(length).map_err(|e| e.or_path(path))?;
     let end =
       self.offset.checked_add(length).ok_or_else(|| Error::out_of_range("offset + length overflows"))?;
-    sys::ftruncate(self.fd.as_fd(), end).map_err(|e| e.or_path(path))?;
+    let owned: OwnedFd;
+    let fd = match &self.source {
+      Source::Path(p) => {
+        let file = OpenOptions::new()
+          .read(true)
+          .write(true)
+          .custom_flags(libc::O_CLOEXEC)
+          .open(p)
+          .map_err(|e| Error::io(&e, "open").path(p))?;
+        owned = file.into();
+        owned.as_fd()
+      }
+      Source::Fd(fd) => sys::borrow_fd(*fd).map_err(|e| {
+        e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
+      })?,
+    };
+    if sys::fstat(fd).map_err(|e| e.or_path(path))?.id != self.id {
+      let what = path.map_or_else(|| "the descriptor".to_owned(), |p| format!("'{p}'"));
+      return Err(
+        Error::invalid(
+          libc::ESTALE,
+          "open",
+          format!("{what} is no longer the file that was mapped (renamed, replaced or closed); resize needs that file"),
+        )
+        .or_path(path),
+      );
+    }
+    sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
     let opts =
       MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };
-    map_fd(self.fd.as_fd(), true, &opts, path)
+    map_fd(fd, true, &opts, path)
   }
 }
 

@@ -28,6 +28,8 @@ pub enum Advice {
 pub struct FileInfo {
   pub kind: FileKind,
   pub size: u64,
+  /// Device and inode: which file this is, whatever its name.
+  pub id: (u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

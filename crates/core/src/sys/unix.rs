@@ -54,6 +54,7 @@ pub fn errno_name(e: i32) -> Option<&'static str> {
     libc::EIDRM => "EIDRM",
     libc::ETIMEDOUT => "ETIMEDOUT",
     libc::EDQUOT => "EDQUOT",
+    libc::ESTALE => "ESTALE",
     _ => return None,
   })
 }
@@ -89,7 +90,8 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileInfo> {
     libc::S_IFSOCK => FileKind::Socket,
     _ => FileKind::Other,
   };
-  Ok(FileInfo { kind, size: st.st_size as u64 })
+  #[allow(clippy::unnecessary_cast)] // dev_t/ino_t widths differ between platforms
+  Ok(FileInfo { kind, size: st.st_size as u64, id: (st.st_dev as u64, st.st_ino as u64) })
 }
 
 /// Checks that `fd` is an open descriptor, without taking it over (`fcntl(F_GETFD)`).
