@@ -457,3 +457,11 @@ test('advise, lock/unlock and residency work on the mapping', (t) => {
   t.throws(() => region.residency(0, 4 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
   region.close()
 })
+
+test('without external buffers (Electron mode), buffer throws a clear error and copies still share', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = await run(fixture('no-external.ts'), [file], { env: { MAPSHARE_NO_EXTERNAL_BUFFERS: '1' } })
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { code: 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE', read: 'copied in' })
+  t.is(text(fs.readFileSync(file), 0, 9), 'copied in')
+})

@@ -30,29 +30,9 @@ fn status(code: sys::napi_status, what: &str) -> napi::Result<()> {
   }
 }
 
-/// What the engine holds for an external Buffer: the caller's keeper and the byte count we took
-/// off V8's external-memory counter.
-struct Held<K> {
-  keeper: K,
-  len: usize,
-}
-
-unsafe extern "C" fn drop_keeper<K>(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-  // SAFETY: `hint` is the Box<Held<K>> leaked in `external_buffer`, and Node-API calls this once.
-  let held = unsafe { Box::from_raw(hint.cast::<Held<K>>()) };
-  // What `external_buffer` took off V8's counter is owed back, since V8 subtracts the length itself
-  // when it frees the ArrayBuffer. Paying it here, before V8's own subtraction (done later by its
-  // sweeper), would look like new external memory and start the very GCs we avoid; so it is paid
-  // with the next Buffer's creation, netted against that one's deduction.
-  let _ = env;
-  OWED.with(|owed| owed.set(owed.get() + held.len as i64));
-  drop(held.keeper);
-}
-
-thread_local! {
-  /// Bytes taken off this thread's V8 external-memory counter for Buffers since freed (one
-  /// Node-API env per thread: the main thread or a worker).
-  static OWED: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+unsafe extern "C" fn drop_keeper<K>(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  // SAFETY: `hint` is the Box<K> leaked in `external_buffer`, and Node-API calls this once.
+  drop(unsafe { Box::from_raw(hint.cast::<K>()) });
 }
 
 /// `napi_adjust_external_memory`: tells V8 how much memory outside its heap is tied to JS objects.
@@ -73,14 +53,7 @@ pub fn external_buffer<'env, K: Send + 'static>(
   if simulate_no_external() {
     return Err(ExternalError::Forbidden);
   }
-  // V8 counts an ArrayBuffer's length as external memory it allocated, and starts full GCs when that
-  // grows past a limit (64 MiB): mapping 64 MiB per call would cost a GC per call. The memory is a
-  // mapping, not V8's to reclaim, so take the length off the counter *before* V8 adds it (adding
-  // first would already trigger the GC); the finalizer puts it back when V8 subtracts it on freeing
-  // the ArrayBuffer. Regions report their own small cost instead (`region.rs`).
-  let owed = OWED.with(|owed| owed.replace(0));
-  adjust(env.raw(), owed - len as i64);
-  let hint = Box::into_raw(Box::new(Held { keeper, len }));
+  let hint = Box::into_raw(Box::new(keeper));
   let mut result = ptr::null_mut();
   // SAFETY: `data..data+len` stays mapped while `keeper` lives (the caller's contract); the
   // finalizer reclaims `hint` exactly once; `result` is a valid out-pointer.
@@ -97,7 +70,6 @@ pub fn external_buffer<'env, K: Send + 'static>(
   if code != sys::Status::napi_ok {
     // SAFETY: the engine did not take `hint` (no buffer was made), so we still own it.
     drop(unsafe { Box::from_raw(hint) });
-    adjust(env.raw(), len as i64);
     return Err(if code == sys::Status::napi_no_external_buffers_allowed {
       ExternalError::Forbidden
     } else {

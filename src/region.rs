@@ -82,8 +82,8 @@ pub struct RegionState {
 
 /// What a live region tells V8 it costs, so that regions a program forgets (never closed) still
 /// lead to a GC, and so to their unmapping, before thousands pile up (Linux allows 65,530 mappings
-/// per process by default). Not the mapping's size: that memory is not V8's to reclaim, and
-/// reporting it made every large map start a full GC.
+/// per process by default). Not the mapping's size: that memory is not V8's to reclaim, and a
+/// region that is closed gives its cost back at once.
 const REPORTED_COST: i64 = 64 * 1024;
 
 impl RegionState {
