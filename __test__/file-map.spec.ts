@@ -465,3 +465,27 @@ test('without external buffers (Electron mode), buffer throws a clear error and 
   t.deepEqual(JSON.parse(r.stdout), { code: 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE', read: 'copied in' })
   t.is(text(fs.readFileSync(file), 0, 9), 'copied in')
 })
+
+test('copy methods on a file truncated by another process throw EFAULT instead of crashing', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(3 * pageSize, 0x61))
+  const r = await run(fixture('truncated.ts'), [file])
+  t.is(r.signal, null, 'no SIGBUS')
+  t.is(r.status, 0, r.stderr)
+  const codes = JSON.parse(r.stdout)
+  t.like(codes, {
+    read: 'EFAULT',
+    readAll: 'EFAULT',
+    readInto: 'EFAULT',
+    write: 'EFAULT',
+    privateRead: 'EFAULT',
+    firstPage: 'ok',
+  })
+  t.regex(codes.message, /no longer backed by the file/)
+})
+
+test('a direct load from a truncated page through buffer still ends in SIGBUS (documented), not a hang', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(3 * pageSize, 0x61))
+  const r = await run(fixture('truncated.ts'), [file, 'touch'], { timeout: 20_000 })
+  t.is(r.signal, 'SIGBUS')
+  t.regex(r.stdout, /"read":"EFAULT"/) // the copy methods before it did recover
+})

@@ -188,12 +188,7 @@ impl RegionState {
   ) -> Result<napi::bindgen_prelude::Buffer> {
     let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
     let length = convert::opt_index(env, length, "length")?;
-    self.with(env, |r| {
-      let (off, n) = r.range(offset, length)?;
-      let mut out = vec![0u8; n];
-      r.read_into(off as u64, &mut out)?;
-      Ok(out.into())
-    })
+    self.with(env, |r| r.read_vec(offset, length).map(Into::into))
   }
 
   pub fn read_into(&self, env: &Env, target: Option<Unknown>, offset: Option<Unknown>) -> Result<u32> {

@@ -262,7 +262,7 @@ fn map_fd(fd: BorrowedFd<'_>, writable: bool, opts: &MapOptions, path: Option<&s
       unsafe { Region::new(ptr, len, !writable && !opts.private, false, Mapping::Private(m)) }
     })
   };
-  mapped.map_err(|e| {
+  mapped.map(Region::truncatable).map_err(|e| {
     let err = Error::io(&e, "mmap").or_path(path);
     if err.errno() == Some(libc::EACCES) && writable && !opts.private {
       err.detail(format!(

@@ -23,6 +23,8 @@ pub struct Region {
   len: usize,
   read_only: bool,
   shared: bool,
+  /// Backed by an object another process can shrink (a file): copies are checked.
+  truncatable: bool,
   _mapping: Mapping,
 }
 
@@ -44,7 +46,14 @@ impl Region {
     mapping: Mapping,
   ) -> Self {
     let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
-    Region { ptr, len, read_only, shared, _mapping: mapping }
+    Region { ptr, len, read_only, shared, truncatable: false, _mapping: mapping }
+  }
+
+  /// Marks the region as backed by an object that can shrink under it (files, shared memory
+  /// objects): its copy methods then go through the checked copy.
+  pub(crate) fn truncatable(mut self) -> Self {
+    self.truncatable = true;
+    self
   }
 
   /// Private anonymous memory (`MAP_PRIVATE|MAP_ANONYMOUS`), zero-filled.
@@ -107,12 +116,25 @@ impl Region {
   }
 
   /// Copies region bytes starting at `offset` into `dst`; `dst.len()` bytes must be in range.
+  /// On Linux a page lost to truncation of the mapped file gives `EFAULT`, not `SIGBUS`.
   pub fn read_into(&self, offset: u64, dst: &mut [u8]) -> Result<()> {
     let (off, n) = self.range(offset, Some(dst.len() as u64))?;
-    // SAFETY: off+n is inside the live mapping (checked by range). `copy` is a memmove: `dst` may be
-    // a JS view over this very region.
-    unsafe { std::ptr::copy(self.as_ptr().add(off), dst.as_mut_ptr(), n) };
-    Ok(())
+    // SAFETY: off+n is inside the live mapping (checked by range); `dst` is writable (it may be a JS
+    // view over this very region: both copies handle overlap).
+    unsafe { self.copy(dst.as_mut_ptr(), self.as_ptr().add(off), n, off) }
+  }
+
+  /// Copies `[offset, offset+length)` (default: to the end) into a new vector.
+  pub fn read_vec(&self, offset: u64, length: Option<u64>) -> Result<Vec<u8>> {
+    let (off, n) = self.range(offset, length)?;
+    let mut out = Vec::with_capacity(n);
+    // SAFETY: the range is inside the live mapping; `out` has capacity for n bytes, and its length is
+    // set only after all n were written.
+    unsafe {
+      self.copy(out.as_mut_ptr(), self.as_ptr().add(off), n, off)?;
+      out.set_len(n);
+    }
+    Ok(out)
   }
 
   /// Copies `src` into the region at `offset`; all of it must fit.
@@ -121,10 +143,35 @@ impl Region {
       return Err(Error::read_only());
     }
     let (off, n) = self.range(offset, Some(src.len() as u64))?;
-    // SAFETY: off+n is inside the live, writable mapping. `copy` is a memmove: `src` may be a JS
-    // view over this very region.
-    unsafe { std::ptr::copy(src.as_ptr(), self.as_ptr().add(off), n) };
-    Ok(())
+    // SAFETY: off+n is inside the live, writable mapping; `src` is readable (it may be a JS view over
+    // this very region: both copies handle overlap).
+    unsafe { self.copy(self.as_ptr().add(off), src.as_ptr(), n, off) }
+  }
+
+  /// Copies between the region and other memory: through the kernel's checked copy when the region
+  /// is backed by an object another process can shrink, as a plain memmove otherwise.
+  ///
+  /// # Safety
+  /// Both ranges must be valid for the copy; `off` is the region offset involved (for the error).
+  unsafe fn copy(&self, dst: *mut u8, src: *const u8, n: usize, off: usize) -> Result<()> {
+    if !self.truncatable {
+      // SAFETY: the caller guarantees both ranges; memmove handles overlap.
+      unsafe { std::ptr::copy(src, dst, n) };
+      return Ok(());
+    }
+    // SAFETY: the caller guarantees both ranges.
+    unsafe { sys::copy_checked(dst, src, n) }.map_err(|fault| {
+      Error::invalid(
+        fault.errno,
+        "memcpy",
+        format!(
+          "bad address: the region's bytes from offset {} are no longer backed by the file \
+           (did another process truncate it?); {} of {n} bytes were copied",
+          off + fault.done,
+          fault.done
+        ),
+      )
+    })
   }
 
   /// `msync(MS_SYNC)` over `[offset, offset+length)`: returns once the bytes are on the device.

@@ -104,3 +104,18 @@ fn region_ranges_and_anonymous_memory() {
   shared.flush(0, None).unwrap();
   assert_eq!(shared.residency(0, None).unwrap().len(), 1);
 }
+
+#[test]
+fn copies_from_a_truncated_file_fail_with_efault_instead_of_sigbus() {
+  let page = mapshare_core::page_size();
+  let file = tmp("truncated", &vec![7u8; 3 * page]);
+  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(page as u64).unwrap();
+  let mut out = vec![0u8; 2 * page];
+  let err = fm.region.read_into(0, &mut out).unwrap_err();
+  assert_eq!(err.code(), "EFAULT");
+  assert!(err.to_string().contains(&format!("from offset {page}")), "{err}");
+  assert!(out[..page].iter().all(|b| *b == 7), "the first page was copied before the fault");
+  assert_eq!(fm.region.write_at(2 * page as u64, b"x").unwrap_err().code(), "EFAULT");
+  assert_eq!(fm.region.read_vec(0, Some(10)).unwrap(), vec![7u8; 10]);
+}

@@ -6,6 +6,25 @@ mod unix;
 #[cfg(unix)]
 pub use unix::*;
 
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod fault_copy;
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::copy_checked;
+
+/// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise
+/// `SIGBUS` there; the README says so).
+///
+/// # Safety
+/// Both ranges must be mapped, readable (`src`) and writable (`dst`).
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(), CopyFault> {
+  // SAFETY: the caller guarantees both ranges; memmove handles overlap.
+  unsafe { std::ptr::copy(src, dst, n) };
+  Ok(())
+}
+
 #[cfg(not(unix))]
 mod stub;
 #[cfg(not(unix))]
@@ -41,4 +60,13 @@ pub enum FileKind {
   Fifo,
   Socket,
   Other,
+}
+
+/// A checked copy that stopped at an address it could not read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyFault {
+  /// Bytes copied before the fault.
+  pub done: usize,
+  /// What the kernel reported (`EFAULT` for a lost page).
+  pub errno: i32,
 }
