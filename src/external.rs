@@ -119,11 +119,16 @@ pub fn detach(env: &Env, value: Unknown) -> napi::Result<()> {
 pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<(*mut u8, usize)>> {
   let raw = value.raw();
   let (mut is_ta, mut is_dv, mut is_ab) = (false, false, false);
-  // SAFETY: valid env and value; each out-pointer is a valid bool.
+  // SAFETY: valid env and value; each out-pointer is a valid bool. Typed arrays (Buffers) are the
+  // common case, so the other checks run only when needed.
   unsafe {
     status(sys::napi_is_typedarray(env.raw(), raw, &mut is_ta), "napi_is_typedarray")?;
-    status(sys::napi_is_dataview(env.raw(), raw, &mut is_dv), "napi_is_dataview")?;
-    status(sys::napi_is_arraybuffer(env.raw(), raw, &mut is_ab), "napi_is_arraybuffer")?;
+    if !is_ta {
+      status(sys::napi_is_dataview(env.raw(), raw, &mut is_dv), "napi_is_dataview")?;
+    }
+    if !is_ta && !is_dv {
+      status(sys::napi_is_arraybuffer(env.raw(), raw, &mut is_ab), "napi_is_arraybuffer")?;
+    }
   }
   let mut data: *mut c_void = ptr::null_mut();
   let bytes;
