@@ -80,6 +80,166 @@ export declare class MmapFile {
 }
 
 /**
+ * POSIX shared memory (`shm_open` + `mmap`) or anonymous shared memory (memfd on Linux), mapped
+ * shared and read-write.
+ */
+export declare class SharedMemory {
+  /**
+   * `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
+   * `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
+   * `EINVAL` (empty name or a `/` inside), `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`.
+   */
+  static create(name: string, size: number, options?: CreateOptions): SharedMemory
+  /** `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none). */
+  static open(name: string, options?: ShmOpenOptions): SharedMemory
+  /** `shm_unlink(name)`: removes the name; processes that mapped it keep their memory. */
+  static unlink(name: string): void
+  /**
+   * Shared memory without a name (`memfd_create` on Linux; elsewhere a `shm_open` name unlinked at
+   * once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
+   * `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
+   */
+  static anonymous(size: number): SharedMemory
+  /**
+   * Maps a shared memory descriptor received from another process (whole object, shared). The
+   * descriptor stays yours.
+   */
+  static fromFd(fd: number, options?: ShmOpenOptions): SharedMemory
+  /** The object's name with its leading slash (`'/jobs'`), or null for anonymous memory. */
+  get name(): string | null
+  /** Mapped size in bytes (0 once closed). */
+  get size(): number
+  /**
+   * For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
+   * Null otherwise (named objects close theirs right after mapping).
+   */
+  get fd(): number | null
+  /** `shm_unlink` of this object's name (the mapping stays valid). Throws for anonymous memory. */
+  unlink(): void
+  /**
+   * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
+   * are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+   * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
+   * (Electron): use `read`/`readInto`/`write` there.
+   */
+  get buffer(): Buffer
+  /** Size of the region in bytes (0 once closed). */
+  get length(): number
+  /** True once `close()` has unmapped the region. */
+  get closed(): boolean
+  /**
+   * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
+   * Works where `buffer` is unavailable.
+   */
+  read(offset?: number, length?: number): Buffer
+  /** Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count. */
+  readInto(target: ArrayBufferView | ArrayBuffer, offset?: number): number
+  /**
+   * Copies `data` (a string is UTF-8 encoded) into the region at `offset` (default 0); returns the
+   * byte count. All of it must fit (`ERR_OUT_OF_RANGE` otherwise); `ERR_MAPSHARE_READ_ONLY` on a
+   * read-only region.
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer, offset?: number): number
+  /** `msync(MS_SYNC)`: returns once the range (default: all) is written to the backing file. */
+  flush(offset?: number, length?: number): void
+  /** `flush` on a libuv worker thread, leaving the event loop free. */
+  flushAsync(offset?: number, length?: number): Promise<void>
+  /**
+   * `madvise`: tells the kernel how the range (default: all) will be used. `'dontneed'` drops the
+   * pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
+   */
+  advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
+  /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
+  lock(offset?: number, length?: number): void
+  /** `munlock`: lets the range (default: all) be paged out again. */
+  unlock(offset?: number, length?: number): void
+  /** `mincore`: which pages of the range (default: all) are in memory. */
+  residency(offset?: number, length?: number): Residency
+  /**
+   * Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+   * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
+   */
+  close(): void
+  /** Same as `close()`, for `using` declarations. */
+  [globalThis.Symbol.dispose](): void
+}
+
+/** A System V shared memory segment attached to this process. */
+export declare class ShmSegment {
+  /**
+   * `shmget(key, size, IPC_CREAT|IPC_EXCL|mode)` + `shmat`. `key` is a number (from `ftok`) or
+   * `'private'` (`IPC_PRIVATE`). Errors: `EEXIST` (exclusive and the key exists), `EINVAL` (size
+   * outside SHMMIN..SHMMAX), `ENOSPC`, `EACCES`.
+   */
+  static create(key: number | 'private', size: number, options?: SegmentCreateOptions): ShmSegment
+  /** `shmget(key, 0, 0)` + `shmat` of an existing segment (`ENOENT` if no segment has the key). */
+  static open(key: number, options?: SegmentOpenOptions): ShmSegment
+  /** `shmat(id)`: attaches a segment by the id `shmget` gave (e.g. from another process or `ipcs`). */
+  static fromId(id: number, options?: SegmentOpenOptions): ShmSegment
+  /** The segment id (`shmid`). */
+  get id(): number
+  /** Attached size in bytes (0 once detached). */
+  get size(): number
+  /** `shmctl(IPC_STAT)`. Works after `detach()` while the segment exists. */
+  stat(): SegmentStat
+  /** `shmctl(IPC_SET)`: changes the mode bits and/or owner. */
+  setPermissions(permissions: SegmentPermissions): void
+  /** `shmdt`: detaches this process (same as `close()`); the segment lives on. */
+  detach(): void
+  /**
+   * `shmctl(IPC_RMID)`: marks the segment for removal; it is destroyed when the last process
+   * detaches, as in C. This process stays attached until `detach()`.
+   */
+  remove(): void
+  /**
+   * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
+   * are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+   * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
+   * (Electron): use `read`/`readInto`/`write` there.
+   */
+  get buffer(): Buffer
+  /** Size of the region in bytes (0 once closed). */
+  get length(): number
+  /** True once `close()` has unmapped the region. */
+  get closed(): boolean
+  /**
+   * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
+   * Works where `buffer` is unavailable.
+   */
+  read(offset?: number, length?: number): Buffer
+  /** Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count. */
+  readInto(target: ArrayBufferView | ArrayBuffer, offset?: number): number
+  /**
+   * Copies `data` (a string is UTF-8 encoded) into the region at `offset` (default 0); returns the
+   * byte count. All of it must fit (`ERR_OUT_OF_RANGE` otherwise); `ERR_MAPSHARE_READ_ONLY` on a
+   * read-only region.
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer, offset?: number): number
+  /** `msync(MS_SYNC)`: returns once the range (default: all) is written to the backing file. */
+  flush(offset?: number, length?: number): void
+  /** `flush` on a libuv worker thread, leaving the event loop free. */
+  flushAsync(offset?: number, length?: number): Promise<void>
+  /**
+   * `madvise`: tells the kernel how the range (default: all) will be used. `'dontneed'` drops the
+   * pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
+   */
+  advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
+  /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
+  lock(offset?: number, length?: number): void
+  /** `munlock`: lets the range (default: all) be paged out again. */
+  unlock(offset?: number, length?: number): void
+  /** `mincore`: which pages of the range (default: all) are in memory. */
+  residency(offset?: number, length?: number): Residency
+  /**
+   * Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+   * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
+   */
+  close(): void
+  /** Same as `close()`, for `using` declarations. */
+  [globalThis.Symbol.dispose](): void
+}
+
+/**
  * The alignment the OS needs for a mapping's file offset: the page size on Linux and macOS,
  * 64 KiB on Windows. mapshare aligns offsets itself; this is for sizing your own layouts.
  */
@@ -89,6 +249,17 @@ export declare const allocationGranularity: number
 export interface AnonymousOptions {
   /** `MAP_SHARED`: shared with child processes that inherit it (default false: `MAP_PRIVATE`). */
   shared?: boolean
+}
+
+/** Options of `SharedMemory.create`. */
+export interface CreateOptions {
+  /** Permission bits of a new object (default `0o600`, reduced by the umask as in C). */
+  mode?: number
+  /**
+   * `O_EXCL`: fail with `EEXIST` if the name exists (default true). With false, an existing object
+   * is opened and grown to `size` if smaller (never shrunk).
+   */
+  exclusive?: boolean
 }
 
 /** Options of `MmapFile.fromFd`. */
@@ -103,6 +274,12 @@ export interface FromFdOptions {
   private?: boolean
   populate?: boolean
 }
+
+/**
+ * `ftok(path, projectId)`: the System V key C computes for the same file and id (from the file's
+ * inode and device and the id's low 8 bits), as an unsigned number. The file must exist.
+ */
+export declare function ftok(path: string, projectId: number): number
 
 /** Options of `MmapFile.open`. */
 export interface OpenOptions {
@@ -138,4 +315,57 @@ export interface Residency {
   pageSize: number
   /** One byte per page: 1 when resident, 0 when not. */
   map: Buffer
+}
+
+/** Options of `ShmSegment.create`. */
+export interface SegmentCreateOptions {
+  /** Permission bits (default `0o600`). */
+  mode?: number
+  /** `IPC_EXCL`: fail with `EEXIST` if a segment has the key (default true). */
+  exclusive?: boolean
+}
+
+/** Options of `ShmSegment.open` and `ShmSegment.fromId`. */
+export interface SegmentOpenOptions {
+  /**
+   * `SHM_RDONLY`. Such pages fault on write, so `buffer` throws `ERR_MAPSHARE_NO_SAFE_VIEW`; use
+   * `read`/`readInto`.
+   */
+  readonly?: boolean
+}
+
+/** New permissions for `setPermissions` (`IPC_SET`). */
+export interface SegmentPermissions {
+  mode?: number
+  uid?: number
+  gid?: number
+}
+
+/** `shmctl(IPC_STAT)`: what the kernel knows about a segment. */
+export interface SegmentStat {
+  /** The key (unsigned, as `ipcs -m` prints it in hex); 0 for `IPC_PRIVATE`. */
+  key: number
+  id: number
+  size: number
+  /** Permission bits; 0o1000 (`SHM_DEST`) is set once removed while still attached. */
+  mode: number
+  uid: number
+  gid: number
+  cuid: number
+  cgid: number
+  /** Creator's pid. */
+  cpid: number
+  /** Pid of the last `shmat`/`shmdt`. */
+  lpid: number
+  /** Number of current attachments. */
+  nattch: number
+  atime?: Date | null
+  dtime?: Date | null
+  ctime?: Date | null
+}
+
+/** Options of `SharedMemory.open` and `SharedMemory.fromFd`. */
+export interface ShmOpenOptions {
+  /** Map read-only. The Buffer is copy-on-write: a JS write stays in this process and never faults. */
+  readonly?: boolean
 }

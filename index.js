@@ -836,7 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.MmapFile = nativeBinding.MmapFile
+module.exports.SharedMemory = nativeBinding.SharedMemory
+module.exports.ShmSegment = nativeBinding.ShmSegment
 module.exports.allocationGranularity = nativeBinding.allocationGranularity
 module.exports.ALLOCATION_GRANULARITY = nativeBinding.ALLOCATION_GRANULARITY
+module.exports.ftok = nativeBinding.ftok
 module.exports.pageSize = nativeBinding.pageSize
 module.exports.PAGE_SIZE = nativeBinding.PAGE_SIZE

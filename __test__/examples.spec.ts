@@ -27,3 +27,17 @@ test('examples/demo.ts: the reader process prints what the writer process wrote'
   t.not(wrote![1], read![1]) // two different processes
   t.is(read![2], wrote![2])
 })
+
+test('examples/posix-shm.ts: seed 003 writer and reader processes over a 4 GB object', async (t) => {
+  const r = await run(path.join(ROOT, 'examples/posix-shm.ts'))
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /writer: 4000000000 bytes mapped, wrote \{100 876 8021\}/)
+  t.regex(r.stdout, /reader: \{100 876 8021\}/)
+  t.false(fs.existsSync('/dev/shm/my_shm'))
+})
+
+test('examples/memfd-child.ts: parent and child share anonymous memory through a descriptor', async (t) => {
+  const r = await run(path.join(ROOT, 'examples/memfd-child.ts'))
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout, 'child read: hello, world\nparent read: nihao a, parent!\n')
+})

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads'
 import { MmapFile, pageSize, allocationGranularity } from '../index.js'
 import { fixture, run, start, waitForLine } from './helpers/spawn.ts'
 import { mappingCount, tmpDir, tmpFile } from './helpers/tmp.ts'
+import { runPeer } from './helpers/cc.ts'
 
 const text = (buf: Buffer, start = 0, end = buf.length) => buf.toString('utf8', start, end)
 
@@ -488,4 +489,18 @@ test('a direct load from a truncated page through buffer still ends in SIGBUS (d
   const r = await run(fixture('truncated.ts'), [file, 'touch'], { timeout: 20_000 })
   t.is(r.signal, 'SIGBUS')
   t.regex(r.stdout, /"read":"EFAULT"/) // the copy methods before it did recover
+})
+
+test('interop with C (seed 004): struct { int a; char b[64]; } in a mapped file, both directions', (t) => {
+  const file = path.join(tmpDir(t), 'mmap_temp_file')
+  runPeer('file_seed004', ['write', file, '10', 'Hello World'])
+  const region = MmapFile.open(file, { mode: 'r+' })
+  t.is(region.length, 68) // sizeof(Data)
+  t.is(region.buffer.readInt32LE(0), 10)
+  t.is(region.buffer.toString('utf8', 4, region.buffer.indexOf(0, 4)), 'Hello World')
+  region.buffer.writeInt32LE(-77, 0)
+  region.buffer.fill(0, 4)
+  region.buffer.write('from node', 4)
+  t.is(runPeer('file_seed004', ['read', file]).trim(), 'a = -77, b = from node')
+  region.close()
 })

@@ -7,9 +7,13 @@ mod external;
 mod flush_task;
 mod mmap_file;
 mod region;
+mod shared_memory;
+mod shm_segment;
 
 pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;
+pub use shared_memory::SharedMemory;
+pub use shm_segment::ShmSegment;
 
 #[macro_use]
 extern crate napi_derive;

@@ -117,7 +117,15 @@ impl RegionState {
     if let Some(r) = &*self.buffer.borrow() {
       return r.get_value(env);
     }
-    let (ptr, len) = self.with(env, |r| Ok((r.as_ptr(), r.len())))?;
+    let (ptr, len, safe) = self.with(env, |r| Ok((r.as_ptr(), r.len(), r.has_safe_view())))?;
+    if !safe {
+      return Err(error::coded(
+        env,
+        "ERR_MAPSHARE_NO_SAFE_VIEW",
+        "this region is attached read-only (SHM_RDONLY): its pages fault on write and cannot be mapped \
+         copy-on-write, so no Buffer is handed out (a JS write would crash the process); use read() or readInto()",
+      ));
+    }
     match external::external_buffer(env, ptr, len, self.cell.clone()) {
       Ok(value) => {
         *self.buffer.borrow_mut() = Some(value.create_ref()?);

@@ -184,7 +184,12 @@ fn kind_error(kind: FileKind, path: &str) -> Error {
 /// Checks the range against the object and maps it: shared read-write when `writable` and not
 /// private, otherwise private copy-on-write (so a JS write into a read-only file's Buffer changes
 /// this process's copy and never faults).
-fn map_fd(fd: BorrowedFd<'_>, writable: bool, opts: &MapOptions, path: Option<&str>) -> Result<Region> {
+pub(crate) fn map_fd(
+  fd: BorrowedFd<'_>,
+  writable: bool,
+  opts: &MapOptions,
+  path: Option<&str>,
+) -> Result<Region> {
   let info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
   let name = path.map_or_else(|| format!("fd {}", fd.as_raw_fd()), |p| format!("'{p}'"));
   let offset = opts.offset;

@@ -4,7 +4,9 @@
 pub mod error;
 pub mod file_map;
 pub mod region;
+pub mod shm;
 pub mod sys;
+pub mod sysv;
 
 pub use error::{Error, Kind, Result};
 pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode};

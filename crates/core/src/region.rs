@@ -14,6 +14,9 @@ pub(crate) enum Mapping {
   Private(#[allow(dead_code)] memmap2::MmapMut),
   /// A mapping made directly by `sys` (shared anonymous memory).
   Sys(#[allow(dead_code)] sys::RawMap),
+  /// A System V segment attached with `shmat`.
+  #[cfg(unix)]
+  Sysv(#[allow(dead_code)] sys::SysvAttach),
 }
 
 /// A live mapping of `len` bytes at `ptr`. Unmapped when dropped.
@@ -25,6 +28,11 @@ pub struct Region {
   shared: bool,
   /// Backed by an object another process can shrink (a file): copies are checked.
   truncatable: bool,
+  /// False when JS must not get a Buffer over the memory (a read-only System V attachment, whose
+  /// pages fault on write and cannot be mapped copy-on-write).
+  safe_view: bool,
+  /// A descriptor the region keeps open for others to use (memfd): closed with the region.
+  fd: Option<std::os::fd::OwnedFd>,
   _mapping: Mapping,
 }
 
@@ -46,7 +54,30 @@ impl Region {
     mapping: Mapping,
   ) -> Self {
     let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
-    Region { ptr, len, read_only, shared, truncatable: false, _mapping: mapping }
+    Region { ptr, len, read_only, shared, truncatable: false, safe_view: true, fd: None, _mapping: mapping }
+  }
+
+  /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
+  pub(crate) fn without_view(mut self) -> Self {
+    self.safe_view = false;
+    self
+  }
+
+  /// Keeps `fd` open as long as the region lives.
+  pub(crate) fn with_fd(mut self, fd: std::os::fd::OwnedFd) -> Self {
+    self.fd = Some(fd);
+    self
+  }
+
+  /// Whether a zero-copy Buffer over the region is safe to hand to JS.
+  pub fn has_safe_view(&self) -> bool {
+    self.safe_view
+  }
+
+  /// The descriptor the region keeps open (memfd), if any.
+  pub fn fd(&self) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    self.fd.as_ref().map(|f| f.as_raw_fd())
   }
 
   /// Marks the region as backed by an object that can shrink under it (files, shared memory

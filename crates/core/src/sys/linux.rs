@@ -70,3 +70,24 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
   }
   Ok(())
 }
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_NOEXEC_SEAL)`: anonymous memory with a descriptor. Kernels
+/// before 6.3 reject MFD_NOEXEC_SEAL (EINVAL); the call is then made without it.
+pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
+  use std::os::fd::FromRawFd;
+  let c = std::ffi::CString::new(name)
+    .map_err(|_| crate::error::Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
+  for flags in [libc::MFD_CLOEXEC | libc::MFD_NOEXEC_SEAL, libc::MFD_CLOEXEC] {
+    // SAFETY: `c` is a valid NUL-terminated string; the call returns a new descriptor or -1.
+    let fd = unsafe { libc::memfd_create(c.as_ptr(), flags) };
+    if fd >= 0 {
+      // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+      return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    }
+    let err = crate::error::Error::last_os("memfd_create");
+    if err.errno() != Some(libc::EINVAL) {
+      return Err(err);
+    }
+  }
+  Err(crate::error::Error::last_os("memfd_create"))
+}

@@ -11,7 +11,7 @@ mod fault_copy;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::copy_checked;
+pub use linux::{copy_checked, memfd_create};
 
 /// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise
 /// `SIGBUS` there; the README says so).

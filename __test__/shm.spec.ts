@@ -1,0 +1,175 @@
+import test, { type ExecutionContext } from 'ava'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import { SharedMemory, pageSize } from '../index.js'
+import { runPeer } from './helpers/cc.ts'
+import { fixture, LOADER, ROOT, run } from './helpers/spawn.ts'
+
+/** A fresh POSIX name, unlinked when the test ends (even if it fails). */
+function shmName(t: ExecutionContext, tag: string): string {
+  const name = `mapshare-test-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  t.teardown(() => {
+    try {
+      SharedMemory.unlink(name)
+    } catch {}
+  })
+  return name
+}
+
+const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`)
+
+test("create maps a new object; 'x' and '/x' are the same name; unlink removes it", (t) => {
+  const name = shmName(t, 'basic')
+  const shm = SharedMemory.create(name, 3 * pageSize)
+  t.is(shm.name, '/' + name)
+  t.is(shm.size, 3 * pageSize)
+  t.is(shm.length, 3 * pageSize)
+  t.is(shm.fd, null)
+  t.true(shm.buffer.every((b) => b === 0))
+  t.true(exists(name))
+  t.is(fs.statSync(`/dev/shm/${name}`).mode & 0o777, 0o600)
+  shm.buffer.write('shared bytes')
+  const again = SharedMemory.open('/' + name)
+  t.is(again.buffer.toString('utf8', 0, 12), 'shared bytes')
+  again.close()
+  shm.unlink()
+  t.false(exists(name))
+  t.is(shm.buffer.toString('utf8', 0, 12), 'shared bytes') // the mapping outlives the name
+  shm.close()
+  t.like(
+    t.throws(() => SharedMemory.open(name)),
+    { code: 'ENOENT', syscall: 'shm_open', path: '/' + name },
+  )
+})
+
+test('exclusive create fails with EEXIST; exclusive: false opens and grows, never shrinks', (t) => {
+  const name = shmName(t, 'excl')
+  const a = SharedMemory.create(name, pageSize, { mode: 0o640 })
+  a.write('keep')
+  t.is(fs.statSync(`/dev/shm/${name}`).mode & 0o777, 0o640)
+  const err = t.throws(() => SharedMemory.create(name, pageSize))!
+  t.like(err, { code: 'EEXIST', errno: -17, syscall: 'shm_open' })
+  t.regex(err.message, /already exists/)
+  const b = SharedMemory.create(name, 2 * pageSize, { exclusive: false })
+  t.is(b.size, 2 * pageSize)
+  t.is(b.read(0, 4).toString(), 'keep')
+  const c = SharedMemory.create(name, 100, { exclusive: false })
+  t.is(c.size, 100)
+  t.is(fs.statSync(`/dev/shm/${name}`).size, 2 * pageSize)
+  for (const r of [a, b, c]) r.close()
+})
+
+test('bad names get clear errors naming the limit', (t) => {
+  t.like(
+    t.throws(() => SharedMemory.create('', 10)),
+    { code: 'EINVAL' },
+  )
+  t.like(
+    t.throws(() => SharedMemory.create('/', 10)),
+    { code: 'EINVAL' },
+  )
+  t.regex(
+    t.throws(() => SharedMemory.create('a/b', 10), { code: 'EINVAL' })!.message,
+    /must not contain '\/'/,
+  )
+  const long = t.throws(() => SharedMemory.create('x'.repeat(256), 10), { code: 'ENAMETOOLONG' })!
+  t.regex(long.message, /at most 255/)
+  t.like(
+    t.throws(() => SharedMemory.create(5 as any, 10)),
+    { code: 'ERR_INVALID_ARG_TYPE' },
+  )
+  t.like(
+    t.throws(() => SharedMemory.create('ok-name', 0)),
+    { code: 'EINVAL' },
+  )
+  t.like(
+    t.throws(() => SharedMemory.create('ok-name', -1)),
+    { code: 'ERR_OUT_OF_RANGE' },
+  )
+  t.false(exists('ok-name'))
+})
+
+test('a write by another process through a named object is seen here without any flush', async (t) => {
+  const name = shmName(t, 'xproc')
+  const shm = SharedMemory.create(name, pageSize)
+  const r = await run(fixture('shm-writer.ts'), [name, '10', 'from the other process'])
+  t.is(r.status, 0, r.stderr)
+  t.is(shm.buffer.toString('utf8', 10, 32), 'from the other process')
+  shm.close()
+})
+
+test('readonly open: Buffer writes stay private and never crash; write() is refused', async (t) => {
+  const name = shmName(t, 'ro')
+  const shm = SharedMemory.create(name, pageSize)
+  shm.write('ABCDEFGH')
+  const r = await run(fixture('readonly-shm-write.ts'), ['/' + name])
+  t.is(r.signal, null)
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'XXXXEFGH')
+  t.is(shm.read(0, 8).toString(), 'ABCDEFGH')
+  const ro = SharedMemory.open(name, { readonly: true })
+  t.throws(() => ro.write('x'), { code: 'ERR_MAPSHARE_READ_ONLY' })
+  ro.close()
+  shm.close()
+})
+
+test('anonymous memory (memfd) is shared with a child through spawn stdio, both directions', async (t) => {
+  const shm = SharedMemory.anonymous(pageSize)
+  t.is(shm.name, null)
+  t.true(typeof shm.fd === 'number' && shm.fd! > 2)
+  t.true(fs.readlinkSync(`/proc/self/fd/${shm.fd}`).startsWith('/memfd:mapshare'))
+  shm.write('hello child\0')
+  const child = spawn(process.execPath, [...LOADER, fixture('memfd-child.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe', shm.fd!],
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (err += d))
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  t.is(code, 0, err)
+  t.is(out.trim(), 'hello child')
+  t.is(shm.buffer.toString('utf8', 100, 114), 'child was here')
+  t.throws(() => shm.unlink(), { code: 'ERR_MAPSHARE_NO_NAME' })
+  const fd = shm.fd!
+  shm.close()
+  t.is(shm.fd, null)
+  t.throws(() => fs.fstatSync(fd), { code: 'EBADF' }) // the memfd was closed with the region
+})
+
+test('a 4 GiB sparse object costs no resident memory until touched (seed 003)', (t) => {
+  const name = shmName(t, 'sparse')
+  const rss = () => {
+    const status = fs.readFileSync('/proc/self/status', 'utf8')
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024
+  }
+  const GiB = 1024 ** 3
+  const before = rss()
+  const shm = SharedMemory.create(name, 4 * GiB)
+  t.is(shm.size, 4 * GiB)
+  const afterMap = rss()
+  t.true(afterMap - before < 16 * 1024 ** 2, `mapping 4 GiB grew RSS by ${afterMap - before} bytes`)
+  // Touch one byte in each GiB: four pages become resident, not four GiB.
+  for (let g = 0; g < 4; g++) shm.write('x', g * GiB + 123)
+  const afterTouch = rss()
+  t.true(afterTouch - before < 32 * 1024 ** 2, `touching 4 pages grew RSS by ${afterTouch - before} bytes`)
+  t.is(shm.residency(0, 2 * pageSize).resident, 1)
+  t.true(fs.statSync(`/dev/shm/${name}`).blocks * 512 <= 64 * pageSize) // sparse on tmpfs
+  t.is(shm.read(3 * GiB + 123, 1).toString(), 'x')
+  shm.close()
+})
+
+test('interop with C (seed 003): three 64-bit integers written by C are read by Node, and back', (t) => {
+  const name = shmName(t, 'c003')
+  runPeer('posix_seed003', ['write', '/' + name, String(4096), '100', '876', '8021'])
+  const shm = SharedMemory.open(name)
+  t.deepEqual(
+    [0, 8, 16].map((o) => shm.buffer.readBigInt64LE(o)),
+    [100n, 876n, 8021n],
+  )
+  shm.buffer.writeBigInt64LE(-5n, 0)
+  shm.write(Buffer.from(new BigInt64Array([42n, 7n]).buffer), 8)
+  t.is(runPeer('posix_seed003', ['read', '/' + name]).trim(), '-5 42 7')
+  shm.close()
+})

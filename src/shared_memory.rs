@@ -1,0 +1,145 @@
+//! `SharedMemory`: POSIX shared memory objects (`shm_open`) and anonymous shareable memory (memfd).
+
+use crate::convert::{self, field};
+use crate::error::{self, JsResult};
+use crate::region::{region_surface, RegionState};
+use mapshare_core::shm;
+use napi::{Env, Result, Unknown};
+
+/// Options of `SharedMemory.create`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
+pub struct CreateOptions {
+  /// Permission bits of a new object (default `0o600`, reduced by the umask as in C).
+  pub mode: Option<u32>,
+  /// `O_EXCL`: fail with `EEXIST` if the name exists (default true). With false, an existing object
+  /// is opened and grown to `size` if smaller (never shrunk).
+  pub exclusive: Option<bool>,
+}
+
+/// Options of `SharedMemory.open` and `SharedMemory.fromFd`.
+#[napi(object, object_from_js = false, object_to_js = false)]
+#[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
+pub struct ShmOpenOptions {
+  /// Map read-only. The Buffer is copy-on-write: a JS write stays in this process and never faults.
+  pub readonly: Option<bool>,
+}
+
+/// POSIX shared memory (`shm_open` + `mmap`) or anonymous shared memory (memfd on Linux), mapped
+/// shared and read-write.
+#[napi(custom_finalize)]
+pub struct SharedMemory {
+  state: RegionState,
+  name: Option<String>,
+}
+
+fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
+  let opts = convert::options(env, options, "options")?;
+  Ok(convert::opt_bool(env, field(&opts, "readonly")?, "options.readonly")?.unwrap_or(false))
+}
+
+fn name_arg(env: &Env, name: Option<Unknown>) -> Result<String> {
+  convert::opt_string(env, name, "name")?
+    .ok_or_else(|| error::arg_type(env, "name", "of type string", "undefined"))
+}
+
+impl SharedMemory {
+  fn wrap(env: &Env, m: shm::ShmMap) -> Self {
+    SharedMemory { state: RegionState::new(env, m.region), name: m.name }
+  }
+}
+
+#[napi]
+impl SharedMemory {
+  /// `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
+  /// `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
+  /// `EINVAL` (empty name or a `/` inside), `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`.
+  #[napi(factory, ts_args_type = "name: string, size: number, options?: CreateOptions")]
+  pub fn create(
+    env: &Env,
+    name: Option<Unknown>,
+    size: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> Result<SharedMemory> {
+    let name = name_arg(env, name)?;
+    let size = convert::index(env, size, "size")?;
+    let opts = convert::options(env, options, "options")?;
+    let mode =
+      convert::opt_int(env, field(&opts, "mode")?, "options.mode", 0, 0o777)?.unwrap_or(0o600) as u32;
+    let exclusive = convert::opt_bool(env, field(&opts, "exclusive")?, "options.exclusive")?.unwrap_or(true);
+    let m = shm::create(&name, size, mode, exclusive).js(env)?;
+    Ok(Self::wrap(env, m))
+  }
+
+  /// `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none).
+  #[napi(factory, ts_args_type = "name: string, options?: ShmOpenOptions")]
+  pub fn open(env: &Env, name: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
+    let name = name_arg(env, name)?;
+    let ro = readonly(env, options)?;
+    let m = shm::open(&name, ro).js(env)?;
+    Ok(Self::wrap(env, m))
+  }
+
+  /// `shm_unlink(name)`: removes the name; processes that mapped it keep their memory.
+  #[napi(js_name = "unlink", ts_args_type = "name: string")]
+  pub fn unlink_name(env: &Env, name: Option<Unknown>) -> Result<()> {
+    let name = name_arg(env, name)?;
+    shm::unlink(&name).js(env)
+  }
+
+  /// Shared memory without a name (`memfd_create` on Linux; elsewhere a `shm_open` name unlinked at
+  /// once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
+  /// `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
+  #[napi(factory, ts_args_type = "size: number")]
+  pub fn anonymous(env: &Env, size: Option<Unknown>) -> Result<SharedMemory> {
+    let size = convert::index(env, size, "size")?;
+    let m = shm::anonymous(size).js(env)?;
+    Ok(Self::wrap(env, m))
+  }
+
+  /// Maps a shared memory descriptor received from another process (whole object, shared). The
+  /// descriptor stays yours.
+  #[napi(factory, ts_args_type = "fd: number, options?: ShmOpenOptions")]
+  pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
+    let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
+      Some(fd) => fd as i32,
+      None => return Err(error::arg_type(env, "fd", "of type number", "undefined")),
+    };
+    let ro = readonly(env, options)?;
+    let m = shm::from_fd(fd, ro).js(env)?;
+    Ok(Self::wrap(env, m))
+  }
+
+  /// The object's name with its leading slash (`'/jobs'`), or null for anonymous memory.
+  #[napi(getter)]
+  pub fn name(&self) -> Option<String> {
+    self.name.clone()
+  }
+
+  /// Mapped size in bytes (0 once closed).
+  #[napi(getter)]
+  pub fn size(&self) -> f64 {
+    self.state.len() as f64
+  }
+
+  /// For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
+  /// Null otherwise (named objects close theirs right after mapping).
+  #[napi(getter)]
+  pub fn fd(&self, env: &Env) -> Result<Option<i32>> {
+    if self.state.is_closed() {
+      return Ok(None);
+    }
+    self.state.with(env, |r| Ok(r.fd()))
+  }
+
+  /// `shm_unlink` of this object's name (the mapping stays valid). Throws for anonymous memory.
+  #[napi]
+  pub fn unlink(&self, env: &Env) -> Result<()> {
+    match &self.name {
+      Some(n) => shm::unlink(n).js(env),
+      None => Err(error::coded(env, "ERR_MAPSHARE_NO_NAME", "anonymous shared memory has no name to unlink")),
+    }
+  }
+}
+
+region_surface!(SharedMemory);
