@@ -13,7 +13,7 @@ mod shm_segment;
 pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;
 pub use shared_memory::SharedMemory;
-pub use shm_segment::ShmSegment;
+pub use shm_segment::{ftok, ShmSegment};
 
 #[macro_use]
 extern crate napi_derive;

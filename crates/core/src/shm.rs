@@ -65,9 +65,11 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
     Err(e) if e.errno() == Some(libc::EEXIST) && !exclusive => {
       (sys::shm_open(&name, libc::O_RDWR, 0)?, false)
     }
-    Err(e) if e.errno() == Some(libc::EEXIST) => return Err(e.detail(format!(
+    Err(e) if e.errno() == Some(libc::EEXIST) => {
+      return Err(e.detail(format!(
       "a shared memory object named '{name}' already exists (pass exclusive: false to open it, or unlink it)"
-    ))),
+    )))
+    }
     Err(e) => return Err(e),
   };
   let result = (|| {
