@@ -92,7 +92,7 @@ pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
     .create(opts.mode == OpenMode::Create)
     .truncate(opts.mode == OpenMode::Create)
     .mode(opts.permissions)
-    .custom_flags(libc::O_CLOEXEC)
+    .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK) // O_NONBLOCK: opening a FIFO must not wait for a writer
     .open(path)
     .map_err(|e| Error::io(&e, "open").path(&shown))?;
   if let Some(size) = opts.size {
