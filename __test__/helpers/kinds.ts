@@ -1,0 +1,47 @@
+// Every kind of region, made the same way for tests that cover the shared region surface.
+import type { ExecutionContext } from 'ava'
+import { MmapFile, SharedMemory, ShmSegment } from '../../index.js'
+import { tmpFile } from './tmp.ts'
+
+export type Region = MmapFile | SharedMemory | ShmSegment
+
+/** True when the addon runs as under Electron's memory cage (no external Buffers). */
+export const caged =
+  !!process.env.MAPSHARE_NO_EXTERNAL_BUFFERS && process.env.MAPSHARE_NO_EXTERNAL_BUFFERS !== '0'
+
+let seq = 0
+export const kinds: Record<
+  string,
+  (t: ExecutionContext, size: number) => { region: Region; reopen: () => Region }
+> = {
+  'file (MmapFile)': (t, size) => {
+    const file = tmpFile(t, Buffer.alloc(size))
+    return { region: MmapFile.open(file, { mode: 'r+' }), reopen: () => MmapFile.open(file, { mode: 'r+' }) }
+  },
+  'anonymous shared (MmapFile)': (_t, size) => {
+    const region = MmapFile.anonymous(size, { shared: true })
+    return { region, reopen: () => region }
+  },
+  'POSIX shm (SharedMemory)': (t, size) => {
+    const name = `mapshare-kind-${process.pid}-${++seq}`
+    t.teardown(() => {
+      try {
+        SharedMemory.unlink(name)
+      } catch {}
+    })
+    return { region: SharedMemory.create(name, size), reopen: () => SharedMemory.open(name) }
+  },
+  'memfd (SharedMemory.anonymous)': (_t, size) => {
+    const region = SharedMemory.anonymous(size)
+    return { region, reopen: () => SharedMemory.fromFd(region.fd!) }
+  },
+  'System V (ShmSegment)': (t, size) => {
+    const seg = ShmSegment.create('private', size)
+    t.teardown(() => {
+      try {
+        seg.remove()
+      } catch {}
+    })
+    return { region: seg, reopen: () => ShmSegment.fromId(seg.id) }
+  },
+}

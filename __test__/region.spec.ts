@@ -1,0 +1,96 @@
+// The shared region surface on every kind of region. npm test runs this file twice: normally, and
+// with MAPSHARE_NO_EXTERNAL_BUFFERS=1, as under Electron's memory cage.
+import test from 'ava'
+import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import { MmapFile, pageSize } from '../index.js'
+import { fixture } from './helpers/spawn.ts'
+import { tmpFile } from './helpers/tmp.ts'
+import { caged, kinds } from './helpers/kinds.ts'
+
+for (const [kind, make] of Object.entries(kinds)) {
+  test(`${kind}: copy methods share memory between two mappings`, (t) => {
+    const { region, reopen } = make(t, 2 * pageSize)
+    const other = reopen()
+    t.is(region.write('across mappings', pageSize - 3), 15)
+    t.is(other.read(pageSize - 3, 15).toString(), 'across mappings')
+    const target = new Uint8Array(6)
+    t.is(other.readInto(target, pageSize + 6), 6)
+    t.is(Buffer.from(target).toString(), 'ppings')
+    region.flush()
+    region.advise('willneed')
+    t.is(region.residency(0, pageSize).pages, 1)
+    if (other !== region) other.close()
+    region.close()
+    t.throws(() => region.read(), { code: 'ERR_MAPSHARE_CLOSED' })
+  })
+
+  test(`${kind}: buffer is zero-copy, or a clear error without external buffers`, (t) => {
+    const { region } = make(t, pageSize)
+    if (caged) {
+      const err = t.throws(() => region.buffer) as NodeJS.ErrnoException
+      t.is(err.code, 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE')
+      t.regex(err.message, /read\(\), readInto\(\) and write\(\)/)
+    } else {
+      const buf = region.buffer
+      buf.write('zero copy', 100)
+      t.is(region.read(100, 9).toString(), 'zero copy')
+      const view = new Uint32Array(buf.buffer, 0, 4)
+      const sub = buf.subarray(1, 5)
+      region.close()
+      t.is(view.length, 0)
+      t.is(sub.length, 0)
+      t.is(buf.length, 0)
+    }
+    region.close()
+  })
+}
+
+const external = caged ? test.skip : test // these need `buffer`, which the cage forbids (tested above)
+
+external('views held in a worker are detached when the worker closes its region', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const worker = new Worker(fixture('worker-views.ts'), { workerData: { file } })
+  const lengths = await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  t.deepEqual(lengths, [0, 0, 0, 'detached', 0])
+})
+
+external(
+  'a Buffer that outlives its collected region keeps the mapping alive (no dangling memory)',
+  async (t) => {
+    const file = tmpFile(t, Buffer.alloc(pageSize, 7))
+    const make = () => MmapFile.open(file, { mode: 'r+' }).buffer // the region object is dropped at once
+    const buf = make()
+    for (let i = 0; i < 5; i++) {
+      ;(globalThis as { gc?: () => void }).gc?.()
+      await new Promise((r) => setImmediate(r))
+    }
+    t.is(buf.length, pageSize)
+    t.true(buf.every((b) => b === 7))
+    buf[0] = 9
+    t.is(fs.readFileSync(file)[0], 9) // still the live shared mapping
+  },
+)
+
+external('resize detaches every view made before it', (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  const buf = region.buffer
+  const views = [buf.subarray(1), new Float64Array(buf.buffer)]
+  const dv = new DataView(buf.buffer)
+  region.resize(2 * pageSize)
+  t.deepEqual(
+    views.map((v) => v.length),
+    [0, 0],
+  )
+  t.throws(() => dv.getUint8(0), { instanceOf: TypeError }) // detached: no access at all
+  t.is(region.buffer.length, 2 * pageSize)
+  region.close()
+})
+
+test(`mode: ${caged ? 'no external buffers (Electron cage)' : 'external buffers'}`, (t) => {
+  t.is(caged, process.env.MAPSHARE_NO_EXTERNAL_BUFFERS === '1')
+})
