@@ -34,3 +34,53 @@ test('the README table is generated from these cases (npm run docs:hostile)', (t
   t.true(start >= 0 && end > start, 'README has the hostile-input markers')
   t.is(readme.slice(start + '<!-- hostile:start -->'.length, end).trim(), table())
 })
+
+test('every function and method rejects an argument of the wrong type with ERR_INVALID_ARG_TYPE', async (t) => {
+  const { MmapFile, SharedMemory, ShmSegment, ftok } = await import('../index.js')
+  const bad = Symbol('bad') as never
+  const seg = ShmSegment.create('private', 64)
+  t.teardown(() => {
+    seg.remove()
+    seg.detach()
+  })
+  const region = f.region
+  const calls: Record<string, () => unknown> = {
+    'MmapFile.open(path)': () => MmapFile.open(bad),
+    'MmapFile.open(path, options)': () => MmapFile.open(f.file, bad),
+    'MmapFile.fromFd(fd)': () => MmapFile.fromFd(bad),
+    'MmapFile.anonymous(length)': () => MmapFile.anonymous(bad),
+    'SharedMemory.create(name)': () => SharedMemory.create(bad, 1),
+    'SharedMemory.create(name, size)': () => SharedMemory.create('n', bad),
+    'SharedMemory.open(name)': () => SharedMemory.open(bad),
+    'SharedMemory.unlink(name)': () => SharedMemory.unlink(bad),
+    'SharedMemory.anonymous(size)': () => SharedMemory.anonymous(bad),
+    'SharedMemory.fromFd(fd)': () => SharedMemory.fromFd(bad),
+    'ShmSegment.create(key)': () => ShmSegment.create({} as never, 1),
+    'ShmSegment.create(key, size)': () => ShmSegment.create('private', bad),
+    'ShmSegment.open(key)': () => ShmSegment.open(bad),
+    'ShmSegment.fromId(id)': () => ShmSegment.fromId(bad),
+    'segment.setPermissions(p)': () => seg.setPermissions(bad),
+    'ftok(path)': () => ftok(bad, 1),
+    'ftok(path, id)': () => ftok(f.file, bad),
+    'region.read(offset)': () => region.read(bad),
+    'region.read(offset, length)': () => region.read(0, bad),
+    'region.readInto(target)': () => region.readInto(bad),
+    'region.readInto(target, offset)': () => region.readInto(Buffer.alloc(1), bad),
+    'region.write(data)': () => region.write(bad),
+    'region.write(data, offset)': () => region.write('x', bad),
+    'region.flush(offset)': () => region.flush(bad),
+    'region.flushAsync(offset)': () => region.flushAsync(bad),
+    'region.advise(advice)': () => region.advise(bad),
+    'region.lock(offset)': () => region.lock(bad),
+    'region.unlock(offset)': () => region.unlock(bad),
+    'region.residency(offset)': () => region.residency(bad),
+    'region.resize(length)': () => region.resize(bad),
+  }
+  for (const [name, call] of Object.entries(calls)) {
+    const err = t.throws(call, undefined, name) as NodeJS.ErrnoException
+    t.true(
+      err?.code === 'ERR_INVALID_ARG_TYPE' || err?.code === 'ERR_INVALID_ARG_VALUE',
+      `${name}: ${err?.code} ${err?.message}`,
+    )
+  }
+})
