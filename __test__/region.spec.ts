@@ -46,7 +46,9 @@ for (const [kind, make] of Object.entries(kinds)) {
   })
 }
 
-const external = caged ? test.skip : test // these need `buffer`, which the cage forbids (tested above)
+// These are about views over `buffer`, which does not exist under the cage (that is tested above), so
+// the caged run does not register them; the normal run does.
+const external = (caged ? () => {} : test) as typeof test
 
 external('views held in a worker are detached when the worker closes its region', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
