@@ -272,7 +272,11 @@ fn cstring(s: &str, syscall: &'static str) -> Result<std::ffi::CString> {
 pub fn shm_open(name: &str, oflag: libc::c_int, mode: u32) -> Result<OwnedFd> {
   let c = cstring(name, "shm_open")?;
   // SAFETY: `c` is a valid NUL-terminated string; shm_open returns a new descriptor or -1.
+  #[cfg(target_os = "linux")]
   let fd = unsafe { libc::shm_open(c.as_ptr(), oflag | libc::O_CLOEXEC, mode as libc::mode_t) };
+  // SAFETY: as above; macOS declares shm_open variadic, so the mode is passed promoted to an unsigned int.
+  #[cfg(not(target_os = "linux"))]
+  let fd = unsafe { libc::shm_open(c.as_ptr(), oflag | libc::O_CLOEXEC, mode as libc::c_uint) };
   if fd < 0 {
     return Err(Error::last_os("shm_open").path(name));
   }
