@@ -359,9 +359,9 @@ export interface SegmentStat {
   lpid: number
   /** Number of current attachments. */
   nattch: number
-  atime?: Date | null
-  dtime?: Date | null
-  ctime?: Date | null
+  atime: Date | null
+  dtime: Date | null
+  ctime: Date | null
 }
 
 /** Options of `SharedMemory.open` and `SharedMemory.fromFd`. */

@@ -56,11 +56,11 @@ pub struct SegmentStat {
   /// Number of current attachments.
   pub nattch: f64,
   #[napi(ts_type = "Date | null")]
-  pub atime: Option<f64>,
+  pub atime: f64,
   #[napi(ts_type = "Date | null")]
-  pub dtime: Option<f64>,
+  pub dtime: f64,
   #[napi(ts_type = "Date | null")]
-  pub ctime: Option<f64>,
+  pub ctime: f64,
 }
 
 /// A System V shared memory segment attached to this process.

@@ -1,0 +1,181 @@
+// The package as a user installs it: `npm pack` of mapshare and of the linux-x64-gnu platform
+// package, installed into a fresh project whose PATH has node and npm but no cargo, rustc, cc or gcc.
+import test from 'ava'
+import { execFileSync, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ROOT } from './helpers/spawn.ts'
+
+const npmCli = (() => {
+  const r = spawnSync('sh', ['-c', 'readlink -f "$(command -v npm)"'], { encoding: 'utf8' })
+  return r.stdout.trim()
+})()
+const target = 'linux-x64-gnu'
+
+/** A PATH with only node (and npm through node): no compilers, no Rust. */
+function bareBin(dir: string): string {
+  const bin = path.join(dir, 'bin')
+  fs.mkdirSync(bin)
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'))
+  return bin
+}
+
+function npm(cwd: string, bin: string, args: string[]) {
+  const r = spawnSync(process.execPath, [npmCli, ...args, '--no-audit', '--no-fund'], {
+    cwd,
+    env: { PATH: bin, HOME: process.env.HOME, npm_config_cache: process.env.npm_config_cache },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed: ${r.stderr}`)
+  return r.stdout
+}
+
+function pack(dir: string, dest: string): string {
+  const out = execFileSync(process.execPath, [npmCli, 'pack', '--pack-destination', dest], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
+  return path.join(dest, out.trim().split('\n').pop()!)
+}
+
+test('npm pack + install without a compiler: require, import, tsc and a cross-process round trip', async (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-pack-'))
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  const bin = bareBin(work)
+  for (const tool of ['cargo', 'rustc', 'cc', 'gcc']) {
+    t.false(fs.existsSync(path.join(bin, tool)), `${tool} must not be on the consumer's PATH`)
+  }
+
+  // The platform package: its package.json plus the binary this checkout built.
+  const platformDir = path.join(work, 'platform')
+  fs.cpSync(path.join(ROOT, 'npm', target), platformDir, { recursive: true })
+  fs.copyFileSync(
+    path.join(ROOT, `mapshare.${target}.node`),
+    path.join(platformDir, `mapshare.${target}.node`),
+  )
+  const platformTgz = pack(platformDir, work)
+  const mainTgz = pack(ROOT, work)
+  const listed = execFileSync('tar', ['-tzf', mainTgz], { encoding: 'utf8' })
+  t.false(listed.includes('.node'), 'the main package carries no binary')
+  t.regex(listed, /package\/main\.cjs/)
+
+  const app = path.join(work, 'app')
+  fs.mkdirSync(app)
+  fs.writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({
+      name: 'app',
+      private: true,
+      dependencies: {
+        mapshare: `file:${mainTgz}`,
+        [`mapshare-${target}`]: `file:${platformTgz}`,
+        '@types/node': '^20.19',
+      },
+    }),
+  )
+  npm(app, bin, ['install'])
+  t.true(fs.existsSync(path.join(app, 'node_modules', `mapshare-${target}`, `mapshare.${target}.node`)))
+
+  fs.writeFileSync(
+    path.join(app, 'writer.cjs'),
+    `const { MmapFile } = require('mapshare')
+const r = MmapFile.open(process.argv[2], { mode: 'w+', size: 4096 })
+r.buffer.write('installed and shared')
+r.close()`,
+  )
+  fs.writeFileSync(
+    path.join(app, 'reader.mjs'),
+    `import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from 'mapshare'
+if (typeof SharedMemory.create !== 'function' || typeof ShmSegment.create !== 'function' || typeof ftok !== 'function' || !(pageSize > 0)) throw new Error('missing exports')
+const r = MmapFile.open(process.argv[2])
+console.log(r.read(0, 20).toString())`,
+  )
+  const shared = path.join(work, 'shared.bin')
+  const env = { PATH: bin }
+  const w = spawnSync('node', ['writer.cjs', shared], { cwd: app, env, encoding: 'utf8' })
+  t.is(w.status, 0, w.stderr)
+  const r = spawnSync('node', ['reader.mjs', shared], { cwd: app, env, encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'installed and shared')
+
+  fs.writeFileSync(
+    path.join(app, 'check.ts'),
+    `import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, type OpenOptions, type SegmentStat } from 'mapshare'
+const opts: OpenOptions = { mode: 'r+', offset: pageSize }
+const region: MmapFile = MmapFile.open('x', opts)
+const n: number = region.write('text', 0)
+const shm: SharedMemory = SharedMemory.anonymous(n)
+const fd: number | null = shm.fd
+const seg = ShmSegment.create('private', 4096)
+const st: SegmentStat = seg.stat()
+const when: Date | null = st.atime
+const key: number = ftok('/', 1)
+export { fd, when, key }`,
+  )
+  fs.writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        skipLibCheck: false,
+        lib: ['es2022', 'esnext.disposable'],
+        types: [],
+      },
+      files: ['check.ts'],
+    }),
+  )
+  // index.d.ts mentions Buffer: the app has Node's types, as a TypeScript app would (see dependencies).
+  fs.writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    fs.readFileSync(path.join(app, 'tsconfig.json'), 'utf8').replace('"types":[]', '"types":["node"]'),
+  )
+  const tsc = spawnSync('node', [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], {
+    cwd: app,
+    env,
+    encoding: 'utf8',
+  })
+  t.is(tsc.status, 0, tsc.stdout + tsc.stderr)
+})
+
+test('without a fitting platform package, require says which platform and what to do', (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-nobin-'))
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  const bin = bareBin(work)
+  const mainTgz = pack(ROOT, work)
+  const app = path.join(work, 'app')
+  fs.mkdirSync(app)
+  fs.writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({ name: 'app', private: true, dependencies: { mapshare: `file:${mainTgz}` } }),
+  )
+  npm(app, bin, ['install', '--omit=optional'])
+  const r = spawnSync(
+    'node',
+    ['-e', "try { require('mapshare') } catch (e) { console.log(e.code + ' ' + e.message) }"],
+    {
+      cwd: app,
+      env: { PATH: bin },
+      encoding: 'utf8',
+    },
+  )
+  t.regex(
+    r.stdout,
+    /^ERR_MAPSHARE_NO_BINARY mapshare has no prebuilt binary for this platform \(linux-x64-gnu/,
+  )
+  t.regex(r.stdout, /optional dependency mapshare-linux-x64-gnu/)
+})
+
+test('main.cjs names every value index.d.ts declares, so ES module imports see them all', (t) => {
+  const dts = fs.readFileSync(path.join(ROOT, 'index.d.ts'), 'utf8')
+  const declared = [...dts.matchAll(/^export declare (?:class|function|const) (\w+)/gm)]
+    .map((m) => m[1])
+    .filter((n) => n !== '__napiBindingTarget')
+  const main = fs.readFileSync(path.join(ROOT, 'main.cjs'), 'utf8')
+  const listed = [...main.matchAll(/^module\.exports\.(\w+) = binding\.\1$/gm)].map((m) => m[1])
+  t.deepEqual([...listed].sort(), [...declared].sort())
+})
