@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-export const LOADER = ['--import', '@oxc-node/core/register']
+// Absolute, so children started in any directory find the TypeScript loader.
+export const LOADER = ['--import', import.meta.resolve('@oxc-node/core/register')]
 
 export interface RunResult {
   status: number | null
@@ -17,10 +18,10 @@ export interface RunResult {
 export function start(
   file: string,
   args: string[] = [],
-  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number; cwd?: string } = {},
 ): { child: ChildProcess; done: Promise<RunResult> } {
   const child = spawn(process.execPath, [...LOADER, ...(opts.nodeArgs ?? []), file, ...args], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
@@ -43,7 +44,7 @@ export function start(
 export function run(
   file: string,
   args: string[] = [],
-  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   const { child, done } = start(file, args, opts)
   child.stdin!.end()
