@@ -44,8 +44,8 @@ pub fn to_js(env: &Env, err: CoreError) -> Error {
   let code = err.code();
   let mut props = Vec::new();
   if let Some(errno) = err.errno() {
-    // Node reports errno as libuv does: the negated C value on POSIX systems.
-    props.push(("errno", Prop::Num(-errno)));
+    // Node reports errno as libuv does: the negated C value on POSIX systems, libuv's codes on Windows.
+    props.push(("errno", Prop::Num(mapshare_core::sys::node_errno(errno))));
   }
   if let Some(s) = err.syscall {
     props.push(("syscall", Prop::Str(s.to_owned())));

@@ -40,16 +40,16 @@ impl Error {
     Error { kind: Kind::Os(errno), syscall: Some(syscall), path: None, detail: None }
   }
 
-  /// The current thread's `errno`, read right after a failed call.
+  /// The current thread's `errno` (Windows: `GetLastError`), read right after a failed call.
   pub fn last_os(syscall: &'static str) -> Self {
-    Self::os(std::io::Error::last_os_error().raw_os_error().unwrap_or(0), syscall)
+    Self::io(&std::io::Error::last_os_error(), syscall)
   }
 
   /// An error from a `std::io::Error` (memmap2 and std report through it).
   pub fn io(err: &std::io::Error, syscall: &'static str) -> Self {
     match err.raw_os_error() {
-      Some(errno) => Self::os(errno, syscall),
-      None => Self::os(libc::EINVAL, syscall).detail(err.to_string()),
+      Some(code) => Self::os(crate::sys::from_os(code), syscall),
+      None => Self::os(crate::sys::errno::EINVAL, syscall).detail(err.to_string()),
     }
   }
 

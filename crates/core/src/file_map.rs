@@ -3,10 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::region::{check_nonzero, Mapping, Region};
+use crate::sys::errno;
 use crate::sys::{self, FileKind};
-use std::fs::OpenOptions;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// How `open` opens the file, as in `fs.open`.
@@ -66,7 +64,8 @@ pub struct Backing {
 #[derive(Debug)]
 enum Source {
   Path(String),
-  Fd(RawFd),
+  #[cfg(unix)]
+  Fd(std::os::fd::RawFd),
 }
 
 /// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
@@ -86,25 +85,19 @@ pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
     check_nonzero(size).map_err(|e| e.path(&shown))?;
   }
   let writable = opts.mode != OpenMode::Read;
-  let file = OpenOptions::new()
-    .read(true)
-    .write(writable)
-    .create(opts.mode == OpenMode::Create)
-    .truncate(opts.mode == OpenMode::Create)
-    .mode(opts.permissions)
-    .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK) // O_NONBLOCK: opening a FIFO must not wait for a writer
+  let file = sys::open_options(writable, opts.mode == OpenMode::Create, opts.permissions)
     .open(path)
     .map_err(|e| Error::io(&e, "open").path(&shown))?;
   if let Some(size) = opts.size {
-    let info = sys::fstat(file.as_fd()).map_err(|e| e.path(&shown))?;
+    let info = sys::fstat(sys::handle(&file)).map_err(|e| e.path(&shown))?;
     if info.kind != FileKind::Regular {
       return Err(kind_error(info.kind, &shown));
     }
-    sys::ftruncate(file.as_fd(), size).map_err(|e| e.path(&shown))?;
+    sys::ftruncate(sys::handle(&file), size).map_err(|e| e.path(&shown))?;
   }
-  let region = map_fd(file.as_fd(), writable, &opts.map, Some(&shown))?;
+  let region = map_fd(sys::handle(&file), writable, &opts.map, Some(&shown))?;
   let backing = if writable && !opts.map.private {
-    let id = sys::fstat(file.as_fd()).map_err(|e| e.path(&shown))?.id;
+    let id = sys::fstat(sys::handle(&file)).map_err(|e| e.path(&shown))?.id;
     Some(Backing { source: Source::Path(shown), id, offset: opts.map.offset, populate: opts.map.populate })
   } else {
     None
@@ -113,7 +106,9 @@ pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
 }
 
 /// Maps a descriptor the caller owns and keeps open or closes as it likes.
-pub fn from_fd(fd: RawFd, writable: bool, opts: &MapOptions) -> Result<FileMap> {
+#[cfg(unix)]
+pub fn from_fd(fd: i32, writable: bool, opts: &MapOptions) -> Result<FileMap> {
+  use std::os::fd::AsRawFd;
   let fd = sys::borrow_fd(fd)?;
   let region = map_fd(fd, writable, opts, None)?;
   let backing = if writable && !opts.private {
@@ -125,29 +120,31 @@ pub fn from_fd(fd: RawFd, writable: bool, opts: &MapOptions) -> Result<FileMap> 
   Ok(FileMap { region, backing })
 }
 
+/// File descriptors are a POSIX notion: on Windows, map by path.
+#[cfg(not(unix))]
+pub fn from_fd(_fd: i32, _writable: bool, _opts: &MapOptions) -> Result<FileMap> {
+  Err(Error::unsupported("fromFd needs POSIX file descriptors; on Windows, open the file by path"))
+}
+
 impl Backing {
   /// Sets the file to `offset + length` bytes and maps that range anew (the caller drops the old
   /// region).
   pub fn remap(&self, length: u64) -> Result<Region> {
     let path = match &self.source {
       Source::Path(p) => Some(p.as_str()),
+      #[cfg(unix)]
       Source::Fd(_) => None,
     };
     check_nonzero(length).map_err(|e| e.or_path(path))?;
     let end =
       self.offset.checked_add(length).ok_or_else(|| Error::out_of_range("offset + length overflows"))?;
-    let owned: OwnedFd;
+    let reopened;
     let fd = match &self.source {
       Source::Path(p) => {
-        let file = OpenOptions::new()
-          .read(true)
-          .write(true)
-          .custom_flags(libc::O_CLOEXEC)
-          .open(p)
-          .map_err(|e| Error::io(&e, "open").path(p))?;
-        owned = file.into();
-        owned.as_fd()
+        reopened = sys::open_options(true, false, 0).open(p).map_err(|e| Error::io(&e, "open").path(p))?;
+        sys::handle(&reopened)
       }
+      #[cfg(unix)]
       Source::Fd(fd) => sys::borrow_fd(*fd).map_err(|e| {
         e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
       })?,
@@ -156,7 +153,7 @@ impl Backing {
       let what = path.map_or_else(|| "the descriptor".to_owned(), |p| format!("'{p}'"));
       return Err(
         Error::invalid(
-          libc::ESTALE,
+          errno::ESTALE,
           "open",
           format!("{what} is no longer the file that was mapped (renamed, replaced or closed); resize needs that file"),
         )
@@ -173,11 +170,11 @@ impl Backing {
 fn kind_error(kind: FileKind, path: &str) -> Error {
   match kind {
     FileKind::Directory => {
-      Error::invalid(libc::EISDIR, "mmap", "illegal operation on a directory").path(path)
+      Error::invalid(errno::EISDIR, "mmap", "illegal operation on a directory").path(path)
     }
-    FileKind::Fifo => Error::invalid(libc::ENODEV, "mmap", "a FIFO cannot be memory-mapped").path(path),
-    FileKind::Socket => Error::invalid(libc::ENODEV, "mmap", "a socket cannot be memory-mapped").path(path),
-    _ => Error::invalid(libc::ENODEV, "mmap", "this kind of file cannot be memory-mapped").path(path),
+    FileKind::Fifo => Error::invalid(errno::ENODEV, "mmap", "a FIFO cannot be memory-mapped").path(path),
+    FileKind::Socket => Error::invalid(errno::ENODEV, "mmap", "a socket cannot be memory-mapped").path(path),
+    _ => Error::invalid(errno::ENODEV, "mmap", "this kind of file cannot be memory-mapped").path(path),
   }
 }
 
@@ -185,13 +182,13 @@ fn kind_error(kind: FileKind, path: &str) -> Error {
 /// private, otherwise private copy-on-write (so a JS write into a read-only file's Buffer changes
 /// this process's copy and never faults).
 pub(crate) fn map_fd(
-  fd: BorrowedFd<'_>,
+  fd: sys::Handle<'_>,
   writable: bool,
   opts: &MapOptions,
   path: Option<&str>,
 ) -> Result<Region> {
   let info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
-  let name = path.map_or_else(|| format!("fd {}", fd.as_raw_fd()), |p| format!("'{p}'"));
+  let name = path.map_or_else(|| format!("fd {:?}", sys::raw_desc(fd)), |p| format!("'{p}'"));
   let offset = opts.offset;
   let length = match info.kind {
     FileKind::Regular => {
@@ -199,7 +196,7 @@ pub(crate) fn map_fd(
       if size == 0 {
         return Err(
           Error::invalid(
-            libc::EINVAL,
+            errno::EINVAL,
             "mmap",
             format!("{name} is empty (0 bytes); pass size to set its length"),
           )
@@ -209,7 +206,7 @@ pub(crate) fn map_fd(
       if offset >= size {
         return Err(
           Error::invalid(
-            libc::EINVAL,
+            errno::EINVAL,
             "mmap",
             format!("offset {offset} is past the end of {name} ({size} bytes)"),
           )
@@ -221,7 +218,7 @@ pub(crate) fn map_fd(
       if length > size - offset {
         return Err(
           Error::invalid(
-            libc::EINVAL,
+            errno::EINVAL,
             "mmap",
             format!(
               "offset {offset} + length {length} goes past the end of {name} ({size} bytes); \
@@ -235,7 +232,7 @@ pub(crate) fn map_fd(
     }
     FileKind::CharDevice | FileKind::BlockDevice => {
       let length = opts.length.ok_or_else(|| {
-        Error::invalid(libc::EINVAL, "mmap", format!("{name} is a device: pass length")).or_path(path)
+        Error::invalid(errno::EINVAL, "mmap", format!("{name} is a device: pass length")).or_path(path)
       })?;
       check_nonzero(length).map_err(|e| e.or_path(path))?;
       length
@@ -243,13 +240,13 @@ pub(crate) fn map_fd(
     kind => return Err(kind_error(kind, path.unwrap_or(&name))),
   };
   let len = usize::try_from(length)
-    .map_err(|_| Error::invalid(libc::ENOMEM, "mmap", "length exceeds the address space"))?;
+    .map_err(|_| Error::invalid(errno::ENOMEM, "mmap", "length exceeds the address space"))?;
   let mut mo = memmap2::MmapOptions::new();
   mo.offset(offset).len(len);
   if opts.populate {
     mo.populate();
   }
-  let raw = fd.as_raw_fd();
+  let raw = sys::raw_desc(fd);
   let mapped = if writable && !opts.private {
     mo.map_raw(raw).map(|m| {
       let ptr = m.as_mut_ptr();
@@ -269,7 +266,7 @@ pub(crate) fn map_fd(
   };
   mapped.map(Region::truncatable).map_err(|e| {
     let err = Error::io(&e, "mmap").or_path(path);
-    if err.errno() == Some(libc::EACCES) && writable && !opts.private {
+    if err.errno() == Some(errno::EACCES) && writable && !opts.private {
       err.detail(format!(
         "permission denied: {name} is not open for writing, so it cannot be mapped shared and writable \
          (open it read-write, or map it read-only or private)"

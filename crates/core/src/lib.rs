@@ -6,6 +6,8 @@ pub mod file_map;
 pub mod region;
 pub mod shm;
 pub mod sys;
+#[cfg_attr(unix, path = "sysv.rs")]
+#[cfg_attr(not(unix), path = "sysv_unsupported.rs")]
 pub mod sysv;
 
 pub use error::{Error, Kind, Result};

@@ -2,6 +2,7 @@
 //! Every JS class hands out the same surface through it: copy in/out, flush, advise, lock, residency.
 
 use crate::error::{Error, Result};
+use crate::sys::errno;
 use crate::sys::{self, Advice};
 use std::ptr::NonNull;
 
@@ -31,8 +32,8 @@ pub struct Region {
   /// False when JS must not get a Buffer over the memory (a read-only System V attachment, whose
   /// pages fault on write and cannot be mapped copy-on-write).
   safe_view: bool,
-  /// A descriptor the region keeps open for others to use (memfd): closed with the region.
-  fd: Option<std::os::fd::OwnedFd>,
+  /// A descriptor or handle the region keeps open (memfd, a named mapping's handle): closed with it.
+  keep: Option<sys::Keep>,
   _mapping: Mapping,
 }
 
@@ -54,18 +55,19 @@ impl Region {
     mapping: Mapping,
   ) -> Self {
     let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
-    Region { ptr, len, read_only, shared, truncatable: false, safe_view: true, fd: None, _mapping: mapping }
+    Region { ptr, len, read_only, shared, truncatable: false, safe_view: true, keep: None, _mapping: mapping }
   }
 
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
+  #[cfg_attr(not(unix), allow(dead_code))] // only System V attachments need it
   pub(crate) fn without_view(mut self) -> Self {
     self.safe_view = false;
     self
   }
 
-  /// Keeps `fd` open as long as the region lives.
-  pub(crate) fn with_fd(mut self, fd: std::os::fd::OwnedFd) -> Self {
-    self.fd = Some(fd);
+  /// Keeps `keep` open as long as the region lives.
+  pub(crate) fn keeping(mut self, keep: sys::Keep) -> Self {
+    self.keep = Some(keep);
     self
   }
 
@@ -74,10 +76,9 @@ impl Region {
     self.safe_view
   }
 
-  /// The descriptor the region keeps open (memfd), if any.
+  /// The descriptor the region keeps open for other processes (memfd), if any (never on Windows).
   pub fn fd(&self) -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    self.fd.as_ref().map(|f| f.as_raw_fd())
+    self.keep.as_ref().and_then(sys::keep_number)
   }
 
   /// Marks the region as backed by an object that can shrink under it (files, shared memory
@@ -236,10 +237,10 @@ impl Region {
 
 pub(crate) fn check_nonzero(len: u64) -> Result<()> {
   if len == 0 {
-    return Err(Error::invalid(libc::EINVAL, "mmap", "length must be greater than 0"));
+    return Err(Error::invalid(errno::EINVAL, "mmap", "length must be greater than 0"));
   }
   if len > isize::MAX as u64 {
-    return Err(Error::invalid(libc::ENOMEM, "mmap", format!("length {len} exceeds the address space")));
+    return Err(Error::invalid(errno::ENOMEM, "mmap", format!("length {len} exceeds the address space")));
   }
   Ok(())
 }

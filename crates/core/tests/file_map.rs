@@ -1,4 +1,5 @@
 //! Core behaviour without Node: mapping files, range checks, errors with errno and syscall.
+#![cfg(unix)] // these exercise POSIX behaviour (truncation, shm_open, System V); other targets are type-checked
 
 use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenMode, Region};
 use std::fs;

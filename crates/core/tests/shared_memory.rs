@@ -1,4 +1,5 @@
 //! POSIX names and objects, memfd, and System V segments, without Node.
+#![cfg(unix)] // these exercise POSIX behaviour (truncation, shm_open, System V); other targets are type-checked
 
 use mapshare_core::{shm, sysv};
 

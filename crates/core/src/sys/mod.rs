@@ -25,10 +25,13 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
   Ok(())
 }
 
-#[cfg(not(unix))]
-mod stub;
-#[cfg(not(unix))]
-pub use stub::*;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
+
+#[cfg(not(any(unix, windows)))]
+compile_error!("mapshare runs on POSIX systems (Linux, macOS) and Windows");
 
 /// How the kernel should treat a range (`madvise`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,4 +72,147 @@ pub struct CopyFault {
   pub done: usize,
   /// What the kernel reported (`EFAULT` for a lost page).
   pub errno: i32,
+}
+
+/// The POSIX error numbers mapshare reports. On POSIX systems they are the C library's; on Windows,
+/// where the OS reports Win32 codes, `sys::windows` maps those onto these (Linux's values).
+pub mod errno {
+  #[cfg(unix)]
+  pub use libc::{
+    E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EIDRM, EINTR, EINVAL, EIO, EISDIR,
+    ELOOP, EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUP, ENXIO,
+    EOVERFLOW, EPERM, ERANGE, EROFS, ESPIPE, ESTALE, ETIMEDOUT, ETXTBSY, EXDEV,
+  };
+  #[cfg(not(unix))]
+  mod values {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const EINTR: i32 = 4;
+    pub const EIO: i32 = 5;
+    pub const ENXIO: i32 = 6;
+    pub const E2BIG: i32 = 7;
+    pub const EBADF: i32 = 9;
+    pub const EAGAIN: i32 = 11;
+    pub const ENOMEM: i32 = 12;
+    pub const EACCES: i32 = 13;
+    pub const EFAULT: i32 = 14;
+    pub const EBUSY: i32 = 16;
+    pub const EEXIST: i32 = 17;
+    pub const EXDEV: i32 = 18;
+    pub const ENODEV: i32 = 19;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const EINVAL: i32 = 22;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const ETXTBSY: i32 = 26;
+    pub const EFBIG: i32 = 27;
+    pub const ENOSPC: i32 = 28;
+    pub const ESPIPE: i32 = 29;
+    pub const EROFS: i32 = 30;
+    pub const ERANGE: i32 = 34;
+    pub const ENAMETOOLONG: i32 = 36;
+    pub const ENOSYS: i32 = 38;
+    pub const ELOOP: i32 = 40;
+    pub const EIDRM: i32 = 43;
+    pub const EOVERFLOW: i32 = 75;
+    pub const ENOTSUP: i32 = 95;
+    pub const ETIMEDOUT: i32 = 110;
+    pub const ESTALE: i32 = 116;
+    pub const EDQUOT: i32 = 122;
+  }
+  #[cfg(not(unix))]
+  pub use values::*;
+}
+
+/// The C name of an error number from [`errno`].
+pub fn errno_name(e: i32) -> Option<&'static str> {
+  use errno::*;
+  Some(match e {
+    EPERM => "EPERM",
+    ENOENT => "ENOENT",
+    EINTR => "EINTR",
+    EIO => "EIO",
+    ENXIO => "ENXIO",
+    E2BIG => "E2BIG",
+    EBADF => "EBADF",
+    EAGAIN => "EAGAIN",
+    ENOMEM => "ENOMEM",
+    EACCES => "EACCES",
+    EFAULT => "EFAULT",
+    EBUSY => "EBUSY",
+    EEXIST => "EEXIST",
+    EXDEV => "EXDEV",
+    ENODEV => "ENODEV",
+    ENOTDIR => "ENOTDIR",
+    EISDIR => "EISDIR",
+    EINVAL => "EINVAL",
+    ENFILE => "ENFILE",
+    EMFILE => "EMFILE",
+    ETXTBSY => "ETXTBSY",
+    EFBIG => "EFBIG",
+    ENOSPC => "ENOSPC",
+    ESPIPE => "ESPIPE",
+    EROFS => "EROFS",
+    ERANGE => "ERANGE",
+    ENAMETOOLONG => "ENAMETOOLONG",
+    ENOSYS => "ENOSYS",
+    ELOOP => "ELOOP",
+    EOVERFLOW => "EOVERFLOW",
+    ENOTSUP => "ENOTSUP",
+    EIDRM => "EIDRM",
+    ETIMEDOUT => "ETIMEDOUT",
+    EDQUOT => "EDQUOT",
+    ESTALE => "ESTALE",
+    _ => return None,
+  })
+}
+
+/// The `errno` value Node puts on its errors for an [`errno`] number, so that
+/// `util.getSystemErrorName(err.errno)` gives the same name as `err.code`: the negated number on
+/// POSIX systems, libuv's own codes on Windows.
+pub fn node_errno(e: i32) -> i32 {
+  #[cfg(unix)]
+  {
+    -e
+  }
+  #[cfg(not(unix))]
+  {
+    use errno::*;
+    match e {
+      E2BIG => -4093,
+      EACCES => -4092,
+      EAGAIN => -4088,
+      EBADF => -4083,
+      EBUSY => -4082,
+      EEXIST => -4075,
+      EFAULT => -4074,
+      EINTR => -4072,
+      EINVAL => -4071,
+      EIO => -4070,
+      EISDIR => -4068,
+      ELOOP => -4067,
+      EMFILE => -4066,
+      ENAMETOOLONG => -4064,
+      ENFILE => -4061,
+      ENODEV => -4059,
+      ENOENT => -4058,
+      ENOMEM => -4057,
+      ENOSPC => -4055,
+      ENOSYS => -4054,
+      ENOTDIR => -4052,
+      ENOTSUP => -4049,
+      EPERM => -4048,
+      EROFS => -4043,
+      ESPIPE => -4041,
+      ETIMEDOUT => -4039,
+      ETXTBSY => -4038,
+      EXDEV => -4037,
+      EFBIG => -4036,
+      ERANGE => -4034,
+      ENXIO => -4033,
+      EOVERFLOW => -4026,
+      _ => -4094, // UNKNOWN
+    }
+  }
 }

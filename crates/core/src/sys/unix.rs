@@ -17,48 +17,6 @@ pub fn allocation_granularity() -> usize {
   page_size()
 }
 
-/// The C name of an errno value.
-pub fn errno_name(e: i32) -> Option<&'static str> {
-  Some(match e {
-    libc::EPERM => "EPERM",
-    libc::ENOENT => "ENOENT",
-    libc::EINTR => "EINTR",
-    libc::EIO => "EIO",
-    libc::ENXIO => "ENXIO",
-    libc::E2BIG => "E2BIG",
-    libc::EBADF => "EBADF",
-    libc::EAGAIN => "EAGAIN",
-    libc::ENOMEM => "ENOMEM",
-    libc::EACCES => "EACCES",
-    libc::EFAULT => "EFAULT",
-    libc::EBUSY => "EBUSY",
-    libc::EEXIST => "EEXIST",
-    libc::EXDEV => "EXDEV",
-    libc::ENODEV => "ENODEV",
-    libc::ENOTDIR => "ENOTDIR",
-    libc::EISDIR => "EISDIR",
-    libc::EINVAL => "EINVAL",
-    libc::ENFILE => "ENFILE",
-    libc::EMFILE => "EMFILE",
-    libc::ETXTBSY => "ETXTBSY",
-    libc::EFBIG => "EFBIG",
-    libc::ENOSPC => "ENOSPC",
-    libc::ESPIPE => "ESPIPE",
-    libc::EROFS => "EROFS",
-    libc::ERANGE => "ERANGE",
-    libc::ENAMETOOLONG => "ENAMETOOLONG",
-    libc::ENOSYS => "ENOSYS",
-    libc::ELOOP => "ELOOP",
-    libc::EOVERFLOW => "EOVERFLOW",
-    libc::ENOTSUP => "ENOTSUP",
-    libc::EIDRM => "EIDRM",
-    libc::ETIMEDOUT => "ETIMEDOUT",
-    libc::EDQUOT => "EDQUOT",
-    libc::ESTALE => "ESTALE",
-    _ => return None,
-  })
-}
-
 /// The C library's text for an errno value, lower-cased at the start like libuv's messages.
 pub fn strerror(e: i32) -> String {
   let text = std::io::Error::from_raw_os_error(e).to_string();
@@ -69,6 +27,45 @@ pub fn strerror(e: i32) -> String {
     Some(c) => c.to_lowercase().chain(chars).collect(),
     None => format!("error {e}"),
   }
+}
+
+/// A descriptor borrowed for one call; `Keep` is one a region owns.
+pub type Handle<'a> = BorrowedFd<'a>;
+pub type Keep = OwnedFd;
+
+/// The OS error number as [`super::errno`] numbers it (the same on POSIX systems).
+pub fn from_os(code: i32) -> i32 {
+  code
+}
+
+/// The descriptor of an open file.
+pub fn handle(file: &std::fs::File) -> Handle<'_> {
+  use std::os::fd::AsFd;
+  file.as_fd()
+}
+
+/// What memmap2 maps for a handle.
+pub fn raw_desc(h: Handle<'_>) -> RawFd {
+  h.as_raw_fd()
+}
+
+/// Open options for `open`: `O_CLOEXEC`, and `O_NONBLOCK` so that opening a FIFO never waits for a
+/// writer (it has no effect on regular files); `mode` for a created file.
+pub fn open_options(writable: bool, create: bool, mode: u32) -> std::fs::OpenOptions {
+  use std::os::unix::fs::OpenOptionsExt;
+  let mut o = std::fs::OpenOptions::new();
+  o.read(true)
+    .write(writable)
+    .create(create)
+    .truncate(create)
+    .mode(mode)
+    .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK);
+  o
+}
+
+/// The raw descriptor number of a kept handle, for JS (`shm.fd`).
+pub fn keep_number(k: &Keep) -> Option<i32> {
+  Some(k.as_raw_fd())
 }
 
 /// `fstat(fd)`: the kind and size of the object behind a descriptor.
@@ -350,23 +347,7 @@ pub fn shmat(id: i32, readonly: bool) -> Result<SysvAttach> {
   Ok(SysvAttach { addr: addr.cast() })
 }
 
-/// What `shmctl(IPC_STAT)` reports about a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentInfo {
-  pub key: i32,
-  pub size: u64,
-  pub mode: u32,
-  pub uid: u32,
-  pub gid: u32,
-  pub cuid: u32,
-  pub cgid: u32,
-  pub cpid: i32,
-  pub lpid: i32,
-  pub nattch: u64,
-  pub atime: i64,
-  pub dtime: i64,
-  pub ctime: i64,
-}
+use crate::sysv::SegmentInfo;
 
 fn shmid_ds(id: i32) -> Result<libc::shmid_ds> {
   let mut ds = std::mem::MaybeUninit::<libc::shmid_ds>::uninit();

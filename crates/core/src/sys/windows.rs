@@ -1,0 +1,323 @@
+//! Windows implementation: files through memmap2 on file handles, shared memory as pagefile-backed
+//! file mappings (`CreateFileMappingW`), and the region calls on views (`FlushViewOfFile`,
+//! `VirtualLock`, `PrefetchVirtualMemory`, `QueryWorkingSetEx`). Win32 error codes are mapped onto
+//! the POSIX names of [`super::errno`].
+
+use super::{errno, Advice, FileInfo, FileKind};
+use crate::error::{Error, Result};
+use crate::region::{Mapping, Region};
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::sync::OnceLock;
+use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Storage::FileSystem::{
+  GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DIRECTORY,
+};
+use windows_sys::Win32::System::Memory as wm;
+use windows_sys::Win32::System::ProcessStatus::{K32QueryWorkingSetEx, PSAPI_WORKING_SET_EX_INFORMATION};
+use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
+
+/// A handle borrowed for one call; `Keep` is one a region owns (a named mapping's handle).
+pub type Handle<'a> = BorrowedHandle<'a>;
+pub type Keep = OwnedHandle;
+
+/// (page size, allocation granularity) from `GetSystemInfo`, read once.
+fn system_sizes() -> (usize, usize) {
+  static SIZES: OnceLock<(usize, usize)> = OnceLock::new();
+  *SIZES.get_or_init(|| {
+    // SAFETY: an all-zero SYSTEM_INFO is valid; GetSystemInfo fills it and cannot fail.
+    let mut info: SYSTEM_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-pointer.
+    unsafe { GetSystemInfo(&mut info) };
+    (info.dwPageSize as usize, info.dwAllocationGranularity as usize)
+  })
+}
+
+pub fn page_size() -> usize {
+  system_sizes().0
+}
+
+/// File offsets of views must be multiples of this (64 KiB); mapshare aligns them itself.
+pub fn allocation_granularity() -> usize {
+  system_sizes().1
+}
+
+/// A Win32 error code as the POSIX number Node would report for it (as libuv maps them).
+pub fn from_os(code: i32) -> i32 {
+  match code as u32 {
+    wf::ERROR_FILE_NOT_FOUND | wf::ERROR_PATH_NOT_FOUND | wf::ERROR_INVALID_NAME => errno::ENOENT,
+    wf::ERROR_ACCESS_DENIED | wf::ERROR_WRITE_PROTECT => errno::EACCES,
+    wf::ERROR_INVALID_HANDLE => errno::EBADF,
+    wf::ERROR_NOT_ENOUGH_MEMORY | wf::ERROR_OUTOFMEMORY | wf::ERROR_COMMITMENT_LIMIT => errno::ENOMEM,
+    wf::ERROR_FILE_EXISTS | wf::ERROR_ALREADY_EXISTS => errno::EEXIST,
+    wf::ERROR_SHARING_VIOLATION | wf::ERROR_LOCK_VIOLATION | wf::ERROR_USER_MAPPED_FILE => errno::EBUSY,
+    wf::ERROR_DISK_FULL | wf::ERROR_HANDLE_DISK_FULL => errno::ENOSPC,
+    wf::ERROR_FILENAME_EXCED_RANGE => errno::ENAMETOOLONG,
+    wf::ERROR_INVALID_ADDRESS | wf::ERROR_NOACCESS => errno::EFAULT,
+    wf::ERROR_TOO_MANY_OPEN_FILES => errno::EMFILE,
+    wf::ERROR_NOT_SUPPORTED => errno::ENOTSUP,
+    wf::ERROR_INVALID_PARAMETER | wf::ERROR_FILE_INVALID => errno::EINVAL,
+    wf::ERROR_WORKING_SET_QUOTA => errno::ENOMEM,
+    _ => errno::EIO,
+  }
+}
+
+/// A short description of a POSIX error number, worded like libuv's.
+pub fn strerror(e: i32) -> String {
+  match e {
+    errno::ENOENT => "no such file or directory",
+    errno::EACCES => "permission denied",
+    errno::EBADF => "bad file descriptor",
+    errno::ENOMEM => "not enough memory",
+    errno::EEXIST => "file already exists",
+    errno::EBUSY => "resource busy or locked",
+    errno::ENOSPC => "no space left on device",
+    errno::ENAMETOOLONG => "name too long",
+    errno::EFAULT => "bad address in system call argument",
+    errno::EMFILE => "too many open files",
+    errno::ENOTSUP => "operation not supported on socket",
+    errno::EINVAL => "invalid argument",
+    errno::EISDIR => "illegal operation on a directory",
+    errno::ENODEV => "no such device",
+    _ => "i/o error",
+  }
+  .to_owned()
+}
+
+/// The handle of an open file.
+pub fn handle(file: &std::fs::File) -> Handle<'_> {
+  file.as_handle()
+}
+
+/// What memmap2 maps for a handle.
+pub fn raw_desc(h: Handle<'_>) -> RawHandle {
+  h.as_raw_handle()
+}
+
+/// Open options for `open` (the mode bits of a created file have no Windows meaning).
+pub fn open_options(writable: bool, create: bool, _mode: u32) -> std::fs::OpenOptions {
+  let mut o = std::fs::OpenOptions::new();
+  o.read(true).write(writable).create(create).truncate(create);
+  o
+}
+
+/// Windows regions never hand out a number for other processes.
+pub fn keep_number(_k: &Keep) -> Option<i32> {
+  None
+}
+
+/// `GetFileInformationByHandle`: kind, size and identity (volume serial, file index).
+pub fn fstat(h: Handle<'_>) -> Result<FileInfo> {
+  // SAFETY: an all-zero BY_HANDLE_FILE_INFORMATION is valid; the call fills it.
+  let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+  // SAFETY: `h` is a live handle and `info` a valid out-pointer.
+  if unsafe { GetFileInformationByHandle(h.as_raw_handle() as HANDLE, &mut info) } == 0 {
+    return Err(Error::last_os("GetFileInformationByHandle"));
+  }
+  let kind = if info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
+    FileKind::Directory
+  } else {
+    FileKind::Regular
+  };
+  let size = (u64::from(info.nFileSizeHigh) << 32) | u64::from(info.nFileSizeLow);
+  let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+  Ok(FileInfo { kind, size, id: (u64::from(info.dwVolumeSerialNumber), index) })
+}
+
+/// `SetEndOfFile` through `File::set_len` (refused while another view maps the cut-off part).
+pub fn ftruncate(h: Handle<'_>, len: u64) -> Result<()> {
+  // SAFETY: the File is built over a borrowed handle and never dropped (ManuallyDrop), so the
+  // handle stays owned by the caller.
+  let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_handle(h.as_raw_handle()) });
+  file.set_len(len).map_err(|e| Error::io(&e, "ftruncate"))
+}
+
+/// A view made by `MapViewOfFile`, unmapped on drop.
+#[derive(Debug)]
+pub struct RawMap {
+  ptr: *mut u8,
+}
+
+// SAFETY: a view is plain address space; access is synchronised by its owner.
+unsafe impl Send for RawMap {}
+// SAFETY: as above; &RawMap only exposes the pointer value.
+unsafe impl Sync for RawMap {}
+
+impl RawMap {
+  pub fn ptr(&self) -> *mut u8 {
+    self.ptr
+  }
+}
+
+impl Drop for RawMap {
+  fn drop(&mut self) {
+    // SAFETY: `ptr` is what MapViewOfFile returned and nothing else unmaps it. Errors are ignored:
+    // the only way to report them would be to panic in drop.
+    unsafe { wm::UnmapViewOfFile(wm::MEMORY_MAPPED_VIEW_ADDRESS { Value: self.ptr.cast() }) };
+  }
+}
+
+fn owned(h: HANDLE, call: &'static str) -> Result<OwnedHandle> {
+  if h.is_null() {
+    return Err(Error::last_os(call));
+  }
+  // SAFETY: `h` is a fresh handle returned by the call, owned by nobody else.
+  Ok(unsafe { OwnedHandle::from_raw_handle(h as RawHandle) })
+}
+
+fn view(mapping: &OwnedHandle, access: wm::FILE_MAP, len: usize) -> Result<RawMap> {
+  // SAFETY: `mapping` is a live file-mapping handle; offset 0; `len` 0 maps the whole object.
+  let addr = unsafe { wm::MapViewOfFile(mapping.as_raw_handle() as HANDLE, access, 0, 0, len) };
+  if addr.Value.is_null() {
+    return Err(Error::last_os("MapViewOfFile"));
+  }
+  Ok(RawMap { ptr: addr.Value.cast() })
+}
+
+fn wide(s: &str) -> Vec<u16> {
+  s.encode_utf16().chain(std::iter::once(0)).collect()
+}
+
+/// Shared anonymous memory: an unnamed pagefile-backed mapping; the view keeps it alive.
+pub fn map_shared_anon(len: usize) -> Result<RawMap> {
+  let mapping = create(None, len as u64)?.0;
+  view(&mapping, wm::FILE_MAP_ALL_ACCESS, len)
+}
+
+/// `CreateFileMappingW(INVALID_HANDLE_VALUE, PAGE_READWRITE, size, name)`; also reports whether the
+/// name already existed.
+fn create(name: Option<&str>, size: u64) -> Result<(OwnedHandle, bool)> {
+  let w = name.map(|n| wide(&format!("Local\\{n}")));
+  // SAFETY: INVALID_HANDLE_VALUE asks for pagefile backing; the name is NUL-terminated UTF-16 or null.
+  let h = unsafe {
+    wm::CreateFileMappingW(
+      INVALID_HANDLE_VALUE,
+      std::ptr::null(),
+      wm::PAGE_READWRITE,
+      (size >> 32) as u32,
+      size as u32,
+      w.as_ref().map_or(std::ptr::null(), |w| w.as_ptr()),
+    )
+  };
+  // SAFETY: GetLastError reads this thread's last error, set by the call above.
+  let existed = unsafe { GetLastError() } == wf::ERROR_ALREADY_EXISTS;
+  Ok((owned(h, "CreateFileMappingW")?, existed))
+}
+
+/// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write. With
+/// `exclusive`, an existing name is `EEXIST`.
+pub fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Region> {
+  let (mapping, existed) = create(name, size)?;
+  if existed && exclusive {
+    return Err(Error::os(errno::EEXIST, "CreateFileMappingW").detail(format!(
+      "a shared memory object named '{}' already exists (pass exclusive: false to open it)",
+      name.unwrap_or_default()
+    )));
+  }
+  let len = usize::try_from(size).map_err(|_| Error::os(errno::ENOMEM, "MapViewOfFile"))?;
+  let map = view(&mapping, wm::FILE_MAP_ALL_ACCESS, len)?;
+  let ptr = map.ptr();
+  // SAFETY: the view maps `len` bytes read-write at `ptr`, alive as long as `map`.
+  Ok(unsafe { Region::new(ptr, len, false, true, Mapping::Sys(map)) }.keeping(mapping))
+}
+
+/// `OpenFileMappingW` + a view of the whole object: read-write, or copy-on-write when `readonly`
+/// (JS writes then stay in this process and never fault).
+pub fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
+  let w = wide(&format!("Local\\{name}"));
+  let access = if readonly { wm::FILE_MAP_READ | wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS };
+  // SAFETY: `w` is a NUL-terminated UTF-16 name.
+  let mapping = owned(unsafe { wm::OpenFileMappingW(access, 0, w.as_ptr()) }, "OpenFileMappingW")?;
+  let map = view(&mapping, if readonly { wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS }, 0)?;
+  // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is valid; VirtualQuery fills it for the view.
+  let mut info: wm::MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+  // SAFETY: `map.ptr()` is the base of a live view; `info` is a valid out-pointer of the given size.
+  if unsafe { wm::VirtualQuery(map.ptr().cast(), &mut info, std::mem::size_of_val(&info)) } == 0 {
+    return Err(Error::last_os("VirtualQuery"));
+  }
+  let ptr = map.ptr();
+  // SAFETY: the view spans RegionSize bytes (the object's size rounded up to pages), readable and
+  // writable (copy-on-write when readonly), alive as long as `map`.
+  let region = unsafe { Region::new(ptr, info.RegionSize, readonly, !readonly, Mapping::Sys(map)) };
+  Ok(region.keeping(mapping))
+}
+
+/// `FlushViewOfFile`: starts writing the range's dirty pages to the file. (Windows also needs
+/// `FlushFileBuffers` on the file handle to wait for the disk; mapshare keeps no handle, see README.)
+///
+/// # Safety
+/// `[ptr, ptr+len)` must lie inside one live view.
+pub unsafe fn msync(ptr: *mut u8, len: usize) -> Result<()> {
+  // SAFETY: the caller guarantees the range is mapped.
+  if unsafe { wm::FlushViewOfFile(ptr.cast(), len) } == 0 {
+    return Err(Error::last_os("FlushViewOfFile"));
+  }
+  Ok(())
+}
+
+/// Advice: `willneed` is `PrefetchVirtualMemory`; `normal`, `random` and `sequential` have no Windows
+/// counterpart and are accepted as no-ops; the others are unsupported.
+///
+/// # Safety
+/// `[ptr, ptr+len)` must lie inside one live view.
+pub unsafe fn madvise(ptr: *mut u8, len: usize, advice: Advice) -> Result<()> {
+  match advice {
+    Advice::Normal | Advice::Random | Advice::Sequential => Ok(()),
+    Advice::WillNeed => {
+      let range = wm::WIN32_MEMORY_RANGE_ENTRY { VirtualAddress: ptr.cast(), NumberOfBytes: len };
+      // SAFETY: the range is mapped; one entry is passed.
+      if unsafe { wm::PrefetchVirtualMemory(GetCurrentProcess(), 1, &range, 0) } == 0 {
+        return Err(Error::last_os("PrefetchVirtualMemory"));
+      }
+      Ok(())
+    }
+    Advice::DontNeed | Advice::HugePage | Advice::NoHugePage => {
+      Err(Error::unsupported("advice 'dontneed', 'hugepage' and 'nohugepage' have no Windows equivalent"))
+    }
+  }
+}
+
+/// `VirtualLock` / `VirtualUnlock`.
+///
+/// # Safety
+/// `[ptr, ptr+len)` must lie inside one live view.
+pub unsafe fn mlock(ptr: *mut u8, len: usize, lock: bool) -> Result<()> {
+  // SAFETY: the caller guarantees the range is mapped; locking changes no contents.
+  let ok = unsafe {
+    if lock {
+      wm::VirtualLock(ptr.cast(), len)
+    } else {
+      wm::VirtualUnlock(ptr.cast(), len)
+    }
+  };
+  if ok == 0 {
+    return Err(Error::last_os(if lock { "VirtualLock" } else { "VirtualUnlock" }));
+  }
+  Ok(())
+}
+
+/// `QueryWorkingSetEx`: one flag per page of `[ptr, ptr+len)`, true when the page is resident.
+///
+/// # Safety
+/// `[ptr, ptr+len)` must lie inside one live view.
+pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
+  let page = page_size();
+  let start = ptr as usize & !(page - 1);
+  let end = (ptr as usize + len.max(1)).div_ceil(page) * page;
+  // SAFETY: an all-zero entry is valid; each gets its page address below.
+  let mut entries: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (start..end)
+    .step_by(page)
+    .map(|a| {
+      let mut e: PSAPI_WORKING_SET_EX_INFORMATION = unsafe { std::mem::zeroed() };
+      e.VirtualAddress = a as *mut _;
+      e
+    })
+    .collect();
+  let bytes = (entries.len() * std::mem::size_of::<PSAPI_WORKING_SET_EX_INFORMATION>()) as u32;
+  // SAFETY: `entries` holds `bytes` bytes of requests for this process's own pages.
+  if unsafe { K32QueryWorkingSetEx(GetCurrentProcess(), entries.as_mut_ptr().cast(), bytes) } == 0 {
+    return Err(Error::last_os("QueryWorkingSetEx"));
+  }
+  // SAFETY: reading the Flags view of the union the call filled; bit 0 is `Valid` (resident).
+  Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
+}

@@ -1,0 +1,54 @@
+//! System V shared memory does not exist on this platform: every call fails with
+//! `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`, and the types still exist so callers compile everywhere.
+
+use crate::error::{Error, Result};
+use crate::region::Region;
+
+/// What `shmctl(IPC_STAT)` reports about a segment (never produced here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+  pub key: i32,
+  pub size: u64,
+  pub mode: u32,
+  pub uid: u32,
+  pub gid: u32,
+  pub cuid: u32,
+  pub cgid: u32,
+  pub cpid: i32,
+  pub lpid: i32,
+  pub nattch: u64,
+  pub atime: i64,
+  pub dtime: i64,
+  pub ctime: i64,
+}
+
+/// `IPC_PRIVATE`.
+pub const PRIVATE: i32 = 0;
+
+fn unavailable<T>() -> Result<T> {
+  Err(Error::unsupported(
+    "System V shared memory (shmget/shmat) does not exist on this platform; use SharedMemory",
+  ))
+}
+
+pub fn ftok(_path: &str, _project_id: i32) -> Result<i32> {
+  unavailable()
+}
+pub fn create(_key: i32, _size: u64, _mode: u32, _exclusive: bool) -> Result<(i32, Region)> {
+  unavailable()
+}
+pub fn open(_key: i32, _readonly: bool) -> Result<(i32, Region)> {
+  unavailable()
+}
+pub fn attach(_id: i32, _readonly: bool) -> Result<Region> {
+  unavailable()
+}
+pub fn stat(_id: i32) -> Result<SegmentInfo> {
+  unavailable()
+}
+pub fn set_permissions(_id: i32, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>) -> Result<()> {
+  unavailable()
+}
+pub fn remove(_id: i32) -> Result<()> {
+  unavailable()
+}
