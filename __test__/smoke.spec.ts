@@ -1,0 +1,69 @@
+// The portable smoke suite: what every platform and runtime must do (run by the release workflow on
+// macOS and Windows, and by `npm run test:runtimes` under other Node versions and Bun).
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from '../index.js'
+
+const entry = path.resolve('main.cjs')
+const caged = process.env.MAPSHARE_NO_EXTERNAL_BUFFERS === '1'
+
+test('smoke: a file written by one process through a mapping is read by another', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-smoke-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'shared.bin')
+  const region = MmapFile.open(file, { mode: 'w+', size: pageSize })
+  region.write('smoke test')
+  region.flush()
+  const code = `const { MmapFile } = require(${JSON.stringify(entry)}); const r = MmapFile.open(${JSON.stringify(file)}); process.stdout.write(r.read(0, 10).toString()); r.close()`
+  const child = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' })
+  t.is(child.stderr, '')
+  t.is(child.stdout, 'smoke test')
+  region.close()
+})
+
+test('smoke: anonymous memory and named shared memory', (t) => {
+  const anon = MmapFile.anonymous(pageSize)
+  t.is(anon.write('abc'), 3)
+  t.is(anon.read(0, 3).toString(), 'abc')
+  anon.close()
+  const name = `mapshare-smoke-${process.pid}`
+  const shm = SharedMemory.create(name, pageSize)
+  const other = SharedMemory.open(name)
+  shm.write('named')
+  t.is(other.read(0, 5).toString(), 'named')
+  other.close()
+  shm.close()
+  SharedMemory.unlink(name)
+})
+
+test('smoke: buffer is zero-copy where external buffers are allowed', (t) => {
+  const region = MmapFile.anonymous(pageSize)
+  if (caged) {
+    t.throws(() => region.buffer, { code: 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE' })
+  } else {
+    region.buffer.write('direct')
+    t.is(region.read(0, 6).toString(), 'direct')
+    const view = region.buffer.subarray(1)
+    region.close()
+    t.is(view.length, 0)
+  }
+  region.close()
+})
+
+test('smoke: System V exists on POSIX systems and says so clearly elsewhere', (t) => {
+  if (process.platform === 'win32') {
+    t.throws(() => ShmSegment.create('private', 64), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' })
+    t.throws(() => ftok('.', 1), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' })
+    return
+  }
+  const seg = ShmSegment.create('private', 64)
+  seg.write('sysv')
+  t.is(seg.read(0, 4).toString(), 'sysv')
+  t.is(seg.stat().nattch, 1)
+  seg.remove()
+  seg.detach()
+  t.true(ftok('.', 1) > 0)
+})
