@@ -75,6 +75,66 @@ export declare class MmapFile {
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void
+  /**
+   * `Atomics.load` on the 32-bit word at `byteOffset` (a multiple of 4), sequentially consistent,
+   * on the shared memory itself: works where `buffer` is unavailable and agrees with `Atomics.*`
+   * on an `Int32Array` over `buffer` and with C11 atomics in other processes.
+   */
+  load(byteOffset: number): number
+  /**
+   * `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
+   * holds `expected`; returns the value it held.
+   */
+  compareExchange(byteOffset: number, expected: number, replacement: number): number
+  /** `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint. */
+  load64(byteOffset: number): bigint
+  /** `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints. */
+  compareExchange64(byteOffset: number, expected: bigint, replacement: bigint): bigint
+  /** `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  store(byteOffset: number, value: number): number
+  /** `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  store64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  add(byteOffset: number, value: number): number
+  /** `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  add64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  sub(byteOffset: number, value: number): number
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  sub64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  and(byteOffset: number, value: number): number
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  and64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  or(byteOffset: number, value: number): number
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  or64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  xor(byteOffset: number, value: number): number
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  xor64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  exchange(byteOffset: number, value: number): number
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  exchange64(byteOffset: number, value: bigint): bigint
+  /**
+   * Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
+   * `expected`, until `notify` on the same word from any process that maps the same memory (file,
+   * POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
+   */
+  wait(byteOffset: number, expected: number, timeout?: number): 'ok' | 'not-equal' | 'timed-out'
+  /**
+   * Wakes up to `count` (default: all) waiters on the 32-bit word at `byteOffset`, in any process;
+   * returns how many were woken.
+   */
+  notify(byteOffset: number, count?: number): number
+  /**
+   * `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
+   * thread of its own (never libuv's pool, so `fs` calls keep flowing). `signal` aborts a wait in
+   * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
+   */
+  waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
 }
@@ -160,6 +220,66 @@ export declare class SharedMemory {
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void
+  /**
+   * `Atomics.load` on the 32-bit word at `byteOffset` (a multiple of 4), sequentially consistent,
+   * on the shared memory itself: works where `buffer` is unavailable and agrees with `Atomics.*`
+   * on an `Int32Array` over `buffer` and with C11 atomics in other processes.
+   */
+  load(byteOffset: number): number
+  /**
+   * `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
+   * holds `expected`; returns the value it held.
+   */
+  compareExchange(byteOffset: number, expected: number, replacement: number): number
+  /** `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint. */
+  load64(byteOffset: number): bigint
+  /** `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints. */
+  compareExchange64(byteOffset: number, expected: bigint, replacement: bigint): bigint
+  /** `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  store(byteOffset: number, value: number): number
+  /** `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  store64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  add(byteOffset: number, value: number): number
+  /** `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  add64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  sub(byteOffset: number, value: number): number
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  sub64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  and(byteOffset: number, value: number): number
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  and64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  or(byteOffset: number, value: number): number
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  or64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  xor(byteOffset: number, value: number): number
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  xor64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  exchange(byteOffset: number, value: number): number
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  exchange64(byteOffset: number, value: bigint): bigint
+  /**
+   * Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
+   * `expected`, until `notify` on the same word from any process that maps the same memory (file,
+   * POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
+   */
+  wait(byteOffset: number, expected: number, timeout?: number): 'ok' | 'not-equal' | 'timed-out'
+  /**
+   * Wakes up to `count` (default: all) waiters on the 32-bit word at `byteOffset`, in any process;
+   * returns how many were woken.
+   */
+  notify(byteOffset: number, count?: number): number
+  /**
+   * `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
+   * thread of its own (never libuv's pool, so `fs` calls keep flowing). `signal` aborts a wait in
+   * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
+   */
+  waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
 }
@@ -235,6 +355,66 @@ export declare class ShmSegment {
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void
+  /**
+   * `Atomics.load` on the 32-bit word at `byteOffset` (a multiple of 4), sequentially consistent,
+   * on the shared memory itself: works where `buffer` is unavailable and agrees with `Atomics.*`
+   * on an `Int32Array` over `buffer` and with C11 atomics in other processes.
+   */
+  load(byteOffset: number): number
+  /**
+   * `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
+   * holds `expected`; returns the value it held.
+   */
+  compareExchange(byteOffset: number, expected: number, replacement: number): number
+  /** `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint. */
+  load64(byteOffset: number): bigint
+  /** `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints. */
+  compareExchange64(byteOffset: number, expected: bigint, replacement: bigint): bigint
+  /** `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  store(byteOffset: number, value: number): number
+  /** `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  store64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  add(byteOffset: number, value: number): number
+  /** `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  add64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  sub(byteOffset: number, value: number): number
+  /** `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  sub64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  and(byteOffset: number, value: number): number
+  /** `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  and64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  or(byteOffset: number, value: number): number
+  /** `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  or64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  xor(byteOffset: number, value: number): number
+  /** `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  xor64(byteOffset: number, value: bigint): bigint
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4). */
+  exchange(byteOffset: number, value: number): number
+  /** `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints. */
+  exchange64(byteOffset: number, value: bigint): bigint
+  /**
+   * Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
+   * `expected`, until `notify` on the same word from any process that maps the same memory (file,
+   * POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
+   */
+  wait(byteOffset: number, expected: number, timeout?: number): 'ok' | 'not-equal' | 'timed-out'
+  /**
+   * Wakes up to `count` (default: all) waiters on the 32-bit word at `byteOffset`, in any process;
+   * returns how many were woken.
+   */
+  notify(byteOffset: number, count?: number): number
+  /**
+   * `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
+   * thread of its own (never libuv's pool, so `fs` calls keep flowing). `signal` aborts a wait in
+   * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
+   */
+  waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
 }

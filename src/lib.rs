@@ -1,6 +1,7 @@
 #![deny(clippy::all)]
 //! Node-API binding of mapshare: thin conversions between JS values and `mapshare-core`.
 
+mod atomics;
 mod convert;
 mod error;
 mod external;

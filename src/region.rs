@@ -16,6 +16,8 @@ pub type Cell = Arc<Shared>;
 
 pub struct Shared {
   region: RwLock<Option<Region>>,
+  /// `waitAsync` waits in progress: `close()` cancels them before it unmaps.
+  waiters: Mutex<Vec<std::sync::Weak<mapshare_core::sync::Canceller>>>,
   /// Async operations started but not finished; `close()` waits for them.
   pending: Mutex<usize>,
   idle: Condvar,
@@ -23,11 +25,31 @@ pub struct Shared {
 
 impl Shared {
   fn new(region: Region) -> Self {
-    Shared { region: RwLock::new(Some(region)), pending: Mutex::new(0), idle: Condvar::new() }
+    Shared {
+      region: RwLock::new(Some(region)),
+      waiters: Mutex::new(Vec::new()),
+      pending: Mutex::new(0),
+      idle: Condvar::new(),
+    }
   }
 
   fn pending(&self) -> MutexGuard<'_, usize> {
     self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+  }
+
+  /// Registers an async wait so that `close()` can cancel it.
+  pub fn track(&self, c: &Arc<mapshare_core::sync::Canceller>) {
+    let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+    w.retain(|x| x.strong_count() > 0);
+    w.push(Arc::downgrade(c));
+  }
+
+  /// Cancels every async wait in progress (reason 2: closed).
+  fn cancel_waiters(&self) {
+    let w = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+    for c in w.iter().filter_map(std::sync::Weak::upgrade) {
+      c.cancel(crate::atomics::CLOSED);
+    }
   }
 
   /// Blocks until no async operation is in flight.
@@ -156,6 +178,7 @@ impl RegionState {
   /// Unmaps now. Idempotent. Waits first for `flushAsync` calls already made on this region.
   pub fn close(&self, env: &Env) -> Result<()> {
     self.drop_buffer(env)?;
+    self.cell.cancel_waiters();
     self.cell.wait_idle();
     let old = write_lock(&self.cell).take();
     if old.is_some() {
@@ -439,6 +462,250 @@ macro_rules! region_surface {
       #[napi]
       pub fn close(&self, env: &napi::Env) -> napi::Result<()> {
         self.state.close(env)
+      }
+
+      /// `Atomics.load` on the 32-bit word at `byteOffset` (a multiple of 4), sequentially consistent,
+      /// on the shared memory itself: works where `buffer` is unavailable and agrees with `Atomics.*`
+      /// on an `Int32Array` over `buffer` and with C11 atomics in other processes.
+      #[napi(ts_args_type = "byteOffset: number")]
+      pub fn load(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
+      }
+
+      /// `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
+      /// holds `expected`; returns the value it held.
+      #[napi(ts_args_type = "byteOffset: number, expected: number, replacement: number")]
+      pub fn compare_exchange(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        expected: Option<napi::Unknown>,
+        replacement: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
+      }
+
+      /// `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint.
+      #[napi(ts_args_type = "byteOffset: number")]
+      pub fn load64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
+      }
+
+      /// `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints.
+      #[napi(ts_args_type = "byteOffset: number, expected: bigint, replacement: bigint")]
+      pub fn compare_exchange64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        expected: Option<napi::Unknown>,
+        replacement: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
+      }
+
+      /// `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn store(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
+      }
+
+      /// `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn store64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
+      }
+
+      /// `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn add(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
+      }
+
+      /// `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn add64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
+      }
+
+      /// `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn sub(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
+      }
+
+      /// `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn sub64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
+      }
+
+      /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn and(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
+      }
+
+      /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn and64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
+      }
+
+      /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn or(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
+      }
+
+      /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn or64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
+      }
+
+      /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn xor(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
+      }
+
+      /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn xor64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
+      }
+
+      /// `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
+      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      pub fn exchange(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<i32> {
+        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
+      }
+
+      /// `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
+      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      pub fn exchange64(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        value: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::BigInt> {
+        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
+      }
+
+
+      /// Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
+      /// `expected`, until `notify` on the same word from any process that maps the same memory (file,
+      /// POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
+      #[napi(
+        ts_args_type = "byteOffset: number, expected: number, timeout?: number",
+        ts_return_type = "'ok' | 'not-equal' | 'timed-out'"
+      )]
+      pub fn wait(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        expected: Option<napi::Unknown>,
+        timeout: Option<napi::Unknown>,
+      ) -> napi::Result<String> {
+        self.state.wait(env, byte_offset, expected, timeout)
+      }
+
+      /// Wakes up to `count` (default: all) waiters on the 32-bit word at `byteOffset`, in any process;
+      /// returns how many were woken.
+      #[napi(ts_args_type = "byteOffset: number, count?: number")]
+      pub fn notify(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        count: Option<napi::Unknown>,
+      ) -> napi::Result<u32> {
+        self.state.notify(env, byte_offset, count)
+      }
+
+      /// `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
+      /// thread of its own (never libuv's pool, so `fs` calls keep flowing). `signal` aborts a wait in
+      /// progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
+      #[napi(
+        ts_args_type = "byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }",
+        ts_return_type = "Promise<'ok' | 'not-equal' | 'timed-out'>"
+      )]
+      pub fn wait_async<'env>(
+        &self,
+        env: &'env napi::Env,
+        byte_offset: Option<napi::Unknown>,
+        expected: Option<napi::Unknown>,
+        options: Option<napi::Unknown>,
+      ) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
+        self.state.wait_async(env, byte_offset, expected, options)
       }
 
       /// Same as `close()`, for `using` declarations.

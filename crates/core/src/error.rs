@@ -18,6 +18,10 @@ pub enum Kind {
   Closed,
   /// Not available on this platform (`ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`).
   Unsupported,
+  /// An atomic word at an offset that is not a multiple of its size (`ERR_MAPSHARE_UNALIGNED`).
+  Unaligned,
+  /// Unlocking a lock this thread does not hold (`ERR_MAPSHARE_NOT_OWNER`).
+  NotOwner,
 }
 
 /// An error with the syscall and object it concerns.
@@ -124,6 +128,8 @@ impl Error {
       Kind::ReadOnly => "ERR_MAPSHARE_READ_ONLY".into(),
       Kind::Closed => "ERR_MAPSHARE_CLOSED".into(),
       Kind::Unsupported => "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM".into(),
+      Kind::Unaligned => "ERR_MAPSHARE_UNALIGNED".into(),
+      Kind::NotOwner => "ERR_MAPSHARE_NOT_OWNER".into(),
     }
   }
 }

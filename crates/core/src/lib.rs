@@ -5,6 +5,7 @@ pub mod error;
 pub mod file_map;
 pub mod region;
 pub mod shm;
+pub mod sync;
 pub mod sys;
 #[cfg_attr(unix, path = "sysv.rs")]
 #[cfg_attr(not(unix), path = "sysv_unsupported.rs")]

@@ -91,3 +91,177 @@ pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
   }
   Err(crate::error::Error::last_os("memfd_create"))
 }
+
+fn futex(
+  addr: *mut u32,
+  op: libc::c_int,
+  val: u32,
+  timeout: *const libc::timespec,
+  val3: u32,
+) -> libc::c_long {
+  // SAFETY: the callers pass an aligned word inside a live mapping; futex reads it atomically and
+  // never writes it except for the PI operations, which follow the documented PI word protocol.
+  unsafe { libc::syscall(libc::SYS_futex, addr, op, val, timeout, std::ptr::null::<u32>(), val3) }
+}
+
+/// `FUTEX_WAIT` (shared, not `FUTEX_PRIVATE_FLAG`): sleeps while `*addr == expected`, up to `timeout`.
+///
+/// # Safety
+/// `addr` must be an aligned word inside a live mapping.
+pub unsafe fn futex_wait(
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<std::time::Duration>,
+) -> crate::error::Result<crate::sync::WaitResult> {
+  use crate::sync::WaitResult;
+  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  loop {
+    let ts = deadline.map(|d| {
+      let left = d.saturating_duration_since(std::time::Instant::now());
+      libc::timespec {
+        tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: left.subsec_nanos() as _,
+      }
+    });
+    let rc = futex(addr, libc::FUTEX_WAIT, expected as u32, ts.as_ref().map_or(std::ptr::null(), |t| t), 0);
+    if rc == 0 {
+      return Ok(WaitResult::Ok);
+    }
+    match std::io::Error::last_os_error().raw_os_error().unwrap_or(0) {
+      libc::EAGAIN => return Ok(WaitResult::NotEqual),
+      libc::ETIMEDOUT => return Ok(WaitResult::TimedOut),
+      libc::EINTR => continue, // a signal: wait again for the time that is left
+      e => return Err(crate::error::Error::os(e, "futex")),
+    }
+  }
+}
+
+/// `FUTEX_WAKE` (shared): wakes up to `count` waiters on `addr`; returns how many woke.
+///
+/// # Safety
+/// `addr` must be an aligned word inside a live mapping.
+pub unsafe fn futex_wake(addr: *mut u32, count: u32) -> crate::error::Result<u32> {
+  let rc = futex(addr, libc::FUTEX_WAKE, count.min(i32::MAX as u32), std::ptr::null(), 0);
+  if rc < 0 {
+    return Err(crate::error::Error::last_os("futex"));
+  }
+  Ok(rc as u32)
+}
+
+/// How a cancellable wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsyncWait {
+  Done(crate::sync::WaitResult),
+  /// `cancel` was set to this non-zero value (and woken) by the canceller.
+  Cancelled(u32),
+}
+
+/// `futex_waitv` (Linux 5.16+) on two words at once: the shared word at `addr` (waiting while it
+/// holds `expected`) and this process's private `cancel` word (waiting while it is 0), so that a
+/// canceller can interrupt the wait without waking anyone else. Older kernels (`ENOSYS`) wait in
+/// 20 ms slices that check `cancel` between them.
+///
+/// # Safety
+/// `addr` must be an aligned word of a mapping that stays mapped until `cancel` is set (or the wait
+/// ends); an unmapped word gives `EFAULT`, never a crash.
+pub unsafe fn futex_wait_cancellable(
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<std::time::Duration>,
+  cancel: &std::sync::atomic::AtomicU32,
+) -> crate::error::Result<AsyncWait> {
+  use crate::sync::WaitResult;
+  use std::sync::atomic::Ordering::SeqCst;
+  #[repr(C)]
+  struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+  }
+  const FUTEX2_SIZE_U32: u32 = 0x02;
+  const FUTEX2_PRIVATE: u32 = 128;
+  const SYS_FUTEX_WAITV: libc::c_long = 449; // the same number on every Linux architecture
+  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  let cancel_ptr = cancel.as_ptr();
+  loop {
+    let c = cancel.load(SeqCst);
+    if c != 0 {
+      return Ok(AsyncWait::Cancelled(c));
+    }
+    let waiters = [
+      FutexWaitv { val: expected as u32 as u64, uaddr: addr as u64, flags: FUTEX2_SIZE_U32, reserved: 0 },
+      FutexWaitv { val: 0, uaddr: cancel_ptr as u64, flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE, reserved: 0 },
+    ];
+    let abs = deadline.map(|d| {
+      // futex_waitv takes an absolute CLOCK_MONOTONIC time.
+      let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+      // SAFETY: `now` is a valid out-pointer.
+      unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+      let left = d.saturating_duration_since(std::time::Instant::now());
+      let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
+      libc::timespec {
+        tv_sec: now.tv_sec + left.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as _,
+      }
+    });
+    // SAFETY: two valid futex_waitv entries on aligned words; the timeout is null or a valid timespec.
+    let rc = unsafe {
+      libc::syscall(
+        SYS_FUTEX_WAITV,
+        waiters.as_ptr(),
+        2u32,
+        0u32,
+        abs.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec),
+        libc::CLOCK_MONOTONIC,
+      )
+    };
+    if rc >= 0 {
+      return Ok(match rc {
+        0 => AsyncWait::Done(WaitResult::Ok),
+        _ => AsyncWait::Cancelled(cancel.load(SeqCst).max(1)),
+      });
+    }
+    match std::io::Error::last_os_error().raw_os_error().unwrap_or(0) {
+      libc::EAGAIN => {
+        // One of the two words differed: a cancel, or the shared word.
+        let c = cancel.load(SeqCst);
+        return Ok(if c != 0 { AsyncWait::Cancelled(c) } else { AsyncWait::Done(WaitResult::NotEqual) });
+      }
+      libc::ETIMEDOUT => return Ok(AsyncWait::Done(WaitResult::TimedOut)),
+      libc::EINTR => continue,
+      libc::ENOSYS => {
+        // Kernel before 5.16: wait in slices, checking the cancel word between them.
+        let slice = std::time::Duration::from_millis(20);
+        loop {
+          if let c @ 1.. = cancel.load(SeqCst) {
+            return Ok(AsyncWait::Cancelled(c));
+          }
+          let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+          if left == Some(std::time::Duration::ZERO) {
+            return Ok(AsyncWait::Done(WaitResult::TimedOut));
+          }
+          let step = left.map_or(slice, |l| l.min(slice));
+          // SAFETY: as for this function.
+          match unsafe { futex_wait(addr, expected, Some(step)) }? {
+            WaitResult::TimedOut => continue,
+            r => return Ok(AsyncWait::Done(r)),
+          }
+        }
+      }
+      e => return Err(crate::error::Error::os(e, "futex_waitv")),
+    }
+  }
+}
+
+/// `FUTEX_WAKE_PRIVATE` of one waiter on a process-private word (a canceller's).
+///
+/// # Safety
+/// `addr` must be an aligned word of this process.
+pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
+  let rc = futex(addr, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX as u32, std::ptr::null(), 0);
+  if rc < 0 {
+    return Err(crate::error::Error::last_os("futex"));
+  }
+  Ok(rc as u32)
+}

@@ -11,7 +11,69 @@ mod fault_copy;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{copy_checked, memfd_create};
+pub use linux::{
+  copy_checked, futex_wait, futex_wait_cancellable, futex_wake, futex_wake_private, memfd_create, AsyncWait,
+};
+
+/// Cross-process wait on a word: Linux only (shared futexes). Elsewhere `wait`/`notify` throw
+/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` (README, platform table).
+///
+/// # Safety
+/// Never dereferences `addr`.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn futex_wait(
+  _addr: *mut u32,
+  _expected: i32,
+  _timeout: Option<std::time::Duration>,
+) -> crate::error::Result<crate::sync::WaitResult> {
+  Err(crate::error::Error::unsupported(
+    "cross-process wait/notify is implemented on Linux only (shared futexes)",
+  ))
+}
+
+/// See [`futex_wait`].
+///
+/// # Safety
+/// Never dereferences `addr`.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
+  Ok(0)
+}
+
+/// How a cancellable wait ended.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsyncWait {
+  Done(crate::sync::WaitResult),
+  Cancelled(u32),
+}
+
+/// See [`futex_wait`].
+///
+/// # Safety
+/// Never dereferences `addr`.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn futex_wait_cancellable(
+  _addr: *mut u32,
+  _expected: i32,
+  _timeout: Option<std::time::Duration>,
+  _cancel: &std::sync::atomic::AtomicU32,
+) -> crate::error::Result<AsyncWait> {
+  Err(crate::error::Error::unsupported(
+    "cross-process wait/notify is implemented on Linux only (shared futexes)",
+  ))
+}
+
+/// See [`futex_wait`].
+///
+/// # Safety
+/// Never dereferences `addr`.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
+  Err(crate::error::Error::unsupported(
+    "cross-process wait/notify is implemented on Linux only (shared futexes)",
+  ))
+}
 
 /// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise
 /// `SIGBUS` there; the README says so).

@@ -1,0 +1,170 @@
+//! Atomics and cross-process wait/notify on a region's memory.
+//!
+//! Atomics are sequentially consistent operations on naturally aligned 32-bit and 64-bit words
+//! (`AtomicI32`/`AtomicI64` over the mapped bytes), the same instructions C11 atomics and JS `Atomics`
+//! use, so they interoperate with both. `wait`/`notify` are futexes *without* `FUTEX_PRIVATE_FLAG`:
+//! the kernel keys them by the backing page, so every process that maps the same file, POSIX object,
+//! memfd or System V segment waits on and wakes the same word.
+
+use crate::error::{Error, Kind, Result};
+use crate::region::Region;
+use crate::sys;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
+use std::time::Duration;
+
+/// An atomic read-modify-write (or load/store) operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtomicOp {
+  Load,
+  Store,
+  Add,
+  Sub,
+  And,
+  Or,
+  Xor,
+  Exchange,
+  /// `expected` in the first value, `replacement` in the second.
+  CompareExchange,
+}
+
+/// How a `wait` ended, as `Atomics.wait` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitResult {
+  /// Woken by a `notify` (or a spurious wake-up, as with `Atomics.wait`).
+  Ok,
+  /// The word did not hold `expected` when the wait began.
+  NotEqual,
+  TimedOut,
+}
+
+impl WaitResult {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      WaitResult::Ok => "ok",
+      WaitResult::NotEqual => "not-equal",
+      WaitResult::TimedOut => "timed-out",
+    }
+  }
+}
+
+impl Region {
+  /// The address of a naturally aligned word of `size` bytes at `offset`, checked for range and
+  /// alignment, and for writability when `write`.
+  pub fn word(&self, offset: u64, size: usize, write: bool) -> Result<*mut u8> {
+    let (off, _) = self.range(offset, Some(size as u64))?;
+    let addr = self.as_ptr() as usize + off;
+    if addr % size != 0 {
+      return Err(Error {
+        kind: Kind::Unaligned,
+        syscall: None,
+        path: None,
+        detail: Some(format!(
+          "byte offset {offset} is not a multiple of {size}: {}-bit atomics need an aligned word",
+          size * 8
+        )),
+      });
+    }
+    if write && self.is_read_only() {
+      return Err(Error::read_only());
+    }
+    Ok(addr as *mut u8)
+  }
+
+  /// A sequentially consistent 32-bit atomic operation; returns what `Atomics` returns (the old
+  /// value, or the stored value for `Store`).
+  pub fn atomic32(&self, offset: u64, op: AtomicOp, a: i32, b: i32) -> Result<i32> {
+    let p = self.word(offset, 4, op != AtomicOp::Load)?;
+    // SAFETY: `p` is 4-byte aligned and inside this live mapping (checked above); AtomicI32 has the
+    // layout of i32, and other processes touch the word only through atomics too (the API contract).
+    let w = unsafe { &*(p as *const AtomicI32) };
+    Ok(match op {
+      AtomicOp::Load => w.load(SeqCst),
+      AtomicOp::Store => {
+        w.store(a, SeqCst);
+        a
+      }
+      AtomicOp::Add => w.fetch_add(a, SeqCst),
+      AtomicOp::Sub => w.fetch_sub(a, SeqCst),
+      AtomicOp::And => w.fetch_and(a, SeqCst),
+      AtomicOp::Or => w.fetch_or(a, SeqCst),
+      AtomicOp::Xor => w.fetch_xor(a, SeqCst),
+      AtomicOp::Exchange => w.swap(a, SeqCst),
+      AtomicOp::CompareExchange => w.compare_exchange(a, b, SeqCst, SeqCst).unwrap_or_else(|v| v),
+    })
+  }
+
+  /// The 64-bit twin of [`Region::atomic32`].
+  pub fn atomic64(&self, offset: u64, op: AtomicOp, a: i64, b: i64) -> Result<i64> {
+    let p = self.word(offset, 8, op != AtomicOp::Load)?;
+    // SAFETY: as in atomic32, for an 8-byte aligned word.
+    let w = unsafe { &*(p as *const AtomicI64) };
+    Ok(match op {
+      AtomicOp::Load => w.load(SeqCst),
+      AtomicOp::Store => {
+        w.store(a, SeqCst);
+        a
+      }
+      AtomicOp::Add => w.fetch_add(a, SeqCst),
+      AtomicOp::Sub => w.fetch_sub(a, SeqCst),
+      AtomicOp::And => w.fetch_and(a, SeqCst),
+      AtomicOp::Or => w.fetch_or(a, SeqCst),
+      AtomicOp::Xor => w.fetch_xor(a, SeqCst),
+      AtomicOp::Exchange => w.swap(a, SeqCst),
+      AtomicOp::CompareExchange => w.compare_exchange(a, b, SeqCst, SeqCst).unwrap_or_else(|v| v),
+    })
+  }
+
+  /// Sleeps until another process (or thread) calls `notify` on the word at `offset`, if it holds
+  /// `expected`; `timeout` None waits forever. Restarts after signals with the time that is left.
+  pub fn wait(&self, offset: u64, expected: i32, timeout: Option<Duration>) -> Result<WaitResult> {
+    let p = self.word(offset, 4, false)?;
+    // SAFETY: `p` is an aligned 4-byte word inside this live mapping.
+    unsafe { sys::futex_wait(p.cast(), expected, timeout) }
+  }
+
+  /// Wakes up to `count` waiters on the word at `offset`, in any process; returns how many woke.
+  pub fn notify(&self, offset: u64, count: u32) -> Result<u32> {
+    let p = self.word(offset, 4, false)?;
+    // SAFETY: `p` is an aligned 4-byte word inside this live mapping.
+    unsafe { sys::futex_wake(p.cast(), count) }
+  }
+}
+
+/// A wait that another thread can cancel (`waitAsync` with an `AbortSignal`, or `close()`).
+#[derive(Debug, Default)]
+pub struct Canceller {
+  word: std::sync::atomic::AtomicU32,
+}
+
+impl Canceller {
+  /// Interrupts the wait: it ends with `Cancelled(reason)` (reason must be non-zero).
+  pub fn cancel(&self, reason: u32) {
+    if self.word.compare_exchange(0, reason.max(1), SeqCst, SeqCst).is_ok() {
+      // SAFETY: the word is this heap allocation's own aligned u32, alive as long as `self`.
+      let _ = unsafe { sys::futex_wake_private(self.word.as_ptr()) };
+    }
+  }
+}
+
+impl Region {
+  /// The address of the 32-bit word at `offset`, checked, for a wait that runs on another thread
+  /// (the caller keeps the mapping alive or cancels the wait before unmapping).
+  pub fn wait_address(&self, offset: u64) -> Result<usize> {
+    Ok(self.word(offset, 4, false)? as usize)
+  }
+}
+
+/// Waits on the word at `addr` like [`Region::wait`], until woken, timed out or cancelled.
+///
+/// # Safety
+/// `addr` comes from [`Region::wait_address`] of a region that stays mapped until `canceller` is
+/// cancelled or this returns.
+pub unsafe fn wait_cancellable(
+  addr: usize,
+  expected: i32,
+  timeout: Option<Duration>,
+  canceller: &Canceller,
+) -> Result<sys::AsyncWait> {
+  // SAFETY: the caller's contract.
+  unsafe { sys::futex_wait_cancellable(addr as *mut u32, expected, timeout, &canceller.word) }
+}
