@@ -53,7 +53,7 @@ impl Region {
   pub fn word(&self, offset: u64, size: usize, write: bool) -> Result<*mut u8> {
     let (off, _) = self.range(offset, Some(size as u64))?;
     let addr = self.as_ptr() as usize + off;
-    if addr % size != 0 {
+    if !addr.is_multiple_of(size) {
       return Err(Error {
         kind: Kind::Unaligned,
         syscall: None,
