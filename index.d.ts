@@ -135,8 +135,38 @@ export declare class MmapFile {
    * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
    */
   waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
+  /**
+   * A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
+   * every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
+   */
+  mutex(byteOffset: number): any
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
+}
+
+/**
+ * A lock in the 32-bit word at `byteOffset` of a shared region, usable from any process that maps
+ * the same memory (and from C: see the README for the layout). Made by `region.mutex(byteOffset)`.
+ */
+export declare class Mutex {
+  /** Byte offset of the lock word in its region. */
+  get byteOffset(): number
+  /**
+   * Blocks until this thread holds the lock, or `timeout` ms pass (then returns null). Reports
+   * `{ ownerDied: true }` when it took the lock over from a dead owner. `EDEADLK` if this thread
+   * already holds it.
+   */
+  lock(timeout?: number): LockResult | null
+  /** Takes the lock if it is free (or its owner died); null if another live thread holds it. */
+  tryLock(): LockResult | null
+  /** Releases the lock. `ERR_MAPSHARE_NOT_OWNER` if this thread does not hold it. */
+  unlock(): void
+  /**
+   * `lock` without blocking the event loop: a thread of its own waits, on behalf of this JS thread
+   * (which then holds the lock and must `unlock()` it). Resolves null after `timeout`; `signal`
+   * rejects with `AbortError`; closing the region rejects with `ERR_MAPSHARE_CLOSED`.
+   */
+  lockAsync(options?: { timeout?: number; signal?: AbortSignal }): Promise<LockResult | null>
 }
 
 /**
@@ -280,6 +310,11 @@ export declare class SharedMemory {
    * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
    */
   waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
+  /**
+   * A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
+   * every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
+   */
+  mutex(byteOffset: number): Mutex
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
 }
@@ -415,6 +450,11 @@ export declare class ShmSegment {
    * progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
    */
   waitAsync(byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }): Promise<'ok' | 'not-equal' | 'timed-out'>
+  /**
+   * A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
+   * every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
+   */
+  mutex(byteOffset: number): Mutex
   /** Same as `close()`, for `using` declarations. */
   [globalThis.Symbol.dispose](): void
 }
@@ -460,6 +500,15 @@ export interface FromFdOptions {
  * inode and device and the id's low 8 bits), as an unsigned number. The file must exist.
  */
 export declare function ftok(path: string, projectId: number): number
+
+/** What a successful lock reports. */
+export interface LockResult {
+  /**
+   * True when the previous owner died holding the lock (its process or thread ended): the lock is
+   * now yours, but the data it protects may be half-updated. Like `EOWNERDEAD`.
+   */
+  ownerDied: boolean
+}
 
 /** Options of `MmapFile.open`. */
 export interface OpenOptions {

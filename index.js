@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.MmapFile = nativeBinding.MmapFile
+module.exports.Mutex = nativeBinding.Mutex
 module.exports.SharedMemory = nativeBinding.SharedMemory
 module.exports.ShmSegment = nativeBinding.ShmSegment
 module.exports.allocationGranularity = nativeBinding.allocationGranularity

@@ -31,6 +31,7 @@ try {
 module.exports = binding
 // Named exports, listed so that `import { MmapFile } from 'mapshare'` works from ES modules.
 module.exports.MmapFile = binding.MmapFile
+module.exports.Mutex = binding.Mutex
 module.exports.SharedMemory = binding.SharedMemory
 module.exports.ShmSegment = binding.ShmSegment
 module.exports.ftok = binding.ftok

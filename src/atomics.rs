@@ -2,7 +2,7 @@
 
 use crate::convert;
 use crate::error;
-use crate::region::{Cell, RegionState};
+use crate::region::{InFlight, RegionState};
 use mapshare_core::sync::{self, AtomicOp, Canceller};
 use mapshare_core::{sys::AsyncWait, Error as CoreError};
 use napi::bindgen_prelude::{BigInt, FnArgs, FromNapiValue, Function, JsObjectValue, Object};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a cancelled async wait ended.
-const ABORTED: u32 = 1;
+pub const ABORTED: u32 = 1;
 pub const CLOSED: u32 = 2;
 
 /// A 32-bit operand: an integer in `[-2^31, 2^32)`, wrapped to `i32` as `Int32Array` stores it.
@@ -173,12 +173,13 @@ impl RegionState {
       Some(s) => Some(s.to_unknown().create_ref()?),
       None => None,
     };
-    let cell: Cell = self.cell().clone();
+    // Counts as in flight until the wait is over: close() cancels, waits for it, then unmaps.
+    let in_flight = InFlight::new(self.cell().clone());
     let spawned = std::thread::Builder::new().name("mapshare-wait".into()).spawn(move || {
-      // SAFETY: `addr` came from wait_address on `cell`'s region, which stays mapped until close(),
-      // and close() cancels this wait (through `track`) before it unmaps.
+      // SAFETY: `addr` came from wait_address on the region of `in_flight`'s cell; close() cancels
+      // this wait and waits for `in_flight` to drop before it unmaps.
       let result = unsafe { sync::wait_cancellable(addr, expected, t, &canceller) };
-      drop(cell);
+      drop(in_flight);
       deferred.resolve(Box::new(move |env: Env| {
         let signal = match signal_ref {
           Some(r) => {
@@ -201,8 +202,41 @@ impl RegionState {
   }
 }
 
+/// `options.signal`: an AbortSignal, or none.
+pub fn signal_option<'env>(env: &Env, opts: &Option<Object<'env>>) -> Result<Option<Object<'env>>> {
+  match convert::field(opts, "signal")? {
+    Some(s) if !matches!(s.get_type()?, ValueType::Undefined | ValueType::Null) => {
+      if s.get_type()? != ValueType::Object {
+        return Err(error::arg_type(
+          env,
+          "options.signal",
+          "an instance of AbortSignal",
+          &convert::describe(&s),
+        ));
+      }
+      Ok(Some(s.coerce_to_object()?))
+    }
+    _ => Ok(None),
+  }
+}
+
+/// `signal.addEventListener('abort', () => canceller.cancel(ABORTED), { once: true })`.
+pub fn cancel_on_abort(env: &Env, signal: &Object, canceller: Arc<Canceller>) -> Result<()> {
+  let on_abort = env.create_function_from_closure::<(), (), _>("onabort", move |_ctx| {
+    canceller.cancel(ABORTED);
+    Ok(())
+  })?;
+  let add: Function<FnArgs<(Unknown, Unknown, Unknown)>, Unknown> =
+    signal.get_named_property("addEventListener")?;
+  let mut once = Object::new(env)?;
+  once.set_named_property("once", true)?;
+  let event = env.create_string("abort")?;
+  add.apply(signal, (event.to_unknown(), on_abort.to_unknown(), once.to_unknown()).into())?;
+  Ok(())
+}
+
 /// Node's `AbortError`: name 'AbortError', code 'ABORT_ERR', with the signal's reason as `cause`.
-fn abort_error(env: &Env, signal: Option<&Object>) -> Result<napi::Error> {
+pub fn abort_error(env: &Env, signal: Option<&Object>) -> Result<napi::Error> {
   let mut obj = env.create_error(error::coded(env, "ABORT_ERR", "The operation was aborted"))?;
   obj.set_named_property("name", env.create_string("AbortError")?)?;
   if let Some(s) = signal {

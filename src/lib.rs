@@ -7,12 +7,14 @@ mod error;
 mod external;
 mod flush_task;
 mod mmap_file;
+mod mutex;
 mod region;
 mod shared_memory;
 mod shm_segment;
 
 pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;
+pub use mutex::Mutex;
 pub use shared_memory::SharedMemory;
 pub use shm_segment::{ftok, ShmSegment};
 

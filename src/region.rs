@@ -192,6 +192,9 @@ impl RegionState {
   /// changes; on success the old Buffer is detached and the old mapping unmapped.
   pub fn replace(&self, env: &Env, f: impl FnOnce(&Region) -> mapshare_core::Result<Region>) -> Result<()> {
     let cell = self.cell.clone();
+    // Async waits and locks on the old mapping end (rejected as closed) before it is unmapped.
+    cell.cancel_waiters();
+    cell.wait_idle();
     let mut guard = write_lock(&cell);
     let Some(old) = guard.as_ref() else { return Err(error::to_js(env, CoreError::closed())) };
     let new = f(old).js(env)?;
@@ -706,6 +709,15 @@ macro_rules! region_surface {
         options: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
         self.state.wait_async(env, byte_offset, expected, options)
+      }
+
+      /// A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
+      /// every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
+      #[napi(ts_args_type = "byteOffset: number")]
+      pub fn mutex(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<$crate::mutex::Mutex> {
+        let offset = $crate::convert::index(env, byte_offset, "byteOffset")?;
+        self.state.with(env, |r| r.lock_address(offset))?;
+        Ok($crate::mutex::Mutex::new(self.state.cell().clone(), offset))
       }
 
       /// Same as `close()`, for `using` declarations.

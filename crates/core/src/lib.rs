@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file_map;
+pub mod mutex;
 pub mod region;
 pub mod shm;
 pub mod sync;

@@ -141,9 +141,9 @@ pub struct CopyFault {
 pub mod errno {
   #[cfg(unix)]
   pub use libc::{
-    E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EDQUOT, EEXIST, EFAULT, EFBIG, EIDRM, EINTR, EINVAL, EIO, EISDIR,
-    ELOOP, EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUP, ENXIO,
-    EOVERFLOW, EPERM, ERANGE, EROFS, ESPIPE, ESTALE, ETIMEDOUT, ETXTBSY, EXDEV,
+    E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EDEADLK, EDQUOT, EEXIST, EFAULT, EFBIG, EIDRM, EINTR, EINVAL, EIO,
+    EISDIR, ELOOP, EMFILE, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUP,
+    ENXIO, EOVERFLOW, EPERM, ERANGE, EROFS, ESPIPE, ESTALE, ETIMEDOUT, ETXTBSY, EXDEV,
   };
   #[cfg(not(unix))]
   mod values {
@@ -173,6 +173,7 @@ pub mod errno {
     pub const ESPIPE: i32 = 29;
     pub const EROFS: i32 = 30;
     pub const ERANGE: i32 = 34;
+    pub const EDEADLK: i32 = 35;
     pub const ENAMETOOLONG: i32 = 36;
     pub const ENOSYS: i32 = 38;
     pub const ELOOP: i32 = 40;
@@ -225,6 +226,7 @@ pub fn errno_name(e: i32) -> Option<&'static str> {
     EIDRM => "EIDRM",
     ETIMEDOUT => "ETIMEDOUT",
     EDQUOT => "EDQUOT",
+    EDEADLK => "EDEADLK",
     ESTALE => "ESTALE",
     _ => return None,
   })
@@ -273,6 +275,7 @@ pub fn node_errno(e: i32) -> i32 {
       EFBIG => -4036,
       ERANGE => -4034,
       ENXIO => -4033,
+      EDEADLK => -4094,
       EOVERFLOW => -4026,
       _ => -4094, // UNKNOWN
     }

@@ -414,3 +414,26 @@ pub fn shm_remove(id: i32) -> Result<()> {
   }
   Ok(())
 }
+
+/// The calling thread's id (`gettid()` on Linux, the kernel thread id on macOS), as the lock records it.
+pub fn thread_id() -> u32 {
+  #[cfg(target_os = "linux")]
+  // SAFETY: gettid has no preconditions.
+  let id = unsafe { libc::gettid() } as u32;
+  #[cfg(not(target_os = "linux"))]
+  let id = {
+    let mut tid: u64 = 0;
+    // SAFETY: a null thread means the calling thread; `tid` is a valid out-pointer.
+    unsafe { libc::pthread_threadid_np(0, &mut tid) };
+    tid as u32
+  };
+  id & crate::mutex::TID_MASK
+}
+
+/// Whether a thread (or process) with this id exists: `kill(id, 0)` is `ESRCH` once it is gone
+/// (`EPERM` means it exists but belongs to someone else).
+pub fn thread_alive(id: u32) -> bool {
+  // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+  let rc = unsafe { libc::kill(id as libc::pid_t, 0) };
+  rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}

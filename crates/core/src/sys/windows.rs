@@ -321,3 +321,16 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   // SAFETY: reading the Flags view of the union the call filled; bit 0 is `Valid` (resident).
   Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
 }
+
+/// The calling thread's id, as the lock records it.
+pub fn thread_id() -> u32 {
+  // SAFETY: GetCurrentThreadId has no preconditions.
+  unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
+  &crate::mutex::TID_MASK
+}
+
+/// Cross-process locks need the futex wait, which Windows lacks here: lock attempts fail earlier
+/// (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM); this answers conservatively.
+pub fn thread_alive(_id: u32) -> bool {
+  true
+}

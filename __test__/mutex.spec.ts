@@ -1,0 +1,93 @@
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { MmapFile, pageSize } from '../index.js'
+import { fixture, LOADER, ROOT, start, waitForLine } from './helpers/spawn.ts'
+import { tmpFile } from './helpers/tmp.ts'
+
+test('lock, tryLock, unlock; errors for the wrong owner, relocking and timeouts', (t) => {
+  const region = MmapFile.anonymous(64, { shared: true })
+  const m = region.mutex(8)
+  t.is(m.byteOffset, 8)
+  t.deepEqual(m.lock(), { ownerDied: false })
+  t.not(region.load(8), 0) // the owner's thread id
+  t.like(
+    t.throws(() => m.lock()),
+    { code: 'EDEADLK' },
+  )
+  m.unlock()
+  t.is(region.load(8), 0)
+  t.like(
+    t.throws(() => m.unlock()),
+    { code: 'ERR_MAPSHARE_NOT_OWNER' },
+  )
+  t.deepEqual(m.tryLock(), { ownerDied: false })
+  // Another live thread's lock (a pid that exists: this process's parent) cannot be taken.
+  region.store(16, process.ppid)
+  const other = region.mutex(16)
+  t.is(other.tryLock(), null)
+  t.is(other.lock(30), null) // timed out
+  t.like(
+    t.throws(() => other.unlock()),
+    { code: 'ERR_MAPSHARE_NOT_OWNER' },
+  )
+  t.throws(() => region.mutex(2), { code: 'ERR_MAPSHARE_UNALIGNED' })
+  m.unlock()
+  region.close()
+  t.throws(() => m.lock(), { code: 'ERR_MAPSHARE_CLOSED' })
+})
+
+test('a holder killed with SIGKILL: the next locker gets the lock and ownerDied, and so does a waiter', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  const lock = region.mutex(0)
+  for (const waiting of [false, true]) {
+    const holder = start(fixture('lock-holder.ts'), [file])
+    await waitForLine(holder.child, /locked/)
+    t.is(lock.tryLock(), null, 'held by the live child')
+    const pending = waiting ? lock.lockAsync({ timeout: 10_000 }) : undefined
+    holder.child.kill('SIGKILL')
+    t.is((await holder.done).signal, 'SIGKILL')
+    const got = waiting ? await pending : lock.lock(10_000)
+    t.deepEqual(got, { ownerDied: true }, waiting ? 'a waiter' : 'the next locker')
+    t.is(region.read(64, 12).toString(), 'half-updated') // what the program must now repair
+    lock.unlock()
+    t.deepEqual(lock.lock(), { ownerDied: false })
+    lock.unlock()
+  }
+  region.close()
+})
+
+test('4 processes x 10,000 locked increments of a plain counter give the exact total', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const procs = Array.from({ length: 4 }, () =>
+    spawn(process.execPath, [...LOADER, fixture('locked-increments.ts'), file, '10000'], { cwd: ROOT }),
+  )
+  const codes = await Promise.all(procs.map((p) => new Promise((r) => p.on('close', r))))
+  t.deepEqual(codes, [0, 0, 0, 0])
+  const region = MmapFile.open(file)
+  t.is(region.read(8, 4).readInt32LE(0), 40_000)
+  t.is(region.load(0) & 0x3fffffff, 0, 'unlocked at the end')
+  region.close()
+})
+
+test('lockAsync: resolves when the holder unlocks, null on timeout, AbortError on abort', async (t) => {
+  const region = MmapFile.anonymous(64, { shared: true })
+  region.store(0, process.ppid) // held by a live process that is not us
+  const m = region.mutex(0)
+  t.is(await m.lockAsync({ timeout: 30 }), null)
+  const ac = new AbortController()
+  const aborted = m.lockAsync({ signal: ac.signal })
+  setTimeout(() => ac.abort(), 20)
+  await t.throwsAsync(aborted, { name: 'AbortError' })
+  const later = m.lockAsync({ timeout: 5000 })
+  setTimeout(() => {
+    region.store(0, 0) // the holder lets go
+    region.notify(0)
+  }, 20)
+  t.deepEqual(await later, { ownerDied: false })
+  m.unlock() // lockAsync took it on behalf of this thread
+  region.store(0, process.ppid)
+  const orphan = m.lockAsync()
+  region.close()
+  await t.throwsAsync(orphan, { code: 'ERR_MAPSHARE_CLOSED' })
+})

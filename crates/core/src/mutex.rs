@@ -1,0 +1,158 @@
+//! A lock that survives its owner's death, in a 32-bit word of a shared region.
+//!
+//! Layout (C peers can use it): the word is 0 when free; otherwise it holds the owner's thread id
+//! (`gettid()`, unique system-wide while the thread lives) in its low 30 bits, with bit 31 set while
+//! other threads wait (`WAITERS`). Lock: compare-and-swap 0 -> tid, else set `WAITERS` and
+//! `FUTEX_WAIT` (shared) on the word. Unlock: swap 0 and, if `WAITERS` was set, `FUTEX_WAKE` one.
+//! A waiter that finds the owner's thread gone (`kill(tid, 0)` is `ESRCH`; checked before waiting and
+//! every 100 ms while waiting) takes the lock over and reports `ownerDied`, like a robust pthread
+//! mutex's `EOWNERDEAD`: the protected data may be half-updated and should be repaired.
+
+use crate::error::{Error, Kind, Result};
+use crate::region::Region;
+use crate::sync::Canceller;
+use crate::sys::{self, errno, AsyncWait};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+/// Set while threads wait for the lock.
+pub const WAITERS: u32 = 0x8000_0000;
+/// The owner's thread id.
+pub const TID_MASK: u32 = 0x3fff_ffff;
+/// How often a waiter checks that the owner still lives.
+const LIVENESS_CHECK: Duration = Duration::from_millis(100);
+
+/// How a lock attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locked {
+  /// Acquired; `owner_died` when taken over from a dead owner.
+  Yes { owner_died: bool },
+  /// Not acquired: `try_lock` found it held, or the timeout passed.
+  No,
+  /// A cancellable attempt was cancelled with this reason.
+  Cancelled(u32),
+}
+
+impl Region {
+  fn lock_word(&self, offset: u64) -> Result<&AtomicU32> {
+    let p = self.word(offset, 4, true)?;
+    // SAFETY: `p` is an aligned, writable 4-byte word inside this live mapping.
+    Ok(unsafe { &*(p as *const AtomicU32) })
+  }
+
+  /// One attempt: takes a free lock or one whose owner died.
+  pub fn mutex_try_lock(&self, offset: u64, tid: u32) -> Result<Locked> {
+    try_once(self.lock_word(offset)?, tid)
+  }
+
+  /// Blocks until the lock is acquired or `timeout` passes.
+  pub fn mutex_lock(&self, offset: u64, tid: u32, timeout: Option<Duration>) -> Result<Locked> {
+    let word = self.lock_word(offset)?;
+    // SAFETY: the word lives as long as `self`, which this call borrows.
+    unsafe { lock_loop(word as *const AtomicU32 as usize, tid, timeout, None) }
+  }
+
+  /// Releases the lock held by `tid`; `ERR_MAPSHARE_NOT_OWNER` if `tid` does not hold it.
+  pub fn mutex_unlock(&self, offset: u64, tid: u32) -> Result<()> {
+    let word = self.lock_word(offset)?;
+    let v = word.load(SeqCst);
+    if v & TID_MASK != tid {
+      let owner = v & TID_MASK;
+      return Err(Error {
+        kind: Kind::NotOwner,
+        syscall: None,
+        path: None,
+        detail: Some(if owner == 0 {
+          "the lock is not held: unlock() needs a matching lock()".into()
+        } else {
+          format!("the lock is held by thread {owner}, not by this thread ({tid})")
+        }),
+      });
+    }
+    if word.swap(0, SeqCst) & WAITERS != 0 {
+      // SAFETY: the word is an aligned word of a live mapping.
+      unsafe { sys::futex_wake(word.as_ptr(), 1)? };
+    }
+    Ok(())
+  }
+
+  /// The address of the lock word, for a lock attempt on another thread.
+  pub fn lock_address(&self, offset: u64) -> Result<usize> {
+    Ok(self.lock_word(offset)? as *const AtomicU32 as usize)
+  }
+}
+
+fn try_once(word: &AtomicU32, tid: u32) -> Result<Locked> {
+  loop {
+    let v = word.load(SeqCst);
+    let owner = v & TID_MASK;
+    if owner == tid {
+      return Err(
+        Error::os(errno::EDEADLK, "lock")
+          .detail("resource deadlock avoided: this thread already holds the lock"),
+      );
+    }
+    if owner == 0 {
+      // Keep WAITERS: others may still sleep on the word.
+      if word.compare_exchange(v, tid | (v & WAITERS), SeqCst, SeqCst).is_ok() {
+        return Ok(Locked::Yes { owner_died: false });
+      }
+      continue;
+    }
+    if !sys::thread_alive(owner) {
+      if word.compare_exchange(v, tid | (v & WAITERS), SeqCst, SeqCst).is_ok() {
+        return Ok(Locked::Yes { owner_died: true });
+      }
+      continue;
+    }
+    return Ok(Locked::No);
+  }
+}
+
+/// The lock loop, shared by `lock` and `lockAsync`.
+///
+/// # Safety
+/// `addr` is an aligned word of a mapping that stays mapped until the call returns or `cancel` is
+/// cancelled.
+pub unsafe fn lock_loop(
+  addr: usize,
+  tid: u32,
+  timeout: Option<Duration>,
+  cancel: Option<&Canceller>,
+) -> Result<Locked> {
+  // SAFETY: the caller's contract.
+  let word = unsafe { &*(addr as *const AtomicU32) };
+  let deadline = timeout.map(|t| Instant::now() + t);
+  loop {
+    match try_once(word, tid)? {
+      Locked::No => {}
+      done => return Ok(done),
+    }
+    // Held by a live thread: announce we wait, then sleep until woken, the liveness check, or the
+    // deadline.
+    let v = word.load(SeqCst);
+    if v & TID_MASK == 0 {
+      continue;
+    }
+    if v & WAITERS == 0 && word.compare_exchange(v, v | WAITERS, SeqCst, SeqCst).is_err() {
+      continue;
+    }
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    if left == Some(Duration::ZERO) {
+      return Ok(Locked::No);
+    }
+    let slice = left.map_or(LIVENESS_CHECK, |l| l.min(LIVENESS_CHECK));
+    let seen = (v | WAITERS) as i32;
+    match cancel {
+      // SAFETY: the caller's contract.
+      Some(c) => match unsafe { crate::sync::wait_cancellable(addr, seen, Some(slice), c)? } {
+        AsyncWait::Cancelled(reason) => return Ok(Locked::Cancelled(reason)),
+        AsyncWait::Done(_) => {}
+      },
+      // SAFETY: the caller's contract.
+      None => {
+        unsafe { sys::futex_wait(addr as *mut u32, seen, Some(slice))? };
+      }
+    }
+  }
+}
