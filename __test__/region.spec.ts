@@ -25,6 +25,25 @@ for (const [kind, make] of Object.entries(kinds)) {
     t.throws(() => region.read(), { code: 'ERR_MAPSHARE_CLOSED' })
   })
 
+  test(`${kind}: atomics, wait/notify and a Mutex work (with or without external buffers)`, async (t) => {
+    const { region, reopen } = make(t, pageSize)
+    const other = reopen()
+    t.is(region.add(0, 5), 0)
+    t.is(other.compareExchange(0, 5, 6), 5)
+    t.is(region.load64(8), 0n)
+    t.is(region.wait(0, 0), 'not-equal')
+    const woken = region.waitAsync(4, 0, { timeout: 5000 })
+    for (let i = 0; i < 200 && other.notify(4) === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    t.is(await woken, 'ok')
+    const m = region.mutex(16)
+    t.deepEqual(m.lock(), { ownerDied: false })
+    // The same lock word through the other mapping: this thread already holds it.
+    t.throws(() => other.mutex(16).tryLock(), { code: 'EDEADLK' })
+    m.unlock()
+    if (other !== region) other.close()
+    region.close()
+  })
+
   test(`${kind}: buffer is zero-copy, or a clear error without external buffers`, (t) => {
     const { region } = make(t, pageSize)
     if (caged) {
