@@ -7,6 +7,7 @@ import path from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { MmapFile } from '../index.js'
+import { wakeRows } from './wake.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const dataDir = path.join(here, '.data')
@@ -196,6 +197,9 @@ for (const [name, bytes, n] of [
     })
   }
 }
+
+// --- 4. Cross-process wake latency --------------------------------------------------------------
+rows.push(...(await wakeRows(dataDir, quick)))
 
 console.log(
   `mapshare benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}-${os.arch()}`,
