@@ -15,29 +15,32 @@ pub use linux::{
   copy_checked, futex_wait, futex_wait_cancellable, futex_wake, futex_wake_private, memfd_create, AsyncWait,
 };
 
-/// Cross-process wait on a word: Linux only (shared futexes). Elsewhere `wait`/`notify` throw
-/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` (README, platform table).
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::{futex_wait, futex_wake};
+
+/// Cross-process wait on a word: Linux (shared futexes) and macOS 14.4+ (`os_sync_wait_on_address`
+/// with the shared flag). Elsewhere `wait`/`notify` throw `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
 ///
 /// # Safety
 /// Never dereferences `addr`.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub unsafe fn futex_wait(
   _addr: *mut u32,
   _expected: i32,
   _timeout: Option<std::time::Duration>,
 ) -> crate::error::Result<crate::sync::WaitResult> {
-  Err(crate::error::Error::unsupported(
-    "cross-process wait/notify is implemented on Linux only (shared futexes)",
-  ))
+  Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// See [`futex_wait`].
 ///
 /// # Safety
 /// Never dereferences `addr`.
-#[cfg(not(target_os = "linux"))]
-pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
-  Ok(0)
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
+  Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// How a cancellable wait ended.
@@ -48,31 +51,43 @@ pub enum AsyncWait {
   Cancelled(u32),
 }
 
-/// See [`futex_wait`].
+/// Without `futex_waitv`: waits in 20 ms slices of [`futex_wait`], checking `cancel` between them.
 ///
 /// # Safety
-/// Never dereferences `addr`.
+/// `addr` must be an aligned word of a live mapping for the whole wait.
 #[cfg(not(target_os = "linux"))]
 pub unsafe fn futex_wait_cancellable(
-  _addr: *mut u32,
-  _expected: i32,
-  _timeout: Option<std::time::Duration>,
-  _cancel: &std::sync::atomic::AtomicU32,
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<std::time::Duration>,
+  cancel: &std::sync::atomic::AtomicU32,
 ) -> crate::error::Result<AsyncWait> {
-  Err(crate::error::Error::unsupported(
-    "cross-process wait/notify is implemented on Linux only (shared futexes)",
-  ))
+  use crate::sync::WaitResult;
+  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  loop {
+    if let c @ 1.. = cancel.load(std::sync::atomic::Ordering::SeqCst) {
+      return Ok(AsyncWait::Cancelled(c));
+    }
+    let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+    if left == Some(std::time::Duration::ZERO) {
+      return Ok(AsyncWait::Done(WaitResult::TimedOut));
+    }
+    let slice = std::time::Duration::from_millis(20);
+    // SAFETY: the caller's contract.
+    match unsafe { futex_wait(addr, expected, Some(left.map_or(slice, |l| l.min(slice)))) }? {
+      WaitResult::TimedOut => continue,
+      r => return Ok(AsyncWait::Done(r)),
+    }
+  }
 }
 
-/// See [`futex_wait`].
+/// Wakes a canceller's private word: the slice loop above notices the cancel by itself.
 ///
 /// # Safety
 /// Never dereferences `addr`.
 #[cfg(not(target_os = "linux"))]
-pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
-  Err(crate::error::Error::unsupported(
-    "cross-process wait/notify is implemented on Linux only (shared futexes)",
-  ))
+pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
+  Ok(0)
 }
 
 /// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise

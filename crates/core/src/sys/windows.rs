@@ -325,8 +325,8 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
 /// The calling thread's id, as the lock records it.
 pub fn thread_id() -> u32 {
   // SAFETY: GetCurrentThreadId has no preconditions.
-  unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
-  &crate::mutex::TID_MASK
+  let id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
+  id & crate::mutex::TID_MASK
 }
 
 /// Cross-process locks need the futex wait, which Windows lacks here: lock attempts fail earlier
