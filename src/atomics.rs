@@ -181,14 +181,7 @@ impl RegionState {
       let result = unsafe { sync::wait_cancellable(addr, expected, t, &canceller) };
       drop(in_flight);
       deferred.resolve(Box::new(move |env: Env| {
-        let signal = match signal_ref {
-          Some(r) => {
-            let v = r.get_value(&env)?.coerce_to_object();
-            r.unref(&env)?;
-            Some(v?)
-          }
-          None => None,
-        };
+        let signal = take_signal(&env, signal_ref)?;
         match result {
           Ok(AsyncWait::Done(w)) => Ok(w.as_str().to_owned()),
           Ok(AsyncWait::Cancelled(ABORTED)) => Err(abort_error(&env, signal.as_ref())?),
@@ -233,6 +226,14 @@ pub fn cancel_on_abort(env: &Env, signal: &Object, canceller: Arc<Canceller>) ->
   let event = env.create_string("abort")?;
   add.apply(signal, (event.to_unknown(), on_abort.to_unknown(), once.to_unknown()).into())?;
   Ok(())
+}
+
+/// The signal kept (as a reference) by an async wait, back as an object; releases the reference.
+pub fn take_signal<'env>(env: &'env Env, r: Option<napi::UnknownRef>) -> Result<Option<Object<'env>>> {
+  let Some(r) = r else { return Ok(None) };
+  let v = r.get_value(env)?.coerce_to_object();
+  r.unref(env)?;
+  Ok(Some(v?))
 }
 
 /// Node's `AbortError`: name 'AbortError', code 'ABORT_ERR', with the signal's reason as `cause`.

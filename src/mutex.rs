@@ -121,14 +121,7 @@ impl Mutex {
         let outcome = unsafe { lock_loop(addr, tid, t, Some(&canceller)) };
         drop(in_flight);
         deferred.resolve(Box::new(move |env: Env| {
-          let signal = match signal_ref {
-            Some(r) => {
-              let v = r.get_value(&env)?.coerce_to_object();
-              r.unref(&env)?;
-              Some(v?)
-            }
-            None => None,
-          };
+          let signal = atomics::take_signal(&env, signal_ref)?;
           match outcome {
             Ok(Locked::Cancelled(ABORTED)) => Err(atomics::abort_error(&env, signal.as_ref())?),
             Ok(Locked::Cancelled(_)) => Err(error::to_js(&env, CoreError::closed())),

@@ -5,6 +5,7 @@ pub mod error;
 pub mod file_map;
 pub mod mutex;
 pub mod region;
+mod segment_info;
 pub mod shm;
 pub mod sync;
 pub mod sys;

@@ -47,6 +47,27 @@ impl WaitResult {
   }
 }
 
+/// Applies `op` to an atomic word of either width (the same code for `AtomicI32` and `AtomicI64`).
+macro_rules! apply {
+  ($w:expr, $op:expr, $a:expr, $b:expr) => {{
+    let w = $w;
+    match $op {
+      AtomicOp::Load => w.load(SeqCst),
+      AtomicOp::Store => {
+        w.store($a, SeqCst);
+        $a
+      }
+      AtomicOp::Add => w.fetch_add($a, SeqCst),
+      AtomicOp::Sub => w.fetch_sub($a, SeqCst),
+      AtomicOp::And => w.fetch_and($a, SeqCst),
+      AtomicOp::Or => w.fetch_or($a, SeqCst),
+      AtomicOp::Xor => w.fetch_xor($a, SeqCst),
+      AtomicOp::Exchange => w.swap($a, SeqCst),
+      AtomicOp::CompareExchange => w.compare_exchange($a, $b, SeqCst, SeqCst).unwrap_or_else(|v| v),
+    }
+  }};
+}
+
 impl Region {
   /// The address of a naturally aligned word of `size` bytes at `offset`, checked for range and
   /// alignment, and for writability when `write`.
@@ -76,42 +97,14 @@ impl Region {
     let p = self.word(offset, 4, op != AtomicOp::Load)?;
     // SAFETY: `p` is 4-byte aligned and inside this live mapping (checked above); AtomicI32 has the
     // layout of i32, and other processes touch the word only through atomics too (the API contract).
-    let w = unsafe { &*(p as *const AtomicI32) };
-    Ok(match op {
-      AtomicOp::Load => w.load(SeqCst),
-      AtomicOp::Store => {
-        w.store(a, SeqCst);
-        a
-      }
-      AtomicOp::Add => w.fetch_add(a, SeqCst),
-      AtomicOp::Sub => w.fetch_sub(a, SeqCst),
-      AtomicOp::And => w.fetch_and(a, SeqCst),
-      AtomicOp::Or => w.fetch_or(a, SeqCst),
-      AtomicOp::Xor => w.fetch_xor(a, SeqCst),
-      AtomicOp::Exchange => w.swap(a, SeqCst),
-      AtomicOp::CompareExchange => w.compare_exchange(a, b, SeqCst, SeqCst).unwrap_or_else(|v| v),
-    })
+    Ok(apply!(unsafe { &*(p as *const AtomicI32) }, op, a, b))
   }
 
   /// The 64-bit twin of [`Region::atomic32`].
   pub fn atomic64(&self, offset: u64, op: AtomicOp, a: i64, b: i64) -> Result<i64> {
     let p = self.word(offset, 8, op != AtomicOp::Load)?;
     // SAFETY: as in atomic32, for an 8-byte aligned word.
-    let w = unsafe { &*(p as *const AtomicI64) };
-    Ok(match op {
-      AtomicOp::Load => w.load(SeqCst),
-      AtomicOp::Store => {
-        w.store(a, SeqCst);
-        a
-      }
-      AtomicOp::Add => w.fetch_add(a, SeqCst),
-      AtomicOp::Sub => w.fetch_sub(a, SeqCst),
-      AtomicOp::And => w.fetch_and(a, SeqCst),
-      AtomicOp::Or => w.fetch_or(a, SeqCst),
-      AtomicOp::Xor => w.fetch_xor(a, SeqCst),
-      AtomicOp::Exchange => w.swap(a, SeqCst),
-      AtomicOp::CompareExchange => w.compare_exchange(a, b, SeqCst, SeqCst).unwrap_or_else(|v| v),
-    })
+    Ok(apply!(unsafe { &*(p as *const AtomicI64) }, op, a, b))
   }
 
   /// Sleeps until another process (or thread) calls `notify` on the word at `offset`, if it holds

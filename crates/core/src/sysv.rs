@@ -4,23 +4,7 @@ use crate::error::{Error, Result};
 use crate::region::{check_nonzero, Mapping, Region};
 use crate::sys;
 
-/// What `shmctl(IPC_STAT)` reports about a segment (times in seconds since the epoch, 0 for never).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentInfo {
-  pub key: i32,
-  pub size: u64,
-  pub mode: u32,
-  pub uid: u32,
-  pub gid: u32,
-  pub cuid: u32,
-  pub cgid: u32,
-  pub cpid: i32,
-  pub lpid: i32,
-  pub nattch: u64,
-  pub atime: i64,
-  pub dtime: i64,
-  pub ctime: i64,
-}
+pub use crate::segment_info::SegmentInfo;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const PRIVATE: i32 = libc::IPC_PRIVATE;

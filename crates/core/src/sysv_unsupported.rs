@@ -4,23 +4,7 @@
 use crate::error::{Error, Result};
 use crate::region::Region;
 
-/// What `shmctl(IPC_STAT)` reports about a segment (never produced here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentInfo {
-  pub key: i32,
-  pub size: u64,
-  pub mode: u32,
-  pub uid: u32,
-  pub gid: u32,
-  pub cuid: u32,
-  pub cgid: u32,
-  pub cpid: i32,
-  pub lpid: i32,
-  pub nattch: u64,
-  pub atime: i64,
-  pub dtime: i64,
-  pub ctime: i64,
-}
+pub use crate::segment_info::SegmentInfo;
 
 /// `IPC_PRIVATE`.
 pub const PRIVATE: i32 = 0;

@@ -230,25 +230,9 @@ pub unsafe fn futex_wait_cancellable(
       }
       libc::ETIMEDOUT => return Ok(AsyncWait::Done(WaitResult::TimedOut)),
       libc::EINTR => continue,
-      libc::ENOSYS => {
-        // Kernel before 5.16: wait in slices, checking the cancel word between them.
-        let slice = std::time::Duration::from_millis(20);
-        loop {
-          if let c @ 1.. = cancel.load(SeqCst) {
-            return Ok(AsyncWait::Cancelled(c));
-          }
-          let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-          if left == Some(std::time::Duration::ZERO) {
-            return Ok(AsyncWait::Done(WaitResult::TimedOut));
-          }
-          let step = left.map_or(slice, |l| l.min(slice));
-          // SAFETY: as for this function.
-          match unsafe { futex_wait(addr, expected, Some(step)) }? {
-            WaitResult::TimedOut => continue,
-            r => return Ok(AsyncWait::Done(r)),
-          }
-        }
-      }
+      // Kernel before 5.16: wait in slices, checking the cancel word between them.
+      // SAFETY: the caller's contract.
+      libc::ENOSYS => return unsafe { super::wait_in_slices(addr, expected, timeout, cancel) },
       e => return Err(crate::error::Error::os(e, "futex_waitv")),
     }
   }

@@ -62,6 +62,21 @@ pub unsafe fn futex_wait_cancellable(
   timeout: Option<std::time::Duration>,
   cancel: &std::sync::atomic::AtomicU32,
 ) -> crate::error::Result<AsyncWait> {
+  // SAFETY: the caller's contract.
+  unsafe { wait_in_slices(addr, expected, timeout, cancel) }
+}
+
+/// A cancellable wait built from timed waits: 20 ms slices of [`futex_wait`], checking `cancel`
+/// between them (where no two-word wait exists).
+///
+/// # Safety
+/// `addr` must be an aligned word of a live mapping for the whole wait.
+pub unsafe fn wait_in_slices(
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<std::time::Duration>,
+  cancel: &std::sync::atomic::AtomicU32,
+) -> crate::error::Result<AsyncWait> {
   use crate::sync::WaitResult;
   let deadline = timeout.map(|t| std::time::Instant::now() + t);
   loop {
