@@ -175,7 +175,7 @@ impl RegionState {
     };
     // Counts as in flight until the wait is over: close() cancels, waits for it, then unmaps.
     let in_flight = InFlight::new(self.cell().clone());
-    let spawned = std::thread::Builder::new().name("mapshare-wait".into()).spawn(move || {
+    let spawned = crate::waiters::run(move || {
       // SAFETY: `addr` came from wait_address on the region of `in_flight`'s cell; close() cancels
       // this wait and waits for `in_flight` to drop before it unmaps.
       let result = unsafe { sync::wait_cancellable(addr, expected, t, &canceller) };

@@ -11,6 +11,7 @@ mod mutex;
 mod region;
 mod shared_memory;
 mod shm_segment;
+mod waiters;
 
 pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;

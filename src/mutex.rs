@@ -113,24 +113,22 @@ impl Mutex {
     // Counts as in flight until the loop is done with the word: close() cancels, then waits for it,
     // then unmaps.
     let in_flight = InFlight::new(self.cell.clone());
-    std::thread::Builder::new()
-      .name("mapshare-lock".into())
-      .spawn(move || {
-        // SAFETY: `addr` came from lock_address on the region of `in_flight`'s cell; close() cancels
-        // this attempt and waits for `in_flight` to drop before it unmaps.
-        let outcome = unsafe { lock_loop(addr, tid, t, Some(&canceller)) };
-        drop(in_flight);
-        deferred.resolve(Box::new(move |env: Env| {
-          let signal = atomics::take_signal(&env, signal_ref)?;
-          match outcome {
-            Ok(Locked::Cancelled(ABORTED)) => Err(atomics::abort_error(&env, signal.as_ref())?),
-            Ok(Locked::Cancelled(_)) => Err(error::to_js(&env, CoreError::closed())),
-            Ok(l) => Ok(result(l)),
-            Err(e) => Err(error::to_js(&env, e)),
-          }
-        }));
-      })
-      .map_err(|e| error::to_js(env, CoreError::io(&e, "pthread_create")))?;
+    crate::waiters::run(move || {
+      // SAFETY: `addr` came from lock_address on the region of `in_flight`'s cell; close() cancels
+      // this attempt and waits for `in_flight` to drop before it unmaps.
+      let outcome = unsafe { lock_loop(addr, tid, t, Some(&canceller)) };
+      drop(in_flight);
+      deferred.resolve(Box::new(move |env: Env| {
+        let signal = atomics::take_signal(&env, signal_ref)?;
+        match outcome {
+          Ok(Locked::Cancelled(ABORTED)) => Err(atomics::abort_error(&env, signal.as_ref())?),
+          Ok(Locked::Cancelled(_)) => Err(error::to_js(&env, CoreError::closed())),
+          Ok(l) => Ok(result(l)),
+          Err(e) => Err(error::to_js(&env, e)),
+        }
+      }));
+    })
+    .map_err(|e| error::to_js(env, CoreError::io(&e, "pthread_create")))?;
     Ok(promise)
   }
 }
