@@ -44,7 +44,7 @@ pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Durat
     ValueType::Number => {}
     _ => return Err(error::arg_type(env, name, "of type number", &convert::describe(&v))),
   }
-  let ms = v.coerce_to_number()?.get_double()?;
+  let ms = f64::from_unknown(v)?;
   if ms == f64::INFINITY {
     return Ok(None);
   }
@@ -56,7 +56,7 @@ pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Durat
 
 fn count(env: &Env, v: Option<Unknown>) -> Result<u32> {
   if let Some(u) = &v {
-    if u.get_type()? == ValueType::Number && u.coerce_to_number()?.get_double()? == f64::INFINITY {
+    if u.get_type()? == ValueType::Number && f64::from_unknown(*u)? == f64::INFINITY {
       return Ok(u32::MAX);
     }
   }

@@ -3,7 +3,7 @@
 
 use crate::error;
 use crate::external;
-use napi::bindgen_prelude::{JsObjectValue, Object as JsObject};
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object as JsObject};
 use napi::{Env, JsValue, Result, Unknown, ValueType};
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
@@ -63,7 +63,7 @@ pub fn opt_index(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<u64
   if v.get_type()? != ValueType::Number {
     return Err(error::arg_type(env, name, "of type number", &describe(&v)));
   }
-  let n = v.coerce_to_number()?.get_double()?;
+  let n = f64::from_unknown(v)?;
   if !(n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&n)) {
     return Err(error::out_of_range(env, name, "an integer >= 0 && <= 9007199254740991", &number_text(&v)));
   }
@@ -88,7 +88,7 @@ pub fn opt_int(env: &Env, v: Option<Unknown>, name: &str, min: i64, max: i64) ->
   if v.get_type()? != ValueType::Number {
     return Err(error::arg_type(env, name, "of type number", &describe(&v)));
   }
-  let n = v.coerce_to_number()?.get_double()?;
+  let n = f64::from_unknown(v)?;
   if !(n.fract() == 0.0 && n >= min as f64 && n <= max as f64) {
     return Err(error::out_of_range(
       env,
