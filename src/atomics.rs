@@ -63,6 +63,22 @@ fn count(env: &Env, v: Option<Unknown>) -> Result<u32> {
   Ok(convert::opt_int(env, v, "count", 0, u32::MAX as i64)?.map_or(u32::MAX, |n| n as u32))
 }
 
+/// The operands `op` takes, parsed with `parse`: none for `load`, `expected` and `replacement` for
+/// `compareExchange`, `value` otherwise.
+fn operands<T: Default>(
+  env: &Env,
+  op: AtomicOp,
+  a: Option<Unknown>,
+  b: Option<Unknown>,
+  parse: fn(&Env, Option<Unknown>, &str) -> Result<T>,
+) -> Result<(T, T)> {
+  Ok(match op {
+    AtomicOp::Load => (T::default(), T::default()),
+    AtomicOp::CompareExchange => (parse(env, a, "expected")?, parse(env, b, "replacement")?),
+    _ => (parse(env, a, "value")?, T::default()),
+  })
+}
+
 impl RegionState {
   pub fn atomic32(
     &self,
@@ -73,11 +89,7 @@ impl RegionState {
     b: Option<Unknown>,
   ) -> Result<i32> {
     let offset = convert::index(env, offset, "byteOffset")?;
-    let (a, b) = match op {
-      AtomicOp::Load => (0, 0),
-      AtomicOp::CompareExchange => (int32(env, a, "expected")?, int32(env, b, "replacement")?),
-      _ => (int32(env, a, "value")?, 0),
-    };
+    let (a, b) = operands(env, op, a, b, int32)?;
     self.with(env, |r| r.atomic32(offset, op, a, b))
   }
 
@@ -90,11 +102,7 @@ impl RegionState {
     b: Option<Unknown>,
   ) -> Result<BigInt> {
     let offset = convert::index(env, offset, "byteOffset")?;
-    let (a, b) = match op {
-      AtomicOp::Load => (0, 0),
-      AtomicOp::CompareExchange => (int64(env, a, "expected")?, int64(env, b, "replacement")?),
-      _ => (int64(env, a, "value")?, 0),
-    };
+    let (a, b) = operands(env, op, a, b, int64)?;
     self.with(env, |r| r.atomic64(offset, op, a, b)).map(BigInt::from)
   }
 
