@@ -11,6 +11,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A memory-mapped file (`mmap` of a file descriptor) or anonymous memory. */
 export declare class MmapFile {
+  /** Not constructible: MmapFile.open(), MmapFile.fromFd() and MmapFile.anonymous() make instances. `new MmapFile()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
+  constructor()
   /**
    * Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
    * shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
@@ -28,12 +30,14 @@ export declare class MmapFile {
   get path(): string | null
   /**
    * Grows or shrinks the file to `offset + length` bytes (`ftruncate`) and maps the new range.
-   * Shared writable file mappings only. The old `buffer` and its views are detached: read `buffer` again.
+   * Shared writable file mappings only. The old `buffer` and its views are cut off the file (they read zeros): read `buffer` again.
    */
   resize(length: number): void
   /**
    * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
-   * are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+   * are writes to the mapping. After `close()` or `resize()` it is cut off the mapping (zeros,
+   * writes go nowhere): read `buffer` again after `resize()`. Throws `ERR_MAPSHARE_BUFFER_TOO_LARGE`
+   * above `buffer.constants.MAX_LENGTH` (4 GiB on Node 20). Throws
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
@@ -71,7 +75,10 @@ export declare class MmapFile {
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
-   * Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+   * Closes the region now: the file, object or segment is released at once (descriptors closed,
+   * System V `nattch` drops), and `buffer` and every view over it are cut off it: they keep their
+   * length but read zeros, and writes to them reach nothing anyone can see. The addresses stay
+   * reserved until the last such view (or native work using it) is gone, so nothing can crash.
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void
@@ -149,12 +156,14 @@ export declare class MmapFile {
  * the same memory (and from C: see the README for the layout). Made by `region.mutex(byteOffset)`.
  */
 export declare class Mutex {
+  /** Not constructible: region.mutex(byteOffset) make instances. `new Mutex()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
+  constructor()
   /** Byte offset of the lock word in its region. */
   get byteOffset(): number
   /**
    * Blocks until this thread holds the lock, or `timeout` ms pass (then returns null). Reports
    * `{ ownerDied: true }` when it took the lock over from a dead owner. `EDEADLK` if this thread
-   * already holds it.
+   * already holds it; `ERR_MAPSHARE_CLOSED` if the region is closed (from another thread) meanwhile.
    */
   lock(timeout?: number): LockResult | null
   /** Takes the lock if it is free (or its owner died); null if another live thread holds it. */
@@ -162,9 +171,10 @@ export declare class Mutex {
   /** Releases the lock. `ERR_MAPSHARE_NOT_OWNER` if this thread does not hold it. */
   unlock(): void
   /**
-   * `lock` without blocking the event loop: a thread of its own waits, on behalf of this JS thread
+   * `lock` without blocking the event loop: a waiter thread waits, on behalf of this JS thread
    * (which then holds the lock and must `unlock()` it). Resolves null after `timeout`; `signal`
-   * rejects with `AbortError`; closing the region rejects with `ERR_MAPSHARE_CLOSED`.
+   * rejects with `AbortError`; closing the region rejects with `ERR_MAPSHARE_CLOSED`. Every failure
+   * rejects the promise.
    */
   lockAsync(options?: { timeout?: number; signal?: AbortSignal }): Promise<LockResult | null>
 }
@@ -174,6 +184,8 @@ export declare class Mutex {
  * shared and read-write.
  */
 export declare class SharedMemory {
+  /** Not constructible: SharedMemory.create(), SharedMemory.open(), SharedMemory.anonymous() and SharedMemory.fromFd() make instances. `new SharedMemory()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
+  constructor()
   /**
    * `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
    * `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
@@ -208,7 +220,9 @@ export declare class SharedMemory {
   unlink(): void
   /**
    * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
-   * are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+   * are writes to the mapping. After `close()` or `resize()` it is cut off the mapping (zeros,
+   * writes go nowhere): read `buffer` again after `resize()`. Throws `ERR_MAPSHARE_BUFFER_TOO_LARGE`
+   * above `buffer.constants.MAX_LENGTH` (4 GiB on Node 20). Throws
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
@@ -246,7 +260,10 @@ export declare class SharedMemory {
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
-   * Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+   * Closes the region now: the file, object or segment is released at once (descriptors closed,
+   * System V `nattch` drops), and `buffer` and every view over it are cut off it: they keep their
+   * length but read zeros, and writes to them reach nothing anyone can see. The addresses stay
+   * reserved until the last such view (or native work using it) is gone, so nothing can crash.
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void
@@ -321,6 +338,8 @@ export declare class SharedMemory {
 
 /** A System V shared memory segment attached to this process. */
 export declare class ShmSegment {
+  /** Not constructible: ShmSegment.create(), ShmSegment.open() and ShmSegment.fromId() make instances. `new ShmSegment()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
+  constructor()
   /**
    * `shmget(key, size, IPC_CREAT|IPC_EXCL|mode)` + `shmat`. `key` is a number (from `ftok`) or
    * `'private'` (`IPC_PRIVATE`). Errors: `EEXIST` (exclusive and the key exists), `EINVAL` (size
@@ -348,7 +367,9 @@ export declare class ShmSegment {
   remove(): void
   /**
    * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
-   * are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+   * are writes to the mapping. After `close()` or `resize()` it is cut off the mapping (zeros,
+   * writes go nowhere): read `buffer` again after `resize()`. Throws `ERR_MAPSHARE_BUFFER_TOO_LARGE`
+   * above `buffer.constants.MAX_LENGTH` (4 GiB on Node 20). Throws
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
@@ -386,7 +407,10 @@ export declare class ShmSegment {
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
-   * Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+   * Closes the region now: the file, object or segment is released at once (descriptors closed,
+   * System V `nattch` drops), and `buffer` and every view over it are cut off it: they keep their
+   * length but read zeros, and writes to them reach nothing anyone can see. The addresses stay
+   * reserved until the last such view (or native work using it) is gone, so nothing can crash.
    * Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
    */
   close(): void

@@ -248,15 +248,17 @@ test('flush and flushAsync sync a range or the whole region; bad ranges are refu
   await region.flushAsync(pageSize, 1)
   t.is(text(fs.readFileSync(file), pageSize + 10, pageSize + 17), 'flushed')
   t.throws(() => region.flush(0, 3 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
-  t.throws(() => region.flushAsync(3 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
+  await t.throwsAsync(region.flushAsync(3 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
+  region.buffer.write('at close', 0)
   const pending = region.flushAsync()
-  region.close() // waits for the in-flight msync, then unmaps
+  region.close() // never waits for the pool: flushes itself, since a flushAsync is pending
   await pending
-  await t.throwsAsync(async () => region.flushAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.is(text(fs.readFileSync(file), 0, 8), 'at close')
+  await t.throwsAsync(region.flushAsync(), { code: 'ERR_MAPSHARE_CLOSED' }) // rejects, never throws
 })
 
-test('close() unmaps at once, detaches every view, is idempotent, and later calls throw', (t) => {
-  const file = tmpFile(t, Buffer.alloc(pageSize * 2))
+test('close() unmaps at once, cuts every view off the file, is idempotent, and later calls throw', (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize * 2, 3))
   const before = mappingCount(file)
   const region = MmapFile.open(file, { mode: 'r+' })
   t.is(mappingCount(file), before + 1)
@@ -269,10 +271,14 @@ test('close() unmaps at once, detaches every view, is idempotent, and later call
   t.is(mappingCount(file), before)
   t.true(region.closed)
   t.is(region.length, 0)
-  t.is(buf.length, 0)
-  t.is(sub.length, 0)
-  t.is(u32.length, 0)
-  t.is(ab.byteLength, 0)
+  // The views keep their lengths over inert zero-filled memory: nothing dangles, nothing reaches the file.
+  t.is(buf.length, pageSize * 2)
+  t.is(sub.length, 10)
+  t.is(u32.length, pageSize / 2)
+  t.is(ab.byteLength, pageSize * 2)
+  t.true(buf.every((b) => b === 0))
+  buf.fill(9)
+  t.true(fs.readFileSync(file).every((b) => b === 3))
   t.notThrows(() => region.close())
   t.notThrows(() => region[Symbol.dispose]())
   for (const call of [
@@ -291,12 +297,15 @@ test('close() unmaps at once, detaches every view, is idempotent, and later call
 test('a `using` declaration closes the region', (t) => {
   const file = tmpFile(t, 'x')
   let buf: Buffer
+  let region: MmapFile
   {
-    const region = MmapFile.open(file)
+    region = MmapFile.open(file)
     buf = region.buffer
+    t.is(buf[0], 0x78)
     region[Symbol.dispose]()
   }
-  t.is(buf.length, 0)
+  t.true(region.closed)
+  t.is(buf[0], 0) // cut off the file
 })
 
 test('regions that are never closed are unmapped once collected: no growth in mappings or fds', async (t) => {
@@ -354,12 +363,14 @@ test('a worker thread maps the same file and sees the main thread writes, and ba
   region.close()
 })
 
-test('resize grows and shrinks the file, remaps, and detaches the old buffer', (t) => {
+test('resize grows and shrinks the file, remaps, and cuts the old buffer off the file', (t) => {
   const file = tmpFile(t, 'twelve bytes')
   const region = MmapFile.open(file, { mode: 'r+' })
   const old = region.buffer
   region.resize(3 * pageSize)
-  t.is(old.length, 0)
+  t.is(old[0], 0)
+  old[1] = 0x41 // a late write: reaches nothing
+  t.is(region.buffer[1], 0x77)
   t.is(region.length, 3 * pageSize)
   t.is(fs.statSync(file).size, 3 * pageSize)
   t.is(text(region.buffer, 0, 12), 'twelve bytes')
@@ -481,7 +492,7 @@ test('copy methods on a file truncated by another process throw EFAULT instead o
     privateRead: 'EFAULT',
     firstPage: 'ok',
   })
-  t.regex(codes.message, /no longer backed by the file/)
+  t.regex(codes.message, /not backed by storage \(another process truncated the file/)
 })
 
 test('a direct load from a truncated page through buffer still ends in SIGBUS (documented), not a hang', async (t) => {

@@ -69,13 +69,16 @@ test('every function and method rejects an argument of the wrong type with ERR_I
     'region.write(data)': () => region.write(bad),
     'region.write(data, offset)': () => region.write('x', bad),
     'region.flush(offset)': () => region.flush(bad),
-    'region.flushAsync(offset)': () => region.flushAsync(bad),
     'region.advise(advice)': () => region.advise(bad),
     'region.lock(offset)': () => region.lock(bad),
     'region.unlock(offset)': () => region.unlock(bad),
     'region.residency(offset)': () => region.residency(bad),
     'region.resize(length)': () => region.resize(bad),
   }
+  // Promise-returning calls reject (as Node's promise APIs do) instead of throwing.
+  await t.throwsAsync(region.flushAsync(bad), { code: 'ERR_INVALID_ARG_TYPE' })
+  await t.throwsAsync(region.waitAsync(bad, 0), { code: 'ERR_INVALID_ARG_TYPE' })
+  await t.throwsAsync(region.mutex(0).lockAsync(bad), { code: 'ERR_INVALID_ARG_TYPE' })
   for (const [name, call] of Object.entries(calls)) {
     const err = t.throws(call, undefined, name) as NodeJS.ErrnoException
     t.true(

@@ -1,18 +1,15 @@
 //! Atomics, `wait`/`notify` and `waitAsync` on a region: argument conversion and the async waiter.
 
 use crate::convert;
-use crate::error;
-use crate::region::{InFlight, RegionState};
-use mapshare_core::sync::{self, AtomicOp, Canceller};
+use crate::error::{self, JsResult};
+use crate::pending;
+use crate::region::RegionState;
+use mapshare_core::sync::{AtomicOp, Canceller, FOREVER};
 use mapshare_core::{sys::AsyncWait, Error as CoreError};
-use napi::bindgen_prelude::{BigInt, FnArgs, FromNapiValue, Function, JsObjectValue, Object};
-use napi::{Env, JsValue, Result, Unknown, ValueType};
+use napi::bindgen_prelude::{BigInt, FromNapiValue, Object};
+use napi::{Env, Result, Unknown, ValueType};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Why a cancelled async wait ended.
-pub const ABORTED: u32 = 1;
-pub const CLOSED: u32 = 2;
 
 /// A 32-bit operand: an integer in `[-2^31, 2^32)`, wrapped to `i32` as `Int32Array` stores it.
 fn int32(env: &Env, v: Option<Unknown>, name: &str) -> Result<i32> {
@@ -36,7 +33,7 @@ fn int64(env: &Env, v: Option<Unknown>, name: &str) -> Result<i64> {
   Ok(n)
 }
 
-/// A timeout in milliseconds: undefined or `Infinity` waits forever.
+/// A timeout in milliseconds: undefined, `Infinity` or anything beyond a century waits forever.
 pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Duration>> {
   let Some(v) = v else { return Ok(None) };
   match v.get_type()? {
@@ -45,13 +42,13 @@ pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Durat
     _ => return Err(error::arg_type(env, name, "of type number", &convert::describe(&v))),
   }
   let ms = f64::from_unknown(v)?;
-  if ms == f64::INFINITY {
-    return Ok(None);
-  }
-  if !(ms >= 0.0 && ms.is_finite()) {
+  if ms.is_nan() || ms < 0.0 {
     return Err(error::out_of_range(env, name, ">= 0 (milliseconds) or Infinity", &convert::describe(&v)));
   }
-  Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
+  if ms > FOREVER.as_millis() as f64 {
+    return Ok(None);
+  }
+  Ok(Some(Duration::from_nanos((ms * 1e6) as u64)))
 }
 
 fn count(env: &Env, v: Option<Unknown>) -> Result<u32> {
@@ -106,6 +103,8 @@ impl RegionState {
     self.with(env, |r| r.atomic64(offset, op, a, b)).map(BigInt::from)
   }
 
+  /// `wait`: blocks this thread; `close()` or `resize()` from another thread ends it with
+  /// `ERR_MAPSHARE_CLOSED` (the wait holds the memory, never the region's lock).
   pub fn wait(
     &self,
     env: &Env,
@@ -116,7 +115,12 @@ impl RegionState {
     let offset = convert::index(env, offset, "byteOffset")?;
     let expected = int32(env, expected, "expected")?;
     let t = timeout(env, ms, "timeout")?;
-    self.with(env, |r| r.wait(offset, expected, t)).map(|w| w.as_str().to_owned())
+    let canceller = Arc::new(Canceller::default());
+    let word = self.cell().with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
+    match word.wait(expected, t, &canceller).js(env)? {
+      AsyncWait::Done(w) => Ok(w.as_str().to_owned()),
+      AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
+    }
   }
 
   pub fn notify(&self, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {
@@ -125,131 +129,35 @@ impl RegionState {
     self.with(env, |r| r.notify(offset, n))
   }
 
-  /// `waitAsync`: the wait runs on a thread of its own (never libuv's pool), and resolves with
-  /// 'ok' | 'not-equal' | 'timed-out'. An `AbortSignal` or `close()` cancels it.
+  /// `waitAsync`: the wait runs on a waiter thread (never libuv's pool), and resolves with
+  /// 'ok' | 'not-equal' | 'timed-out'. An `AbortSignal`, `close()` or `resize()` cancels it. Every
+  /// failure rejects the promise.
   pub fn wait_async<'env>(
     &self,
     env: &'env Env,
     offset: Option<Unknown>,
     expected: Option<Unknown>,
-    options: Option<Unknown>,
+    options: Option<Unknown<'env>>,
   ) -> Result<Object<'env>> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let expected = int32(env, expected, "expected")?;
-    let opts = convert::options(env, options, "options")?;
-    let t = timeout(env, convert::field(&opts, "timeout")?, "options.timeout")?;
-    let signal = match convert::field(&opts, "signal")? {
-      Some(s) if !matches!(s.get_type()?, ValueType::Undefined | ValueType::Null) => {
-        if s.get_type()? != ValueType::Object {
-          return Err(error::arg_type(
-            env,
-            "options.signal",
-            "an instance of AbortSignal",
-            &convert::describe(&s),
-          ));
-        }
-        Some(s.coerce_to_object()?)
-      }
-      _ => None,
-    };
-    let addr = self.with(env, |r| r.wait_address(offset))?;
-    type Resolver = Box<dyn FnOnce(Env) -> Result<String> + Send>;
-    let (deferred, promise) = env.create_deferred::<String, Resolver>()?;
-    if let Some(signal) = &signal {
-      if signal.get_named_property::<Unknown>("aborted")?.coerce_to_bool()? {
-        deferred.reject(abort_error(env, Some(signal))?);
-        return Ok(promise);
-      }
-    }
-    let canceller = Arc::new(Canceller::default());
-    self.cell().track(&canceller);
-    if let Some(signal) = &signal {
-      let c = canceller.clone();
-      let on_abort = env.create_function_from_closure::<(), (), _>("onabort", move |_ctx| {
-        c.cancel(ABORTED);
-        Ok(())
-      })?;
-      let add: Function<FnArgs<(Unknown, Unknown, Unknown)>, Unknown> =
-        signal.get_named_property("addEventListener")?;
-      let mut once = Object::new(env)?;
-      once.set_named_property("once", true)?;
-      let event = env.create_string("abort")?;
-      add.apply(signal, (event.to_unknown(), on_abort.to_unknown(), once.to_unknown()).into())?;
-    }
-    // The signal itself (an object: it can be referenced) is kept to read its `reason` on abort.
-    let signal_ref = match &signal {
-      Some(s) => Some(s.to_unknown().create_ref()?),
-      None => None,
-    };
-    // Counts as in flight until the wait is over: close() cancels, waits for it, then unmaps.
-    let in_flight = InFlight::new(self.cell().clone());
-    let spawned = crate::waiters::run(move || {
-      // SAFETY: `addr` came from wait_address on the region of `in_flight`'s cell; close() cancels
-      // this wait and waits for `in_flight` to drop before it unmaps.
-      let result = unsafe { sync::wait_cancellable(addr, expected, t, &canceller) };
-      drop(in_flight);
-      deferred.resolve(Box::new(move |env: Env| {
-        let signal = take_signal(&env, signal_ref)?;
-        match result {
-          Ok(AsyncWait::Done(w)) => Ok(w.as_str().to_owned()),
-          Ok(AsyncWait::Cancelled(ABORTED)) => Err(abort_error(&env, signal.as_ref())?),
-          Ok(AsyncWait::Cancelled(_)) => Err(error::to_js(&env, CoreError::closed())),
-          Err(e) => Err(error::to_js(&env, e)),
-        }
-      }));
-    });
-    spawned.map_err(|e| error::to_js(env, CoreError::io(&e, "pthread_create")))?;
-    Ok(promise)
+    let started = (|| {
+      let offset = convert::index(env, offset, "byteOffset")?;
+      let expected = int32(env, expected, "expected")?;
+      let opts = pending::options(env, options)?;
+      let t = opts.timeout;
+      pending::start(
+        env,
+        self.cell(),
+        opts,
+        |r| r.word_handle(offset, false),
+        move |word, c| {
+          word.wait(expected, t, c).map(|w| match w {
+            AsyncWait::Done(w) => Some(w.as_str()),
+            AsyncWait::Cancelled(_) => None,
+          })
+        },
+        |s: &'static str| s.to_owned(),
+      )
+    })();
+    started.or_else(|e| pending::rejected(env, e))
   }
-}
-
-/// `options.signal`: an AbortSignal, or none.
-pub fn signal_option<'env>(env: &Env, opts: &Option<Object<'env>>) -> Result<Option<Object<'env>>> {
-  match convert::field(opts, "signal")? {
-    Some(s) if !matches!(s.get_type()?, ValueType::Undefined | ValueType::Null) => {
-      if s.get_type()? != ValueType::Object {
-        return Err(error::arg_type(
-          env,
-          "options.signal",
-          "an instance of AbortSignal",
-          &convert::describe(&s),
-        ));
-      }
-      Ok(Some(s.coerce_to_object()?))
-    }
-    _ => Ok(None),
-  }
-}
-
-/// `signal.addEventListener('abort', () => canceller.cancel(ABORTED), { once: true })`.
-pub fn cancel_on_abort(env: &Env, signal: &Object, canceller: Arc<Canceller>) -> Result<()> {
-  let on_abort = env.create_function_from_closure::<(), (), _>("onabort", move |_ctx| {
-    canceller.cancel(ABORTED);
-    Ok(())
-  })?;
-  let add: Function<FnArgs<(Unknown, Unknown, Unknown)>, Unknown> =
-    signal.get_named_property("addEventListener")?;
-  let mut once = Object::new(env)?;
-  once.set_named_property("once", true)?;
-  let event = env.create_string("abort")?;
-  add.apply(signal, (event.to_unknown(), on_abort.to_unknown(), once.to_unknown()).into())?;
-  Ok(())
-}
-
-/// The signal kept (as a reference) by an async wait, back as an object; releases the reference.
-pub fn take_signal<'env>(env: &'env Env, r: Option<napi::UnknownRef>) -> Result<Option<Object<'env>>> {
-  let Some(r) = r else { return Ok(None) };
-  let v = r.get_value(env)?.coerce_to_object();
-  r.unref(env)?;
-  Ok(Some(v?))
-}
-
-/// Node's `AbortError`: name 'AbortError', code 'ABORT_ERR', with the signal's reason as `cause`.
-pub fn abort_error(env: &Env, signal: Option<&Object>) -> Result<napi::Error> {
-  let mut obj = env.create_error(error::coded(env, "ABORT_ERR", "The operation was aborted"))?;
-  obj.set_named_property("name", env.create_string("AbortError")?)?;
-  if let Some(s) = signal {
-    obj.set_named_property("cause", s.get_named_property::<Unknown>("reason")?)?;
-  }
-  Ok(napi::Error::from(obj.to_unknown()))
 }

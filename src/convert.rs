@@ -3,6 +3,7 @@
 
 use crate::error;
 use crate::external;
+use mapshare_core::ExtBytes;
 use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object as JsObject};
 use napi::{Env, JsValue, Result, Unknown, ValueType};
 
@@ -162,34 +163,33 @@ pub fn field<'env>(obj: &Option<JsObject<'env>>, key: &str) -> Result<Option<Unk
   }
 }
 
+/// Bytes to copy in: owned (an encoded string) or a JS view, which may alias a region.
+pub enum Data {
+  Owned(Vec<u8>),
+  View(ExtBytes),
+}
+
 /// Bytes to copy in: a string (UTF-8), a Buffer/typed array/DataView, or an ArrayBuffer.
-/// Strings are encoded into `scratch`, which must outlive the returned slice.
-pub fn source_bytes<'a>(
-  env: &Env,
-  v: Option<Unknown>,
-  name: &str,
-  scratch: &'a mut Vec<u8>,
-) -> Result<&'a [u8]> {
+pub fn source_bytes(env: &Env, v: Option<Unknown>, name: &str) -> Result<Data> {
   let received = v.as_ref().map_or_else(|| "undefined".into(), describe);
   let expected = "of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer";
   let Some(v) = v else { return Err(error::arg_type(env, name, expected, &received)) };
   if v.get_type()? == ValueType::String {
-    *scratch = v.coerce_to_string()?.into_utf8()?.into_owned()?.into_bytes();
-    return Ok(scratch.as_slice());
+    return Ok(Data::Owned(v.coerce_to_string()?.into_utf8()?.into_owned()?.into_bytes()));
   }
   match external::view_bytes(env, &v)? {
-    Some((ptr, len)) => Ok(external::bytes(ptr, len)),
+    Some(bytes) => Ok(Data::View(bytes)),
     None => Err(error::arg_type(env, name, expected, &received)),
   }
 }
 
 /// A writable target: a Buffer, typed array, DataView or ArrayBuffer.
-pub fn target_bytes<'a>(env: &Env, v: Option<Unknown>, name: &str) -> Result<&'a mut [u8]> {
+pub fn target_bytes(env: &Env, v: Option<Unknown>, name: &str) -> Result<ExtBytes> {
   let received = v.as_ref().map_or_else(|| "undefined".into(), describe);
   let expected = "an instance of Buffer, TypedArray, DataView or ArrayBuffer";
   let Some(v) = v else { return Err(error::arg_type(env, name, expected, &received)) };
   match external::view_bytes(env, &v)? {
-    Some((ptr, len)) => Ok(external::bytes_mut(ptr, len)),
+    Some(bytes) => Ok(bytes),
     None => Err(error::arg_type(env, name, expected, &received)),
   }
 }

@@ -95,3 +95,20 @@ impl<T> JsResult<T> for Result<T, CoreError> {
     self.map_err(|e| to_js(env, e))
   }
 }
+
+/// A Rust panic caught at the boundary (a bug in mapshare): `ERR_MAPSHARE_INTERNAL`, never a crash.
+pub fn internal(env: &Env, payload: Box<dyn std::any::Any + Send>) -> Error {
+  let what = payload
+    .downcast_ref::<String>()
+    .cloned()
+    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+    .unwrap_or_else(|| "unknown panic".into());
+  coded(env, "ERR_MAPSHARE_INTERNAL", format!("internal error in mapshare (please report it): {what}"))
+}
+
+/// `TypeError [ERR_ILLEGAL_CONSTRUCTOR]: Illegal constructor`, as Node throws for its own classes.
+pub fn illegal_constructor(env: &Env, class: &str, use_instead: &str) -> Error {
+  let message =
+    format!("Illegal constructor: {class} has no public constructor; {use_instead} make instances");
+  build(env, Class::Type, "ERR_ILLEGAL_CONSTRUCTOR", message, &[])
+}

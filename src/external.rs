@@ -1,10 +1,12 @@
 //! The one place where mapped memory meets the JS engine: external Buffers over a region, their
-//! detachment on close, and raw access to the bytes of JS views passed in. Node-API calls on raw
+//! holds on the memory, and raw access to the bytes of JS views passed in. Node-API calls on raw
 //! values need `unsafe`; everything else in the binding is safe code over `mapshare-core`.
 
+use mapshare_core::{ExtBytes, Hold};
 use napi::{sys, Env, JsValue, Unknown};
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// Why an external Buffer could not be made.
@@ -42,81 +44,59 @@ pub fn adjust(env: sys::napi_env, change: i64) {
   unsafe { sys::napi_adjust_external_memory(env, change, &mut total) };
 }
 
-/// A Node `Buffer` over `len` bytes at `data`, with no copy. `keeper` is dropped when the engine
-/// collects the Buffer; it must keep the memory mapped until then (or until `detach`).
-pub fn external_buffer<'env, K: Send + 'static>(
+/// A Node `Buffer` over `len` bytes at `data`, with no copy, holding the memory until V8 frees the
+/// backing store: that is, until no `ArrayBuffer` uses it any more — the Buffer's own, one moved
+/// elsewhere (`transfer()`, `postMessage`), or one that native work keeps referenced while it runs
+/// (a read on libuv's pool, `crypto.randomFill` and zlib keep the Buffer referenced until done).
+/// mapshare never detaches these Buffers: detaching frees the backing store (and so the hold) under
+/// such work at once, and Node's zlib aborts the process when its input is detached mid-stream.
+pub fn external_buffer<'env>(
   env: &'env Env,
   data: *mut u8,
   len: usize,
-  keeper: K,
+  hold: Hold,
 ) -> Result<Unknown<'env>, ExternalError> {
   if simulate_no_external() {
     return Err(ExternalError::Forbidden);
   }
-  let hint = Box::into_raw(Box::new(keeper));
+  let hint = Box::into_raw(Box::new(hold));
   let mut result = ptr::null_mut();
-  // SAFETY: `data..data+len` stays mapped while `keeper` lives (the caller's contract); the
-  // finalizer reclaims `hint` exactly once; `result` is a valid out-pointer.
+  // SAFETY: `data..data+len` stays mapped while the hold lives; the finalizer reclaims `hint` exactly
+  // once; `result` is a valid out-pointer.
   let code = unsafe {
     sys::napi_create_external_buffer(
       env.raw(),
       len,
       data.cast(),
-      Some(drop_keeper::<K>),
+      Some(drop_keeper::<Hold>),
       hint.cast(),
       &mut result,
     )
   };
   if code != sys::Status::napi_ok {
-    // SAFETY: the engine did not take `hint` (no buffer was made), so we still own it.
-    drop(unsafe { Box::from_raw(hint) });
-    return Err(if code == sys::Status::napi_no_external_buffers_allowed {
-      ExternalError::Forbidden
-    } else {
-      ExternalError::Napi(napi::Error::new(napi::Status::from(code), "napi_create_external_buffer failed"))
-    });
+    if code == sys::Status::napi_no_external_buffers_allowed {
+      // Refused before anything was made (Node checks this first): the finalizer never runs.
+      // SAFETY: `hint` is still ours.
+      drop(unsafe { Box::from_raw(hint) });
+      return Err(ExternalError::Forbidden);
+    }
+    // Some runtimes run the finalizer when they fail to make the Buffer (Node 20 above
+    // buffer.constants.MAX_LENGTH, even later, from the event loop), others do not. Freeing `hint`
+    // here could free it twice; leaking it keeps one mapping reserved: the safe side. Lengths are
+    // checked against the runtime's limit before we get here, so this is not expected.
+    return Err(ExternalError::Napi(napi::Error::new(
+      napi::Status::from(code),
+      "napi_create_external_buffer failed",
+    )));
   }
   // SAFETY: `result` is the live Buffer just created in this env.
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), result) })
 }
 
-/// Detaches the ArrayBuffer under a typed array (or the ArrayBuffer itself): every view over it
-/// gets length 0, so no JS code can reach the memory after it is unmapped.
-pub fn detach(env: &Env, value: Unknown) -> napi::Result<()> {
-  let raw = value.raw();
-  let mut is_ab = false;
-  // SAFETY: valid env and value; `is_ab` is a valid out-pointer.
-  status(unsafe { sys::napi_is_arraybuffer(env.raw(), raw, &mut is_ab) }, "napi_is_arraybuffer")?;
-  let ab = if is_ab {
-    raw
-  } else {
-    let (mut ty, mut length, mut data, mut ab, mut off) =
-      (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-    // SAFETY: `raw` is a typed array (we only ever store Buffers here); out-pointers are valid.
-    status(
-      unsafe {
-        sys::napi_get_typedarray_info(env.raw(), raw, &mut ty, &mut length, &mut data, &mut ab, &mut off)
-      },
-      "napi_get_typedarray_info",
-    )?;
-    ab
-  };
-  let mut detached = false;
-  // SAFETY: `ab` is an ArrayBuffer of this env; `detached` is a valid out-pointer.
-  status(
-    unsafe { sys::napi_is_detached_arraybuffer(env.raw(), ab, &mut detached) },
-    "napi_is_detached_arraybuffer",
-  )?;
-  if detached {
-    return Ok(());
-  }
-  // SAFETY: `ab` is an external ArrayBuffer we created, so the engine allows detaching it.
-  status(unsafe { sys::napi_detach_arraybuffer(env.raw(), ab) }, "napi_detach_arraybuffer")
-}
-
-/// The bytes of a JS `ArrayBuffer`, typed array (any element type, `Buffer` included) or `DataView`,
-/// as a pointer and byte length; `None` for any other value. A detached view has length 0.
-pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<(*mut u8, usize)>> {
+/// The bytes of a JS `ArrayBuffer`, typed array (any element type, `Buffer` included) or `DataView`;
+/// `None` for any other value. A detached view has length 0. Valid for the current synchronous call
+/// only (JS cannot run, and so cannot detach or shrink it, before the call returns).
+pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<ExtBytes>> {
   let raw = value.raw();
   let (mut is_ta, mut is_dv, mut is_ab) = (false, false, false);
   // SAFETY: valid env and value; each out-pointer is a valid bool. Typed arrays (Buffers) are the
@@ -169,25 +149,50 @@ pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<(*mut u8, u
   } else {
     return Ok(None);
   }
-  if data.is_null() || bytes == 0 {
-    return Ok(Some((ptr::NonNull::<u8>::dangling().as_ptr(), 0)));
+  let (data, bytes) = if data.is_null() || bytes == 0 {
+    (ptr::NonNull::<u8>::dangling().as_ptr(), 0)
+  } else {
+    (data.cast(), bytes)
+  };
+  // SAFETY: Node-API reported `bytes` live bytes at `data` (or none), which stay valid until this
+  // native call returns; ExtBytes is only used within it.
+  Ok(Some(unsafe { ExtBytes::new(data, bytes) }))
+}
+
+/// `buffer.constants.MAX_LENGTH` of the runtime, read when the addon loads (`set_max_buffer_length`).
+static MAX_BUFFER_LENGTH: AtomicU64 = AtomicU64::new(1 << 32);
+
+/// The largest Buffer this runtime can make: Node 20 refuses (and may crash) above 4 GiB.
+pub fn max_buffer_length() -> u64 {
+  MAX_BUFFER_LENGTH.load(Ordering::Relaxed)
+}
+
+/// Reads `buffer.constants.MAX_LENGTH` through `process.getBuiltinModule` (Node >= 20.16, Bun);
+/// keeps 4 GiB, the smallest limit of the runtimes we support, where it cannot be read.
+pub fn set_max_buffer_length(env: &Env) {
+  let script = "(() => { try { return globalThis.process.getBuiltinModule('buffer').constants.MAX_LENGTH } \
+                catch { return 0 } })()";
+  let value = env.run_script::<_, Unknown>(script).and_then(|v| v.coerce_to_number()?.get_double());
+  if let Ok(n) = value {
+    if n >= 1.0 && n.is_finite() {
+      MAX_BUFFER_LENGTH.store(n as u64, Ordering::Relaxed);
+    }
   }
-  Ok(Some((data.cast(), bytes)))
 }
 
-/// Borrows JS bytes as a slice for the length of one synchronous call.
-///
-/// The slice is valid because JS cannot run (and so cannot detach or resize the buffer) until the
-/// native call returns; the caller must not keep it past that.
-pub fn bytes<'a>(ptr: *mut u8, len: usize) -> &'a [u8] {
-  // SAFETY: `ptr..ptr+len` is a live JS backing store (from `view_bytes`), not freed while this
-  // native call runs; u8 has no invalid values.
-  unsafe { std::slice::from_raw_parts(ptr, len) }
-}
-
-/// Mutable twin of [`bytes`], for `readInto` targets.
-#[allow(clippy::mut_from_ref)]
-pub fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
-  // SAFETY: as in `bytes`; no other Rust reference to these JS bytes exists during the call.
-  unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+/// Takes the JS exception that user code (a getter, a listener) left pending, as an error to reject
+/// a promise with; `None` when there is none.
+pub fn take_exception(env: &Env) -> Option<napi::Error> {
+  let mut pending = false;
+  // SAFETY: valid env and out-pointer.
+  if unsafe { sys::napi_is_exception_pending(env.raw(), &mut pending) } != sys::Status::napi_ok || !pending {
+    return None;
+  }
+  let mut value = ptr::null_mut();
+  // SAFETY: valid env and out-pointer; clears the pending exception and returns it.
+  if unsafe { sys::napi_get_and_clear_last_exception(env.raw(), &mut value) } != sys::Status::napi_ok {
+    return None;
+  }
+  // SAFETY: `value` is the exception just taken, a live value of this env.
+  Some(napi::Error::from(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }))
 }

@@ -1,22 +1,32 @@
 //! `flushAsync`: `msync(MS_SYNC)` on a libuv worker thread.
 
 use crate::error::JsResult;
-use crate::region::{read_lock, InFlight};
-use mapshare_core::Error as CoreError;
+use crate::region::{read_lock, Cell};
 use napi::{Env, Result, Task};
 
-/// A pending `msync` over a range of a region.
+/// A pending `msync` over a range of a region. `close()` never waits for the pool: if it runs before
+/// the task, it flushes the whole region itself (the task then resolves), so a `flushAsync()` made
+/// before `close()` always means the bytes reached the file.
 pub struct FlushTask {
-  /// Present until `compute` has run, so `close()` waits for it (and only for it: the task itself
-  /// is dropped later on the main thread, which `close()` may be blocking).
-  in_flight: Option<InFlight>,
+  cell: Cell,
   offset: u64,
   length: Option<u64>,
+  /// An error found when the call was made (closed region, bad range): the promise rejects with it.
+  early: Option<napi::Error>,
+  counted: bool,
 }
 
 impl FlushTask {
-  pub fn new(in_flight: InFlight, offset: u64, length: Option<u64>) -> Self {
-    FlushTask { in_flight: Some(in_flight), offset, length }
+  /// A task for a range already checked against the open region; counted as pending so that
+  /// `close()` knows to flush.
+  pub fn new(cell: Cell, offset: u64, length: Option<u64>) -> Self {
+    cell.flush_started();
+    FlushTask { cell, offset, length, early: None, counted: true }
+  }
+
+  /// A task that only rejects with `err` (Node's promise APIs reject; they do not throw).
+  pub fn failed(cell: Cell, err: napi::Error) -> Self {
+    FlushTask { cell, offset: 0, length: None, early: Some(err), counted: false }
   }
 }
 
@@ -25,17 +35,34 @@ impl Task for FlushTask {
   type JsValue = ();
 
   fn compute(&mut self) -> Result<Self::Output> {
-    let Some(in_flight) = self.in_flight.take() else { return Ok(Err(CoreError::closed())) };
-    // The read lock keeps close()/resize() from unmapping while msync runs.
-    let result = match &*read_lock(in_flight.cell()) {
+    if self.early.is_some() {
+      return Ok(Ok(()));
+    }
+    // The read lock keeps close()/resize() from dropping the mapping while msync runs (they wait for
+    // this one call at most, never for the pool).
+    let result = match &*read_lock(&self.cell) {
       Some(region) => region.flush(self.offset, self.length),
-      None => Err(CoreError::closed()),
+      // Closed after this call was made: close() flushed everything first.
+      None => Ok(()),
     };
-    drop(in_flight);
+    if std::mem::take(&mut self.counted) {
+      self.cell.flush_done();
+    }
     Ok(result)
   }
 
   fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
-    output.js(&env)
+    match self.early.take() {
+      Some(e) => Err(e),
+      None => output.js(&env),
+    }
+  }
+}
+
+impl Drop for FlushTask {
+  fn drop(&mut self) {
+    if self.counted {
+      self.cell.flush_done();
+    }
   }
 }

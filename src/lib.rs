@@ -8,6 +8,7 @@ mod external;
 mod flush_task;
 mod mmap_file;
 mod mutex;
+mod pending;
 mod region;
 mod shared_memory;
 mod shm_segment;
@@ -33,9 +34,10 @@ pub const ALLOCATION_GRANULARITY: u32 = 4096; // placeholder: `init` stores the 
 
 /// Replaces the two placeholders above with the values this machine reports (page sizes differ
 /// between machines of the same target: 4 KiB, 16 KiB or 64 KiB on aarch64).
-#[napi(module_exports)]
+#[napi(module_exports, catch_unwind)]
 pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
   use napi::bindgen_prelude::JsObjectValue;
+  crate::external::set_max_buffer_length(&env);
   let page = mapshare_core::page_size() as u32;
   let granularity = mapshare_core::allocation_granularity() as u32;
   // The generated loader also re-exports the consts under their Rust names: give those the real

@@ -70,10 +70,20 @@ fn map_options(env: &Env, opts: &Option<napi::bindgen_prelude::Object>) -> Resul
 
 #[napi]
 impl MmapFile {
+  /// Not constructible: MmapFile.open(), MmapFile.fromFd() and MmapFile.anonymous() make instances. `new MmapFile()` throws `ERR_ILLEGAL_CONSTRUCTOR`.
+  #[napi(constructor, catch_unwind)]
+  pub fn constructor(env: Env) -> Result<Self> {
+    Err(crate::error::illegal_constructor(
+      &env,
+      "MmapFile",
+      "MmapFile.open(), MmapFile.fromFd() and MmapFile.anonymous()",
+    ))
+  }
+
   /// Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
   /// shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
   /// `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
-  #[napi(factory, ts_args_type = "path: string, options?: OpenOptions")]
+  #[napi(factory, ts_args_type = "path: string, options?: OpenOptions", catch_unwind)]
   pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let path = convert::path(env, path, "path")?;
     let opts = convert::options(env, options, "options")?;
@@ -95,7 +105,7 @@ impl MmapFile {
 
   /// Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
   /// you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
-  #[napi(factory, ts_args_type = "fd: number, options?: FromFdOptions")]
+  #[napi(factory, ts_args_type = "fd: number, options?: FromFdOptions", catch_unwind)]
   pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
       Some(fd) => fd as i32,
@@ -109,7 +119,7 @@ impl MmapFile {
   }
 
   /// Zero-filled memory backed by no file (`MAP_ANONYMOUS`): private by default, or `shared: true`.
-  #[napi(factory, ts_args_type = "length: number, options?: AnonymousOptions")]
+  #[napi(factory, ts_args_type = "length: number, options?: AnonymousOptions", catch_unwind)]
   pub fn anonymous(env: &Env, length: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let length = convert::index(env, length, "length")?;
     let opts = convert::options(env, options, "options")?;
@@ -120,14 +130,14 @@ impl MmapFile {
   }
 
   /// The path given to `open` (null for `fromFd` and anonymous memory).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn path(&self) -> Option<String> {
     self.path.clone()
   }
 
   /// Grows or shrinks the file to `offset + length` bytes (`ftruncate`) and maps the new range.
-  /// Shared writable file mappings only. The old `buffer` and its views are detached: read `buffer` again.
-  #[napi(ts_args_type = "length: number")]
+  /// Shared writable file mappings only. The old `buffer` and its views are cut off the file (they read zeros): read `buffer` again.
+  #[napi(ts_args_type = "length: number", catch_unwind)]
   pub fn resize(&self, env: &Env, length: Option<Unknown>) -> Result<()> {
     let length = convert::index(env, length, "length")?;
     let Some(backing) = &self.backing else {

@@ -1,102 +1,96 @@
 //! The region surface every class shares (`buffer`, `read`, `write`, `flush`, `close`, ...), written
 //! once: `RegionState` holds the mapping and its Buffer, and `region_surface!` puts the JS methods on
 //! a class.
+//!
+//! Lifetime: the core `Region` owns the mapping; `close()` drops it, which releases the backing at
+//! once and leaves inert memory wherever a hold remains (a Buffer not yet collected, a waiting
+//! thread). So nothing here waits: every call takes what it needs under the lock, and what runs
+//! later (a wait, a lock, a flush) holds the memory or re-checks that the region is open.
 
-use crate::convert;
+use crate::convert::{self, Data};
 use crate::error::{self, JsResult};
 use crate::external::{self, ExternalError};
+use mapshare_core::sync::Canceller;
 use mapshare_core::{Advice, Error as CoreError, Region};
 use napi::{Env, Result, Unknown, UnknownRef};
 use std::cell::RefCell;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
-/// The mapping, shared by the JS object, the Buffer's finalizer and in-flight async work.
-/// `None` once closed. Whoever drops the last `Arc` unmaps.
+/// The mapping, shared by the JS object, `flushAsync` tasks and `Mutex` objects. `None` once closed.
 pub type Cell = Arc<Shared>;
 
 pub struct Shared {
   region: RwLock<Option<Region>>,
-  /// `waitAsync` waits in progress: `close()` cancels them before it unmaps.
-  waiters: Mutex<Vec<std::sync::Weak<mapshare_core::sync::Canceller>>>,
-  /// Async operations started but not finished; `close()` waits for them.
-  pending: Mutex<usize>,
-  idle: Condvar,
+  /// Waits and lock attempts in progress (sync in other threads, or async): `close()` and
+  /// `resize()` cancel them.
+  waiters: Mutex<Vec<Weak<Canceller>>>,
+  /// `flushAsync` calls made but not yet run: `close()` flushes the region itself when there are any.
+  flushes: AtomicUsize,
 }
+
+/// Why a cancelled wait ended.
+pub const ABORTED: u32 = 1;
+pub const CLOSED: u32 = 2;
 
 impl Shared {
-  fn new(region: Region) -> Self {
-    Shared {
-      region: RwLock::new(Some(region)),
-      waiters: Mutex::new(Vec::new()),
-      pending: Mutex::new(0),
-      idle: Condvar::new(),
+  /// Runs `f` on the live region under the read lock; `ERR_MAPSHARE_CLOSED` after close. A panic in
+  /// `f` (a bug) becomes `ERR_MAPSHARE_INTERNAL` instead of crossing into the JS engine.
+  pub fn with<T>(&self, env: &Env, f: impl FnOnce(&Region) -> mapshare_core::Result<T>) -> Result<T> {
+    let guard = read_lock(self);
+    let Some(region) = &*guard else { return Err(error::to_js(env, CoreError::closed())) };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(region))) {
+      Ok(r) => r.js(env),
+      Err(payload) => Err(error::internal(env, payload)),
     }
   }
 
-  fn pending(&self) -> MutexGuard<'_, usize> {
-    self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+  /// Runs `f` on the live region and registers `canceller` in the same step, so that a `close()`
+  /// can never fall between the two (the wait would then never be cancelled).
+  pub fn with_tracked<T>(
+    &self,
+    env: &Env,
+    canceller: &Arc<Canceller>,
+    f: impl FnOnce(&Region) -> mapshare_core::Result<T>,
+  ) -> Result<T> {
+    self.with(env, |r| {
+      let out = f(r)?;
+      let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+      w.retain(|x| x.strong_count() > 0);
+      w.push(Arc::downgrade(canceller));
+      Ok(out)
+    })
   }
 
-  /// Registers an async wait so that `close()` can cancel it.
-  pub fn track(&self, c: &Arc<mapshare_core::sync::Canceller>) {
-    let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-    w.retain(|x| x.strong_count() > 0);
-    w.push(Arc::downgrade(c));
+  pub fn flush_started(&self) {
+    self.flushes.fetch_add(1, Ordering::SeqCst);
   }
 
-  /// Cancels every async wait in progress (reason 2: closed).
+  pub fn flush_done(&self) {
+    self.flushes.fetch_sub(1, Ordering::SeqCst);
+  }
+
+  /// Cancels every wait in progress (reason: closed).
   fn cancel_waiters(&self) {
     let w = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
-    for c in w.iter().filter_map(std::sync::Weak::upgrade) {
-      c.cancel(crate::atomics::CLOSED);
-    }
-  }
-
-  /// Blocks until no async operation is in flight.
-  fn wait_idle(&self) {
-    let mut n = self.pending();
-    while *n > 0 {
-      n = self.idle.wait(n).unwrap_or_else(|poisoned| poisoned.into_inner());
+    for c in w.iter().filter_map(Weak::upgrade) {
+      c.cancel(CLOSED);
     }
   }
 }
 
-/// Marks an async operation in flight on a region from creation to drop (whether or not it ran).
-pub struct InFlight(Cell);
-
-impl InFlight {
-  pub fn new(cell: Cell) -> Self {
-    *cell.pending() += 1;
-    InFlight(cell)
-  }
-
-  pub fn cell(&self) -> &Cell {
-    &self.0
-  }
-}
-
-impl Drop for InFlight {
-  fn drop(&mut self) {
-    let mut n = self.0.pending();
-    *n -= 1;
-    if *n == 0 {
-      self.0.idle.notify_all();
-    }
-  }
-}
-
-pub fn read_lock(cell: &Cell) -> RwLockReadGuard<'_, Option<Region>> {
+pub fn read_lock(cell: &Shared) -> RwLockReadGuard<'_, Option<Region>> {
   cell.region.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write_lock(cell: &Cell) -> RwLockWriteGuard<'_, Option<Region>> {
+fn write_lock(cell: &Shared) -> RwLockWriteGuard<'_, Option<Region>> {
   cell.region.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One JS region object's state.
 pub struct RegionState {
   cell: Cell,
-  /// The zero-copy Buffer, made on first use of `buffer` and detached on close/resize. A RefCell,
+  /// The zero-copy Buffer, made on first use of `buffer` and forgotten on close/resize. A RefCell,
   /// so every method takes `&self`: napi-rs refuses `&mut self` calls while async work borrows the
   /// object, and `close()` must work while a `flushAsync` is pending.
   buffer: RefCell<Option<UnknownRef>>,
@@ -111,7 +105,12 @@ const REPORTED_COST: i64 = 64 * 1024;
 impl RegionState {
   pub fn new(env: &Env, region: Region) -> Self {
     external::adjust(env.raw(), REPORTED_COST);
-    RegionState { cell: Arc::new(Shared::new(region)), buffer: RefCell::new(None) }
+    let cell = Arc::new(Shared {
+      region: RwLock::new(Some(region)),
+      waiters: Mutex::new(Vec::new()),
+      flushes: AtomicUsize::new(0),
+    });
+    RegionState { cell, buffer: RefCell::new(None) }
   }
 
   pub fn cell(&self) -> &Cell {
@@ -120,10 +119,7 @@ impl RegionState {
 
   /// Runs `f` on the live region; `ERR_MAPSHARE_CLOSED` after close.
   pub fn with<T>(&self, env: &Env, f: impl FnOnce(&Region) -> mapshare_core::Result<T>) -> Result<T> {
-    match &*read_lock(&self.cell) {
-      Some(region) => f(region).js(env),
-      None => Err(error::to_js(env, CoreError::closed())),
-    }
+    self.cell.with(env, f)
   }
 
   pub fn is_closed(&self) -> bool {
@@ -139,16 +135,28 @@ impl RegionState {
     if let Some(r) = &*self.buffer.borrow() {
       return r.get_value(env);
     }
-    let (ptr, len, safe) = self.with(env, |r| Ok((r.as_ptr(), r.len(), r.has_safe_view())))?;
-    if !safe {
+    let Some(view) = self.with(env, |r| Ok(r.external_view()))? else {
       return Err(error::coded(
         env,
         "ERR_MAPSHARE_NO_SAFE_VIEW",
         "this region is attached read-only (SHM_RDONLY): its pages fault on write and cannot be mapped \
          copy-on-write, so no Buffer is handed out (a JS write would crash the process); use read() or readInto()",
       ));
+    };
+    let max = external::max_buffer_length();
+    if view.len as u64 > max {
+      return Err(error::coded(
+        env,
+        "ERR_MAPSHARE_BUFFER_TOO_LARGE",
+        format!(
+          "the region is {} bytes, more than a Buffer can hold in this runtime (buffer.constants.MAX_LENGTH = {max}); \
+           use read(offset, length), readInto(target, offset) and write(data, offset) on parts of it, or map a smaller \
+           range (options offset and length)",
+          view.len
+        ),
+      ));
     }
-    match external::external_buffer(env, ptr, len, self.cell.clone()) {
+    match external::external_buffer(env, view.ptr, view.len, view.hold) {
       Ok(value) => {
         *self.buffer.borrow_mut() = Some(value.create_ref()?);
         Ok(value)
@@ -163,48 +171,54 @@ impl RegionState {
     }
   }
 
-  /// Detaches the Buffer (all views over it get length 0) and forgets it.
+  /// Forgets the Buffer (the next `buffer` makes a new one). It is not detached: its memory turns
+  /// inert when the mapping is closed (see `external::external_buffer` for why).
   fn drop_buffer(&self, env: &Env) -> Result<()> {
-    let taken = self.buffer.borrow_mut().take();
-    if let Some(r) = taken {
-      let value = r.get_value(env)?;
-      let detached = external::detach(env, value);
+    if let Some(r) = self.buffer.borrow_mut().take() {
       r.unref(env)?;
-      detached?;
     }
     Ok(())
   }
 
-  /// Unmaps now. Idempotent. Waits first for `flushAsync` calls already made on this region.
+  /// Closes now: forgets the Buffer, cancels waits, and closes the mapping: the backing is released
+  /// at once, and memory still held elsewhere (old Buffers included) turns inert. Idempotent. Never
+  /// waits for other work.
   pub fn close(&self, env: &Env) -> Result<()> {
     self.drop_buffer(env)?;
     self.cell.cancel_waiters();
-    self.cell.wait_idle();
-    let old = write_lock(&self.cell).take();
-    if old.is_some() {
+    let mut guard = write_lock(&self.cell);
+    let old = guard.take();
+    if let Some(old) = old {
+      if self.cell.flushes.load(Ordering::SeqCst) > 0 {
+        // flushAsync calls still queued on the pool: do their work now (they then resolve).
+        let _ = old.flush(0, None);
+      }
+      drop(guard);
       external::adjust(env.raw(), -REPORTED_COST);
+      old.close();
     }
-    drop(old);
     Ok(())
   }
 
   /// Replaces the mapping with the one `f` makes from the current one (resize). On error nothing
-  /// changes; on success the old Buffer is detached and the old mapping unmapped.
+  /// changes; on success the old Buffer turns inert, waits on the old mapping are cancelled
+  /// (rejected as closed), and the old mapping is dropped like a closed one.
   pub fn replace(&self, env: &Env, f: impl FnOnce(&Region) -> mapshare_core::Result<Region>) -> Result<()> {
-    let cell = self.cell.clone();
-    // Async waits and locks on the old mapping end (rejected as closed) before it is unmapped.
-    cell.cancel_waiters();
-    cell.wait_idle();
-    let mut guard = write_lock(&cell);
+    let mut guard = write_lock(&self.cell);
     let Some(old) = guard.as_ref() else { return Err(error::to_js(env, CoreError::closed())) };
     let new = f(old).js(env)?;
     self.drop_buffer(env)?;
-    *guard = Some(new);
+    self.cell.cancel_waiters();
+    let old = guard.replace(new);
+    drop(guard);
+    if let Some(old) = old {
+      old.close();
+    }
     Ok(())
   }
 
   /// Called when the JS object is collected: releases our hold on the Buffer. The mapping lives on
-  /// while the Buffer (or async work) still references it.
+  /// while the Buffer (or a wait) still holds it.
   pub fn release(self, env: &Env) {
     if !self.is_closed() {
       external::adjust(env.raw(), -REPORTED_COST);
@@ -222,31 +236,51 @@ impl RegionState {
   ) -> Result<napi::bindgen_prelude::Buffer> {
     let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
     let length = convert::opt_index(env, length, "length")?;
-    self.with(env, |r| r.read_vec(offset, length).map(Into::into))
-  }
-
-  pub fn read_into(&self, env: &Env, target: Option<Unknown>, offset: Option<Unknown>) -> Result<u32> {
-    let dst = convert::target_bytes(env, target, "target")?;
-    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    let max = external::max_buffer_length();
     self.with(env, |r| {
-      let (off, n) = r.range(offset, None)?;
-      let n = n.min(dst.len());
-      r.read_into(off as u64, &mut dst[..n])?;
-      Ok(n as u32)
+      let (_, n) = r.range(offset, length)?;
+      if n as u64 > max {
+        return Err(CoreError::out_of_range(format!(
+          "read() copies into one Buffer, and {n} bytes are more than a Buffer holds in this runtime \
+           (buffer.constants.MAX_LENGTH = {max}): read in parts, or readInto() a target of your own"
+        )));
+      }
+      r.read_vec(offset, length).map(Into::into)
     })
   }
 
-  pub fn write(&self, env: &Env, data: Option<Unknown>, offset: Option<Unknown>) -> Result<u32> {
-    let mut scratch = Vec::new();
-    let src = convert::source_bytes(env, data, "data", &mut scratch)?;
+  pub fn read_into(&self, env: &Env, target: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
+    let dst = convert::target_bytes(env, target, "target")?;
     let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
-    self.with(env, |r| r.write_at(offset, src).map(|()| src.len() as u32))
+    self.with(env, |r| r.read_into_ext(offset, &dst)).map(|n| n as f64)
+  }
+
+  pub fn write(&self, env: &Env, data: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
+    let src = convert::source_bytes(env, data, "data")?;
+    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    self.with(env, |r| match &src {
+      Data::Owned(bytes) => r.write_at(offset, bytes).map(|()| bytes.len() as f64),
+      Data::View(view) => r.write_ext(offset, view).map(|()| view.len() as f64),
+    })
   }
 
   pub fn flush(&self, env: &Env, offset: Option<Unknown>, length: Option<Unknown>) -> Result<()> {
     let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
     let length = convert::opt_index(env, length, "length")?;
     self.with(env, |r| r.flush(offset, length))
+  }
+
+  /// `flushAsync`: a task that flushes later, or rejects with what is wrong now.
+  pub fn flush_task(
+    &self,
+    env: &Env,
+    offset: Option<Unknown>,
+    length: Option<Unknown>,
+  ) -> crate::flush_task::FlushTask {
+    match self.range_args(env, offset, length) {
+      Ok((offset, length)) => crate::flush_task::FlushTask::new(self.cell.clone(), offset, length),
+      Err(e) => crate::flush_task::FlushTask::failed(self.cell.clone(), e),
+    }
   }
 
   /// Checks arguments and that the region is open, for async work that runs later.
@@ -329,29 +363,31 @@ macro_rules! region_surface {
     #[napi]
     impl $class {
       /// A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
-      /// are writes to the mapping. Detached (length 0) by `close()` and `resize()`. Throws
+      /// are writes to the mapping. After `close()` or `resize()` it is cut off the mapping (zeros,
+      /// writes go nowhere): read `buffer` again after `resize()`. Throws `ERR_MAPSHARE_BUFFER_TOO_LARGE`
+      /// above `buffer.constants.MAX_LENGTH` (4 GiB on Node 20). Throws
       /// `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
       /// (Electron): use `read`/`readInto`/`write` there.
-      #[napi(getter, ts_return_type = "Buffer")]
+      #[napi(getter, ts_return_type = "Buffer", catch_unwind)]
       pub fn buffer<'env>(&self, env: &'env napi::Env) -> napi::Result<napi::Unknown<'env>> {
         self.state.buffer(env)
       }
 
       /// Size of the region in bytes (0 once closed).
-      #[napi(getter)]
+      #[napi(getter, catch_unwind)]
       pub fn length(&self) -> f64 {
         self.state.len() as f64
       }
 
       /// True once `close()` has unmapped the region.
-      #[napi(getter)]
+      #[napi(getter, catch_unwind)]
       pub fn closed(&self) -> bool {
         self.state.is_closed()
       }
 
       /// Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
       /// Works where `buffer` is unavailable.
-      #[napi(ts_args_type = "offset?: number, length?: number")]
+      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
       pub fn read(
         &self,
         env: &napi::Env,
@@ -362,31 +398,31 @@ macro_rules! region_surface {
       }
 
       /// Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count.
-      #[napi(ts_args_type = "target: ArrayBufferView | ArrayBuffer, offset?: number")]
+      #[napi(ts_args_type = "target: ArrayBufferView | ArrayBuffer, offset?: number", catch_unwind)]
       pub fn read_into(
         &self,
         env: &napi::Env,
         target: Option<napi::Unknown>,
         offset: Option<napi::Unknown>,
-      ) -> napi::Result<u32> {
+      ) -> napi::Result<f64> {
         self.state.read_into(env, target, offset)
       }
 
       /// Copies `data` (a string is UTF-8 encoded) into the region at `offset` (default 0); returns the
       /// byte count. All of it must fit (`ERR_OUT_OF_RANGE` otherwise); `ERR_MAPSHARE_READ_ONLY` on a
       /// read-only region.
-      #[napi(ts_args_type = "data: string | ArrayBufferView | ArrayBuffer, offset?: number")]
+      #[napi(ts_args_type = "data: string | ArrayBufferView | ArrayBuffer, offset?: number", catch_unwind)]
       pub fn write(
         &self,
         env: &napi::Env,
         data: Option<napi::Unknown>,
         offset: Option<napi::Unknown>,
-      ) -> napi::Result<u32> {
+      ) -> napi::Result<f64> {
         self.state.write(env, data, offset)
       }
 
       /// `msync(MS_SYNC)`: returns once the range (default: all) is written to the backing file.
-      #[napi(ts_args_type = "offset?: number, length?: number")]
+      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
       pub fn flush(
         &self,
         env: &napi::Env,
@@ -397,25 +433,21 @@ macro_rules! region_surface {
       }
 
       /// `flush` on a libuv worker thread, leaving the event loop free.
-      #[napi(ts_args_type = "offset?: number, length?: number", ts_return_type = "Promise<void>")]
+      #[napi(ts_args_type = "offset?: number, length?: number", ts_return_type = "Promise<void>", catch_unwind)]
       pub fn flush_async(
         &self,
         env: &napi::Env,
         offset: Option<napi::Unknown>,
         length: Option<napi::Unknown>,
-      ) -> napi::Result<napi::bindgen_prelude::AsyncTask<$crate::flush_task::FlushTask>> {
-        let (offset, length) = self.state.range_args(env, offset, length)?;
-        Ok(napi::bindgen_prelude::AsyncTask::new($crate::flush_task::FlushTask::new(
-          $crate::region::InFlight::new(self.state.cell().clone()),
-          offset,
-          length,
-        )))
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::flush_task::FlushTask> {
+        napi::bindgen_prelude::AsyncTask::new(self.state.flush_task(env, offset, length))
       }
 
       /// `madvise`: tells the kernel how the range (default: all) will be used. `'dontneed'` drops the
       /// pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
       #[napi(
-        ts_args_type = "advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number"
+        ts_args_type = "advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number",
+        catch_unwind
       )]
       pub fn advise(
         &self,
@@ -428,7 +460,7 @@ macro_rules! region_surface {
       }
 
       /// `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`).
-      #[napi(ts_args_type = "offset?: number, length?: number")]
+      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
       pub fn lock(
         &self,
         env: &napi::Env,
@@ -439,7 +471,7 @@ macro_rules! region_surface {
       }
 
       /// `munlock`: lets the range (default: all) be paged out again.
-      #[napi(ts_args_type = "offset?: number, length?: number")]
+      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
       pub fn unlock(
         &self,
         env: &napi::Env,
@@ -450,7 +482,7 @@ macro_rules! region_surface {
       }
 
       /// `mincore`: which pages of the range (default: all) are in memory.
-      #[napi(ts_args_type = "offset?: number, length?: number")]
+      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
       pub fn residency(
         &self,
         env: &napi::Env,
@@ -460,9 +492,12 @@ macro_rules! region_surface {
         self.state.residency(env, offset, length)
       }
 
-      /// Unmaps the region now and detaches `buffer` and every view over it (their length becomes 0).
+      /// Closes the region now: the file, object or segment is released at once (descriptors closed,
+      /// System V `nattch` drops), and `buffer` and every view over it are cut off it: they keep their
+      /// length but read zeros, and writes to them reach nothing anyone can see. The addresses stay
+      /// reserved until the last such view (or native work using it) is gone, so nothing can crash.
       /// Calling it again does nothing; other methods then throw `ERR_MAPSHARE_CLOSED`.
-      #[napi]
+      #[napi(catch_unwind)]
       pub fn close(&self, env: &napi::Env) -> napi::Result<()> {
         self.state.close(env)
       }
@@ -470,14 +505,14 @@ macro_rules! region_surface {
       /// `Atomics.load` on the 32-bit word at `byteOffset` (a multiple of 4), sequentially consistent,
       /// on the shared memory itself: works where `buffer` is unavailable and agrees with `Atomics.*`
       /// on an `Int32Array` over `buffer` and with C11 atomics in other processes.
-      #[napi(ts_args_type = "byteOffset: number")]
+      #[napi(ts_args_type = "byteOffset: number", catch_unwind)]
       pub fn load(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<i32> {
         self.state.atomic32(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
       }
 
       /// `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
       /// holds `expected`; returns the value it held.
-      #[napi(ts_args_type = "byteOffset: number, expected: number, replacement: number")]
+      #[napi(ts_args_type = "byteOffset: number, expected: number, replacement: number", catch_unwind)]
       pub fn compare_exchange(
         &self,
         env: &napi::Env,
@@ -489,7 +524,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint.
-      #[napi(ts_args_type = "byteOffset: number")]
+      #[napi(ts_args_type = "byteOffset: number", catch_unwind)]
       pub fn load64(
         &self,
         env: &napi::Env,
@@ -499,7 +534,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints.
-      #[napi(ts_args_type = "byteOffset: number, expected: bigint, replacement: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, expected: bigint, replacement: bigint", catch_unwind)]
       pub fn compare_exchange64(
         &self,
         env: &napi::Env,
@@ -511,7 +546,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn store(
         &self,
         env: &napi::Env,
@@ -522,7 +557,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn store64(
         &self,
         env: &napi::Env,
@@ -533,7 +568,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn add(
         &self,
         env: &napi::Env,
@@ -544,7 +579,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn add64(
         &self,
         env: &napi::Env,
@@ -555,7 +590,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn sub(
         &self,
         env: &napi::Env,
@@ -566,7 +601,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn sub64(
         &self,
         env: &napi::Env,
@@ -577,7 +612,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn and(
         &self,
         env: &napi::Env,
@@ -588,7 +623,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn and64(
         &self,
         env: &napi::Env,
@@ -599,7 +634,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn or(
         &self,
         env: &napi::Env,
@@ -610,7 +645,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn or64(
         &self,
         env: &napi::Env,
@@ -621,7 +656,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn xor(
         &self,
         env: &napi::Env,
@@ -632,7 +667,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn xor64(
         &self,
         env: &napi::Env,
@@ -643,7 +678,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
-      #[napi(ts_args_type = "byteOffset: number, value: number")]
+      #[napi(ts_args_type = "byteOffset: number, value: number", catch_unwind)]
       pub fn exchange(
         &self,
         env: &napi::Env,
@@ -654,7 +689,7 @@ macro_rules! region_surface {
       }
 
       /// `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
-      #[napi(ts_args_type = "byteOffset: number, value: bigint")]
+      #[napi(ts_args_type = "byteOffset: number, value: bigint", catch_unwind)]
       pub fn exchange64(
         &self,
         env: &napi::Env,
@@ -670,7 +705,8 @@ macro_rules! region_surface {
       /// POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
       #[napi(
         ts_args_type = "byteOffset: number, expected: number, timeout?: number",
-        ts_return_type = "'ok' | 'not-equal' | 'timed-out'"
+        ts_return_type = "'ok' | 'not-equal' | 'timed-out'",
+        catch_unwind
       )]
       pub fn wait(
         &self,
@@ -684,7 +720,7 @@ macro_rules! region_surface {
 
       /// Wakes up to `count` (default: all) waiters on the 32-bit word at `byteOffset`, in any process;
       /// returns how many were woken.
-      #[napi(ts_args_type = "byteOffset: number, count?: number")]
+      #[napi(ts_args_type = "byteOffset: number, count?: number", catch_unwind)]
       pub fn notify(
         &self,
         env: &napi::Env,
@@ -699,29 +735,30 @@ macro_rules! region_surface {
       /// progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
       #[napi(
         ts_args_type = "byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }",
-        ts_return_type = "Promise<'ok' | 'not-equal' | 'timed-out'>"
+        ts_return_type = "Promise<'ok' | 'not-equal' | 'timed-out'>",
+        catch_unwind
       )]
       pub fn wait_async<'env>(
         &self,
         env: &'env napi::Env,
         byte_offset: Option<napi::Unknown>,
         expected: Option<napi::Unknown>,
-        options: Option<napi::Unknown>,
+        options: Option<napi::Unknown<'env>>,
       ) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
         self.state.wait_async(env, byte_offset, expected, options)
       }
 
       /// A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
       /// every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
-      #[napi(ts_args_type = "byteOffset: number")]
+      #[napi(ts_args_type = "byteOffset: number", catch_unwind)]
       pub fn mutex(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<$crate::mutex::Mutex> {
         let offset = $crate::convert::index(env, byte_offset, "byteOffset")?;
-        self.state.with(env, |r| r.lock_address(offset))?;
+        self.state.with(env, |r| r.lock_handle(offset).map(drop))?;
         Ok($crate::mutex::Mutex::new(self.state.cell().clone(), offset))
       }
 
       /// Same as `close()`, for `using` declarations.
-      #[napi(well_known_symbol = "dispose")]
+      #[napi(well_known_symbol = "dispose", catch_unwind)]
       pub fn dispose(&self, env: &napi::Env) -> napi::Result<()> {
         self.state.close(env)
       }

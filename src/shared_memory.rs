@@ -51,10 +51,20 @@ impl SharedMemory {
 
 #[napi]
 impl SharedMemory {
+  /// Not constructible: SharedMemory.create(), SharedMemory.open(), SharedMemory.anonymous() and SharedMemory.fromFd() make instances. `new SharedMemory()` throws `ERR_ILLEGAL_CONSTRUCTOR`.
+  #[napi(constructor, catch_unwind)]
+  pub fn constructor(env: Env) -> Result<Self> {
+    Err(crate::error::illegal_constructor(
+      &env,
+      "SharedMemory",
+      "SharedMemory.create(), SharedMemory.open(), SharedMemory.anonymous() and SharedMemory.fromFd()",
+    ))
+  }
+
   /// `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
   /// `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
   /// `EINVAL` (empty name or a `/` inside), `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`.
-  #[napi(factory, ts_args_type = "name: string, size: number, options?: CreateOptions")]
+  #[napi(factory, ts_args_type = "name: string, size: number, options?: CreateOptions", catch_unwind)]
   pub fn create(
     env: &Env,
     name: Option<Unknown>,
@@ -72,7 +82,7 @@ impl SharedMemory {
   }
 
   /// `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none).
-  #[napi(factory, ts_args_type = "name: string, options?: ShmOpenOptions")]
+  #[napi(factory, ts_args_type = "name: string, options?: ShmOpenOptions", catch_unwind)]
   pub fn open(env: &Env, name: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
     let name = name_arg(env, name)?;
     let ro = readonly(env, options)?;
@@ -81,7 +91,7 @@ impl SharedMemory {
   }
 
   /// `shm_unlink(name)`: removes the name; processes that mapped it keep their memory.
-  #[napi(js_name = "unlink", ts_args_type = "name: string")]
+  #[napi(js_name = "unlink", ts_args_type = "name: string", catch_unwind)]
   pub fn unlink_name(env: &Env, name: Option<Unknown>) -> Result<()> {
     let name = name_arg(env, name)?;
     shm::unlink(&name).js(env)
@@ -90,7 +100,7 @@ impl SharedMemory {
   /// Shared memory without a name (`memfd_create` on Linux; elsewhere a `shm_open` name unlinked at
   /// once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
   /// `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
-  #[napi(factory, ts_args_type = "size: number")]
+  #[napi(factory, ts_args_type = "size: number", catch_unwind)]
   pub fn anonymous(env: &Env, size: Option<Unknown>) -> Result<SharedMemory> {
     let size = convert::index(env, size, "size")?;
     let m = shm::anonymous(size).js(env)?;
@@ -99,7 +109,7 @@ impl SharedMemory {
 
   /// Maps a shared memory descriptor received from another process (whole object, shared). The
   /// descriptor stays yours.
-  #[napi(factory, ts_args_type = "fd: number, options?: ShmOpenOptions")]
+  #[napi(factory, ts_args_type = "fd: number, options?: ShmOpenOptions", catch_unwind)]
   pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
     let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
       Some(fd) => fd as i32,
@@ -111,20 +121,20 @@ impl SharedMemory {
   }
 
   /// The object's name with its leading slash (`'/jobs'`), or null for anonymous memory.
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn name(&self) -> Option<String> {
     self.name.clone()
   }
 
   /// Mapped size in bytes (0 once closed).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn size(&self) -> f64 {
     self.state.len() as f64
   }
 
   /// For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
   /// Null otherwise (named objects close theirs right after mapping).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn fd(&self, env: &Env) -> Result<Option<i32>> {
     if self.state.is_closed() {
       return Ok(None);
@@ -133,7 +143,7 @@ impl SharedMemory {
   }
 
   /// `shm_unlink` of this object's name (the mapping stays valid). Throws for anonymous memory.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn unlink(&self, env: &Env) -> Result<()> {
     match &self.name {
       Some(n) => shm::unlink(n).js(env),

@@ -96,10 +96,24 @@ fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
 
 #[napi]
 impl ShmSegment {
+  /// Not constructible: ShmSegment.create(), ShmSegment.open() and ShmSegment.fromId() make instances. `new ShmSegment()` throws `ERR_ILLEGAL_CONSTRUCTOR`.
+  #[napi(constructor, catch_unwind)]
+  pub fn constructor(env: Env) -> Result<Self> {
+    Err(crate::error::illegal_constructor(
+      &env,
+      "ShmSegment",
+      "ShmSegment.create(), ShmSegment.open() and ShmSegment.fromId()",
+    ))
+  }
+
   /// `shmget(key, size, IPC_CREAT|IPC_EXCL|mode)` + `shmat`. `key` is a number (from `ftok`) or
   /// `'private'` (`IPC_PRIVATE`). Errors: `EEXIST` (exclusive and the key exists), `EINVAL` (size
   /// outside SHMMIN..SHMMAX), `ENOSPC`, `EACCES`.
-  #[napi(factory, ts_args_type = "key: number | 'private', size: number, options?: SegmentCreateOptions")]
+  #[napi(
+    factory,
+    ts_args_type = "key: number | 'private', size: number, options?: SegmentCreateOptions",
+    catch_unwind
+  )]
   pub fn create(
     env: &Env,
     key: Option<Unknown>,
@@ -117,7 +131,7 @@ impl ShmSegment {
   }
 
   /// `shmget(key, 0, 0)` + `shmat` of an existing segment (`ENOENT` if no segment has the key).
-  #[napi(factory, ts_args_type = "key: number, options?: SegmentOpenOptions")]
+  #[napi(factory, ts_args_type = "key: number, options?: SegmentOpenOptions", catch_unwind)]
   pub fn open(env: &Env, key: Option<Unknown>, options: Option<Unknown>) -> Result<ShmSegment> {
     let key = key_arg(env, key, false)?;
     let ro = readonly(env, options)?;
@@ -126,7 +140,7 @@ impl ShmSegment {
   }
 
   /// `shmat(id)`: attaches a segment by the id `shmget` gave (e.g. from another process or `ipcs`).
-  #[napi(factory, ts_args_type = "id: number, options?: SegmentOpenOptions")]
+  #[napi(factory, ts_args_type = "id: number, options?: SegmentOpenOptions", catch_unwind)]
   pub fn from_id(env: &Env, id: Option<Unknown>, options: Option<Unknown>) -> Result<ShmSegment> {
     let id = match convert::opt_int(env, id, "id", 0, i32::MAX as i64)? {
       Some(id) => id as i32,
@@ -138,19 +152,19 @@ impl ShmSegment {
   }
 
   /// The segment id (`shmid`).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn id(&self) -> i32 {
     self.id
   }
 
   /// Attached size in bytes (0 once detached).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn size(&self) -> f64 {
     self.state.len() as f64
   }
 
   /// `shmctl(IPC_STAT)`. Works after `detach()` while the segment exists.
-  #[napi(ts_return_type = "SegmentStat")]
+  #[napi(ts_return_type = "SegmentStat", catch_unwind)]
   pub fn stat<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
     let s = sysv::stat(self.id).js(env)?;
     let mut o = Object::new(env)?;
@@ -176,7 +190,7 @@ impl ShmSegment {
   }
 
   /// `shmctl(IPC_SET)`: changes the mode bits and/or owner.
-  #[napi(ts_args_type = "permissions: SegmentPermissions")]
+  #[napi(ts_args_type = "permissions: SegmentPermissions", catch_unwind)]
   pub fn set_permissions(&self, env: &Env, permissions: Option<Unknown>) -> Result<()> {
     let opts = convert::options(env, permissions, "permissions")?;
     let mode = convert::opt_int(env, field(&opts, "mode")?, "permissions.mode", 0, 0o777)?.map(|m| m as u32);
@@ -188,14 +202,14 @@ impl ShmSegment {
   }
 
   /// `shmdt`: detaches this process (same as `close()`); the segment lives on.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn detach(&self, env: &Env) -> Result<()> {
     self.state.close(env)
   }
 
   /// `shmctl(IPC_RMID)`: marks the segment for removal; it is destroyed when the last process
   /// detaches, as in C. This process stays attached until `detach()`.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn remove(&self, env: &Env) -> Result<()> {
     sysv::remove(self.id).js(env)
   }
@@ -203,7 +217,7 @@ impl ShmSegment {
 
 /// `ftok(path, projectId)`: the System V key C computes for the same file and id (from the file's
 /// inode and device and the id's low 8 bits), as an unsigned number. The file must exist.
-#[napi(ts_args_type = "path: string, projectId: number")]
+#[napi(ts_args_type = "path: string, projectId: number", catch_unwind)]
 pub fn ftok(env: &Env, path: Option<Unknown>, project_id: Option<Unknown>) -> Result<u32> {
   let path = convert::path(env, path, "path")?;
   let id = match convert::opt_int(env, project_id, "projectId", 1, 255)? {

@@ -231,16 +231,40 @@ pub(crate) fn map_fd(
       length
     }
     FileKind::CharDevice | FileKind::BlockDevice => {
-      let length = opts.length.ok_or_else(|| {
-        Error::invalid(errno::EINVAL, "mmap", format!("{name} is a device: pass length")).or_path(path)
-      })?;
+      // A block device's size is not `st_size` (0): ask the device (`BLKGETSIZE64` on Linux).
+      let size = if info.kind == FileKind::BlockDevice { sys::block_device_size(fd) } else { None };
+      let length = match (opts.length, size) {
+        (Some(l), _) => l,
+        (None, Some(size)) if offset < size => size - offset,
+        (None, _) => {
+          return Err(
+            Error::invalid(errno::EINVAL, "mmap", format!("{name} is a device: pass length")).or_path(path),
+          )
+        }
+      };
       check_nonzero(length).map_err(|e| e.or_path(path))?;
+      if let Some(size) = size {
+        if offset >= size || length > size - offset {
+          return Err(
+            Error::invalid(
+              errno::EINVAL,
+              "mmap",
+              format!(
+                "offset {offset} + length {length} goes past the end of the device {name} ({size} bytes)"
+              ),
+            )
+            .or_path(path),
+          );
+        }
+      }
       length
     }
     kind => return Err(kind_error(kind, path.unwrap_or(&name))),
   };
   let len = usize::try_from(length)
     .map_err(|_| Error::invalid(errno::ENOMEM, "mmap", "length exceeds the address space"))?;
+  let read_only = !writable && !opts.private;
+  crate::span::check_headroom(if read_only { 2 } else { 1 })?;
   let mut mo = memmap2::MmapOptions::new();
   mo.offset(offset).len(len);
   if opts.populate {
@@ -253,15 +277,34 @@ pub(crate) fn map_fd(
       // SAFETY: memmap2 mapped `len` bytes shared read-write at `ptr`, alive as long as `m`.
       unsafe { Region::new(ptr, len, false, true, Mapping::Shared(m)) }
     })
+  } else if read_only {
+    // Two mappings of the same bytes: a shared read-only one for every mapshare call (atomics, wait,
+    // copies, populate, lock: none of them may ever copy a page privately, or the region would stop
+    // seeing the writer), and a private copy-on-write one only for the JS Buffer, so that a stray JS
+    // write changes this process's copy of that page instead of faulting.
+    mo.map_raw_read_only(raw).and_then(|shared| {
+      let mut view_opts = memmap2::MmapOptions::new();
+      // MAP_NORESERVE: a copy-on-write view of a large file must not be refused for lack of swap.
+      view_opts.offset(offset).len(len).no_reserve_swap();
+      // SAFETY: a private mapping; the file may change underneath it (as for any mapping), which the
+      // README documents; the bytes are plain u8s.
+      let mut view = unsafe { view_opts.map_copy(raw) }?;
+      let (ptr, view_ptr) = (shared.as_mut_ptr(), view.as_mut_ptr());
+      // SAFETY: `shared` maps `len` bytes readable at `ptr` (the region is read-only: nothing writes
+      // there); `view` maps `len` bytes private read-write at `view_ptr`; each lives with its owner.
+      Ok(unsafe {
+        Region::new(ptr, len, true, true, Mapping::Shared(shared)).with_view(view_ptr, Mapping::Private(view))
+      })
+    })
   } else {
-    // MAP_NORESERVE: a copy-on-write view of a large file must not be refused for lack of swap.
+    // MAP_NORESERVE: a copy-on-write mapping of a large file must not be refused for lack of swap.
     mo.no_reserve_swap();
     // SAFETY: a private mapping; the file may change underneath it (as for any mapping), which
     // the README documents; the bytes are plain u8s.
     unsafe { mo.map_copy(raw) }.map(|mut m| {
       let ptr = m.as_mut_ptr();
       // SAFETY: memmap2 mapped `len` bytes private read-write at `ptr`, alive as long as `m`.
-      unsafe { Region::new(ptr, len, !writable && !opts.private, false, Mapping::Private(m)) }
+      unsafe { Region::new(ptr, len, false, false, Mapping::Private(m)) }
     })
   };
   mapped.map(Region::truncatable).map_err(|e| {

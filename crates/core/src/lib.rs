@@ -7,6 +7,7 @@ pub mod mutex;
 pub mod region;
 mod segment_info;
 pub mod shm;
+pub mod span;
 pub mod sync;
 pub mod sys;
 #[cfg_attr(unix, path = "sysv.rs")]
@@ -15,5 +16,6 @@ pub mod sysv;
 
 pub use error::{Error, Kind, Result};
 pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode};
-pub use region::Region;
+pub use region::{ExtBytes, ExternalView, Region};
+pub use span::Hold;
 pub use sys::{allocation_granularity, page_size, Advice};

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::region::Region;
-use crate::sync::Canceller;
+use crate::sync::{Canceller, Word};
 use crate::sys::{self, errno, AsyncWait};
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::{Duration, Instant};
@@ -46,14 +46,7 @@ impl Region {
 
   /// One attempt: takes a free lock or one whose owner died.
   pub fn mutex_try_lock(&self, offset: u64, tid: u32) -> Result<Locked> {
-    try_once(self.lock_word(offset)?, tid)
-  }
-
-  /// Blocks until the lock is acquired or `timeout` passes.
-  pub fn mutex_lock(&self, offset: u64, tid: u32, timeout: Option<Duration>) -> Result<Locked> {
-    let word = self.lock_word(offset)?;
-    // SAFETY: the word lives as long as `self`, which this call borrows.
-    unsafe { lock_loop(word as *const AtomicU32 as usize, tid, timeout, None) }
+    try_once(self.lock_word(offset)?, tid, 0)
   }
 
   /// Releases the lock held by `tid`; `ERR_MAPSHARE_NOT_OWNER` if `tid` does not hold it.
@@ -73,20 +66,29 @@ impl Region {
         }),
       });
     }
-    if word.swap(0, SeqCst) & WAITERS != 0 {
-      // SAFETY: the word is an aligned word of a live mapping.
-      unsafe { sys::futex_wake(word.as_ptr(), 1)? };
-    }
+    release(word);
     Ok(())
   }
 
-  /// The address of the lock word, for a lock attempt on another thread.
-  pub fn lock_address(&self, offset: u64) -> Result<usize> {
-    Ok(self.lock_word(offset)? as *const AtomicU32 as usize)
+  /// The lock word at `offset`, held, for a lock attempt that may block (on any thread).
+  pub fn lock_handle(&self, offset: u64) -> Result<Word> {
+    self.lock_word(offset)?;
+    self.word_handle(offset, true)
   }
 }
 
-fn try_once(word: &AtomicU32, tid: u32) -> Result<Locked> {
+impl Word {
+  /// Blocks until `tid` holds the lock, `timeout` passes, or `cancel` is cancelled.
+  pub fn lock(&self, tid: u32, timeout: Option<Duration>, cancel: Option<&Canceller>) -> Result<Locked> {
+    // SAFETY: the word's hold keeps `addr` mapped (live or inert) while `self` lives.
+    unsafe { lock_loop(self.addr, tid, timeout, cancel) }
+  }
+}
+
+/// One attempt. `mark` is `WAITERS` for a thread that has slept: it cannot know whether others
+/// still sleep, so it takes the lock with the bit set and its unlock wakes the next one (Drepper,
+/// "Futexes Are Tricky", mutex #3); otherwise a hand-off would wake nobody.
+fn try_once(word: &AtomicU32, tid: u32, mark: u32) -> Result<Locked> {
   loop {
     let v = word.load(SeqCst);
     let owner = v & TID_MASK;
@@ -98,13 +100,13 @@ fn try_once(word: &AtomicU32, tid: u32) -> Result<Locked> {
     }
     if owner == 0 {
       // Keep WAITERS: others may still sleep on the word.
-      if word.compare_exchange(v, tid | (v & WAITERS), SeqCst, SeqCst).is_ok() {
+      if word.compare_exchange(v, tid | (v & WAITERS) | mark, SeqCst, SeqCst).is_ok() {
         return Ok(Locked::Yes { owner_died: false });
       }
       continue;
     }
     if !sys::thread_alive(owner) {
-      if word.compare_exchange(v, tid | (v & WAITERS), SeqCst, SeqCst).is_ok() {
+      if word.compare_exchange(v, tid | (v & WAITERS) | mark, SeqCst, SeqCst).is_ok() {
         return Ok(Locked::Yes { owner_died: true });
       }
       continue;
@@ -118,7 +120,7 @@ fn try_once(word: &AtomicU32, tid: u32) -> Result<Locked> {
 /// # Safety
 /// `addr` is an aligned word of a mapping that stays mapped until the call returns or `cancel` is
 /// cancelled.
-pub unsafe fn lock_loop(
+unsafe fn lock_loop(
   addr: usize,
   tid: u32,
   timeout: Option<Duration>,
@@ -126,10 +128,22 @@ pub unsafe fn lock_loop(
 ) -> Result<Locked> {
   // SAFETY: the caller's contract.
   let word = unsafe { &*(addr as *const AtomicU32) };
-  let deadline = timeout.map(|t| Instant::now() + t);
+  let deadline = crate::sync::deadline(timeout);
+  let mut mark = 0;
   loop {
-    match try_once(word, tid)? {
+    if let Some(c) = cancel {
+      if c.reason() != 0 {
+        return Ok(Locked::Cancelled(c.reason()));
+      }
+    }
+    match try_once(word, tid, mark)? {
       Locked::No => {}
+      Locked::Yes { .. } if cancel.is_some_and(|c| c.reason() != 0) => {
+        // Cancelled (the region is closing) while we took it: give it back, so no lock is left
+        // held on behalf of a promise that rejects.
+        release(word);
+        return Ok(Locked::Cancelled(cancel.map_or(1, Canceller::reason)));
+      }
       done => return Ok(done),
     }
     // Held by a live thread: announce we wait, then sleep until woken, the liveness check, or the
@@ -149,14 +163,25 @@ pub unsafe fn lock_loop(
     let seen = (v | WAITERS) as i32;
     match cancel {
       // SAFETY: the caller's contract.
-      Some(c) => match unsafe { crate::sync::wait_cancellable(addr, seen, Some(slice), c)? } {
-        AsyncWait::Cancelled(reason) => return Ok(Locked::Cancelled(reason)),
-        AsyncWait::Done(_) => {}
-      },
+      Some(c) => {
+        match unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? } {
+          AsyncWait::Cancelled(reason) => return Ok(Locked::Cancelled(reason)),
+          AsyncWait::Done(_) => {}
+        }
+      }
       // SAFETY: the caller's contract.
       None => {
         unsafe { sys::futex_wait(addr as *mut u32, seen, Some(slice))? };
       }
     }
+    mark = WAITERS;
+  }
+}
+
+/// Unlocks a word this thread holds: clears it and wakes one sleeper if any announced itself.
+fn release(word: &AtomicU32) {
+  if word.swap(0, SeqCst) & WAITERS != 0 {
+    // SAFETY: the word is an aligned word of a live (or inert) mapping held by the caller.
+    let _ = unsafe { sys::futex_wake(word.as_ptr(), 1) };
   }
 }

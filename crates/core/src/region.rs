@@ -2,9 +2,11 @@
 //! Every JS class hands out the same surface through it: copy in/out, flush, advise, lock, residency.
 
 use crate::error::{Error, Result};
+use crate::span::{Hold, Span};
 use crate::sys::errno;
 use crate::sys::{self, Advice};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// What owns the address space; dropping it unmaps.
 #[derive(Debug)]
@@ -20,11 +22,19 @@ pub(crate) enum Mapping {
   Sysv(#[allow(dead_code)] sys::SysvAttach),
 }
 
-/// A live mapping of `len` bytes at `ptr`. Unmapped when dropped.
+/// A live mapping of `len` bytes at `ptr`. [`Region::close`] releases the backing at once and
+/// retires the address range (see [`crate::span`]): holders keep inert memory until they let go.
 #[derive(Debug)]
 pub struct Region {
   ptr: NonNull<u8>,
   len: usize,
+  /// The mapping every mapshare call uses.
+  span: Arc<Span>,
+  /// For read-only file and object regions: a private copy-on-write mapping of the same bytes, made
+  /// only for the zero-copy Buffer (a JS write into it stays in this process and never faults). Every
+  /// mapshare call goes through `span`, a shared read-only mapping, so none of them ever copies a
+  /// page privately and the region keeps seeing other processes' writes.
+  view: Option<(NonNull<u8>, Arc<Span>)>,
   read_only: bool,
   shared: bool,
   /// Backed by an object another process can shrink (a file): copies are checked.
@@ -34,7 +44,6 @@ pub struct Region {
   safe_view: bool,
   /// A descriptor or handle the region keeps open (memfd, a named mapping's handle): closed with it.
   keep: Option<sys::Keep>,
-  _mapping: Mapping,
 }
 
 // SAFETY: the region owns its mapping; the memory is plain bytes that any thread may copy to or
@@ -43,10 +52,18 @@ unsafe impl Send for Region {}
 // SAFETY: see Send; &Region only gives copies in and out through raw pointers.
 unsafe impl Sync for Region {}
 
+/// Where a zero-copy Buffer may point, and the hold that keeps it mapped while the Buffer lives.
+#[derive(Debug)]
+pub struct ExternalView {
+  pub ptr: *mut u8,
+  pub len: usize,
+  pub hold: Hold,
+}
+
 impl Region {
   /// # Safety
   /// `ptr..ptr+len` must be mapped readable and writable (private copy-on-write counts) for as
-  /// long as `mapping` lives.
+  /// long as `mapping` lives, or readable only when `read_only` (nothing then writes to it).
   pub(crate) unsafe fn new(
     ptr: *mut u8,
     len: usize,
@@ -55,7 +72,61 @@ impl Region {
     mapping: Mapping,
   ) -> Self {
     let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
-    Region { ptr, len, read_only, shared, truncatable: false, safe_view: true, keep: None, _mapping: mapping }
+    Region {
+      ptr,
+      len,
+      span: Span::new(ptr.as_ptr(), len, mapping),
+      view: None,
+      read_only,
+      shared,
+      truncatable: false,
+      safe_view: true,
+      keep: None,
+    }
+  }
+
+  /// Gives the region a separate mapping for its Buffer (see `view`).
+  ///
+  /// # Safety
+  /// `ptr..ptr+len` (`len` of the region) must be mapped readable and writable for as long as
+  /// `mapping` lives.
+  pub(crate) unsafe fn with_view(mut self, ptr: *mut u8, mapping: Mapping) -> Self {
+    let ptr = NonNull::new(ptr).expect("mmap never returns null on success");
+    self.view = Some((ptr, Span::new(ptr.as_ptr(), self.len, mapping)));
+    self
+  }
+
+  /// `close()`: releases the backing now (descriptor, file pages, POSIX object, System V attachment)
+  /// and cuts the region's memory off it. Where someone still holds the memory (a Buffer not yet
+  /// collected, a waiting thread), it turns inert — zero-filled private pages that no other process
+  /// sees — until the last holder lets go; with no other holder it is simply unmapped.
+  ///
+  /// Merely dropping a region (its JS object was collected) retires nothing: a Buffer that outlives
+  /// its region object keeps the live mapping, as a forgotten region should.
+  pub fn close(self) {
+    for span in std::iter::once(&self.span).chain(self.view.as_ref().map(|v| &v.1)) {
+      // The count cannot grow meanwhile: new holds come only from `&self`, which we own.
+      if Arc::strong_count(span) > 1 {
+        span.retire();
+      }
+    }
+  }
+
+  /// A hold on the region's memory: keeps the addresses mapped (inert after close) while it lives.
+  pub fn hold(&self) -> Hold {
+    Hold(self.span.clone())
+  }
+
+  /// The memory a zero-copy Buffer may cover (`None` when no Buffer is safe: see `has_safe_view`),
+  /// with the hold its finalizer must keep.
+  pub fn external_view(&self) -> Option<ExternalView> {
+    if !self.safe_view {
+      return None;
+    }
+    Some(match &self.view {
+      Some((ptr, span)) => ExternalView { ptr: ptr.as_ptr(), len: self.len, hold: Hold(span.clone()) },
+      None => ExternalView { ptr: self.ptr.as_ptr(), len: self.len, hold: self.hold() },
+    })
   }
 
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
@@ -91,6 +162,7 @@ impl Region {
   /// Private anonymous memory (`MAP_PRIVATE|MAP_ANONYMOUS`), zero-filled.
   pub fn anonymous(len: usize) -> Result<Region> {
     check_nonzero(len as u64)?;
+    crate::span::check_headroom(1)?;
     let mut map = memmap2::MmapOptions::new().len(len).map_anon().map_err(|e| Error::io(&e, "mmap"))?;
     let ptr = map.as_mut_ptr();
     // SAFETY: memmap2 mapped `len` bytes read-write at `ptr`; they live as long as `map`.
@@ -101,6 +173,7 @@ impl Region {
   /// that inherit the mapping.
   pub fn anonymous_shared(len: usize) -> Result<Region> {
     check_nonzero(len as u64)?;
+    crate::span::check_headroom(1)?;
     let map = sys::map_shared_anon(len)?;
     let ptr = map.ptr();
     // SAFETY: map_shared_anon mapped `len` bytes read-write at `ptr`; they live as long as `map`.
@@ -151,15 +224,38 @@ impl Region {
   /// On Linux a page lost to truncation of the mapped file gives `EFAULT`, not `SIGBUS`.
   pub fn read_into(&self, offset: u64, dst: &mut [u8]) -> Result<()> {
     let (off, n) = self.range(offset, Some(dst.len() as u64))?;
-    // SAFETY: off+n is inside the live mapping (checked by range); `dst` is writable (it may be a JS
-    // view over this very region: both copies handle overlap).
+    // SAFETY: off+n is inside the live mapping (checked by range); `dst` is writable and, being a
+    // Rust slice, does not alias the mapping.
     unsafe { self.copy(dst.as_mut_ptr(), self.as_ptr().add(off), n, off) }
+  }
+
+  /// Copies region bytes from `offset` into `dst`, as many as fit (up to the region's end); returns
+  /// the count. `dst` may be a view over this very region (the copy handles overlap).
+  pub fn read_into_ext(&self, offset: u64, dst: &ExtBytes) -> Result<usize> {
+    let (off, rest) = self.range(offset, None)?;
+    let n = rest.min(dst.len);
+    // SAFETY: off+n is inside the live mapping; `dst` is n writable bytes (ExtBytes' contract).
+    unsafe { self.copy(dst.ptr, self.as_ptr().add(off), n, off)? };
+    Ok(n)
+  }
+
+  /// Copies all of `src` into the region at `offset`. `src` may be a view over this very region.
+  pub fn write_ext(&self, offset: u64, src: &ExtBytes) -> Result<()> {
+    if self.read_only {
+      return Err(Error::read_only());
+    }
+    let (off, n) = self.range(offset, Some(src.len as u64))?;
+    // SAFETY: off+n is inside the live, writable mapping; `src` is n readable bytes.
+    unsafe { self.copy(self.as_ptr().add(off), src.ptr, n, off) }
   }
 
   /// Copies `[offset, offset+length)` (default: to the end) into a new vector.
   pub fn read_vec(&self, offset: u64, length: Option<u64>) -> Result<Vec<u8>> {
     let (off, n) = self.range(offset, length)?;
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| {
+      Error::invalid(errno::ENOMEM, "malloc", format!("cannot allocate {n} bytes for the copy"))
+    })?;
     // SAFETY: the range is inside the live mapping; `out` has capacity for n bytes, and its length is
     // set only after all n were written.
     unsafe {
@@ -175,8 +271,8 @@ impl Region {
       return Err(Error::read_only());
     }
     let (off, n) = self.range(offset, Some(src.len() as u64))?;
-    // SAFETY: off+n is inside the live, writable mapping; `src` is readable (it may be a JS view over
-    // this very region: both copies handle overlap).
+    // SAFETY: off+n is inside the live, writable mapping; `src` is a Rust slice, which cannot alias
+    // the mapping (views over it come in as ExtBytes).
     unsafe { self.copy(self.as_ptr().add(off), src.as_ptr(), n, off) }
   }
 
@@ -197,8 +293,8 @@ impl Region {
         fault.errno,
         "memcpy",
         format!(
-          "bad address: the region's bytes from offset {} are no longer backed by the file \
-           (did another process truncate it?); {} of {n} bytes were copied",
+          "bad address: the region's bytes from offset {} are not backed by storage (another process \
+           truncated the file, or its filesystem is full); {} of {n} bytes were copied",
           off + fault.done,
           fault.done
         ),
@@ -243,4 +339,29 @@ pub(crate) fn check_nonzero(len: u64) -> Result<()> {
     return Err(Error::invalid(errno::ENOMEM, "mmap", format!("length {len} exceeds the address space")));
   }
   Ok(())
+}
+
+/// Bytes the caller does not own as Rust memory (a JS `ArrayBuffer`, typed array or `DataView`),
+/// which may alias a region: copies move them through raw pointers, never through `&[u8]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtBytes {
+  ptr: *mut u8,
+  len: usize,
+}
+
+impl ExtBytes {
+  /// # Safety
+  /// `ptr..ptr+len` must stay readable and writable, and not be freed, for as long as the value is
+  /// used (one synchronous call for a JS view: JS cannot run and detach it meanwhile).
+  pub unsafe fn new(ptr: *mut u8, len: usize) -> Self {
+    ExtBytes { ptr, len }
+  }
+
+  pub fn len(&self) -> usize {
+    self.len
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.len == 0
+  }
 }

@@ -79,6 +79,7 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
   let result = (|| {
     let current = sys::fstat(fd.as_fd())?.size;
     if current < size {
+      check_space(fd.as_fd(), size - current, &name)?;
       sys::ftruncate(fd.as_fd(), size)?;
     }
     let len = Some(size);
@@ -93,6 +94,26 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
       }
       Err(e.or_path(Some(&name)))
     }
+  }
+}
+
+/// Refuses to grow a shared memory object by more than its filesystem has free (`ENOSPC`): pages of
+/// a POSIX object or memfd are allocated on first touch, and one that finds the filesystem full
+/// (Docker's default `/dev/shm` holds 64 MiB) raises `SIGBUS` instead of an error. The object
+/// stays sparse: the check does not reserve the space, so concurrent growth elsewhere can still
+/// take it (the README says so).
+#[cfg(unix)]
+fn check_space(fd: std::os::fd::BorrowedFd<'_>, grow: u64, name: &str) -> Result<()> {
+  match sys::free_space(fd) {
+    Some(free) if grow > free => Err(Error::invalid(
+      errno::ENOSPC,
+      "ftruncate",
+      format!(
+        "no space left on device: growing '{name}' by {grow} bytes needs more than the {free} bytes free on \
+         its filesystem (/dev/shm); touching such pages would crash the process (SIGBUS)"
+      ),
+    )),
+    _ => Ok(()),
   }
 }
 
@@ -118,6 +139,7 @@ pub fn unlink(name: &str) -> Result<()> {
 pub fn anonymous(size: u64) -> Result<ShmMap> {
   check_nonzero(size)?;
   let fd = anonymous_fd()?;
+  check_space(fd.as_fd(), size, "memfd")?;
   sys::ftruncate(fd.as_fd(), size)?;
   let region = map_fd(fd.as_fd(), true, &MapOptions { length: Some(size), ..MapOptions::default() }, None)?;
   Ok(ShmMap { region: region.keeping(fd), name: None })

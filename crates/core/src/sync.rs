@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::region::Region;
+use crate::span::Hold;
 use crate::sys;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
 use std::time::Duration;
@@ -126,11 +127,16 @@ impl Region {
 /// A wait that another thread can cancel (`waitAsync` with an `AbortSignal`, or `close()`).
 #[derive(Debug, Default)]
 pub struct Canceller {
-  word: std::sync::atomic::AtomicU32,
+  pub(crate) word: std::sync::atomic::AtomicU32,
 }
 
 impl Canceller {
   /// Interrupts the wait: it ends with `Cancelled(reason)` (reason must be non-zero).
+  /// The reason given to `cancel`, 0 while not cancelled.
+  pub fn reason(&self) -> u32 {
+    self.word.load(SeqCst)
+  }
+
   pub fn cancel(&self, reason: u32) {
     if self.word.compare_exchange(0, reason.max(1), SeqCst, SeqCst).is_ok() {
       // SAFETY: the word is this heap allocation's own aligned u32, alive as long as `self`.
@@ -139,25 +145,41 @@ impl Canceller {
   }
 }
 
+/// A 32-bit word of a region that a thread may wait on (or lock) without holding the region: the
+/// hold keeps its address mapped — live, or inert once the region is closed — for as long as the
+/// `Word` exists, so a wait can never touch unmapped memory. Close the region's waits by
+/// cancelling their [`Canceller`].
+#[derive(Debug, Clone)]
+pub struct Word {
+  _hold: Hold,
+  pub(crate) addr: usize,
+}
+
 impl Region {
-  /// The address of the 32-bit word at `offset`, checked, for a wait that runs on another thread
-  /// (the caller keeps the mapping alive or cancels the wait before unmapping).
-  pub fn wait_address(&self, offset: u64) -> Result<usize> {
-    Ok(self.word(offset, 4, false)? as usize)
+  /// The word at `offset` (aligned, in range), held for a wait or lock on any thread.
+  pub fn word_handle(&self, offset: u64, write: bool) -> Result<Word> {
+    let addr = self.word(offset, 4, write)? as usize;
+    Ok(Word { _hold: self.hold(), addr })
   }
 }
 
-/// Waits on the word at `addr` like [`Region::wait`], until woken, timed out or cancelled.
-///
-/// # Safety
-/// `addr` comes from [`Region::wait_address`] of a region that stays mapped until `canceller` is
-/// cancelled or this returns.
-pub unsafe fn wait_cancellable(
-  addr: usize,
-  expected: i32,
-  timeout: Option<Duration>,
-  canceller: &Canceller,
-) -> Result<sys::AsyncWait> {
-  // SAFETY: the caller's contract.
-  unsafe { sys::futex_wait_cancellable(addr as *mut u32, expected, timeout, &canceller.word) }
+impl Word {
+  /// Waits like [`Region::wait`] until woken, timed out, or cancelled through `canceller`.
+  pub fn wait(
+    &self,
+    expected: i32,
+    timeout: Option<Duration>,
+    canceller: &Canceller,
+  ) -> Result<sys::AsyncWait> {
+    // SAFETY: `addr` is an aligned word of the span `_hold` keeps mapped for as long as `self` lives.
+    unsafe { sys::futex_wait_cancellable(self.addr as *mut u32, expected, timeout, &canceller.word) }
+  }
+}
+
+/// Timeouts longer than this (a century) mean "forever": no clock arithmetic can overflow.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A deadline `timeout` from now; `None` (wait forever) for no timeout or one beyond [`FOREVER`].
+pub fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
+  timeout.filter(|t| *t <= FOREVER).and_then(|t| std::time::Instant::now().checked_add(t))
 }

@@ -61,6 +61,7 @@ pub fn attach(id: i32, readonly: bool) -> Result<Region> {
       _ => e,
     })?
     .size;
+  crate::span::check_headroom(1)?;
   let attached = sys::shmat(id, readonly)?;
   let ptr = attached.ptr();
   // SAFETY: shmat attached the whole segment (`size` bytes) at `ptr`, readable, and writable unless

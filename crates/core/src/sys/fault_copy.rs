@@ -134,23 +134,42 @@ unsafe fn pc(ctx: *mut libc::c_void, set: Option<usize>) -> usize {
   }
 }
 
+/// Sets `sig`'s disposition to its default action.
+fn reset_default(sig: libc::c_int) {
+  // SAFETY: an all-zero sigaction is valid; SIG_DFL is set below.
+  let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+  dfl.sa_sigaction = libc::SIG_DFL;
+  // SAFETY: resets the signal to its default action; sigaction is async-signal-safe.
+  unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
+}
+
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
   let (start, exit) = routine();
+  // SAFETY: `info` is the siginfo of this SA_SIGINFO handler. A code > 0 means the kernel raised
+  // the signal for a fault; <= 0 means another process or thread sent it (kill, tgkill, sigqueue).
+  let fault = unsafe { (*info).si_code } > 0;
   // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler.
   let at = unsafe { pc(ctx, None) };
-  if (start..exit).contains(&at) {
+  if fault && (start..exit).contains(&at) {
     // Our copy touched a page that is gone: resume at its exit, which returns the bytes left.
     // SAFETY: as above; the exit label is code in the same routine, with the same registers live.
     unsafe { pc(ctx, Some(exit)) };
     return;
   }
-  // Not ours: hand the signal to whoever handled it before, as if we were not here.
+  // Not ours: do what the disposition before ours would have done, as if we were not here.
   match PREVIOUS.get() {
+    Some(prev) if prev.sa_sigaction == libc::SIG_IGN && !fault => {} // a sent SIGBUS, ignored
+    None => reset_default(sig),
     Some(prev) if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN => {
-      // Restore the default action; returning re-runs the faulting instruction, which then
-      // raises SIGBUS with the default action (terminate, core dump) as without us.
-      // SAFETY: sigaction is async-signal-safe; `prev` is a valid sigaction value.
-      unsafe { libc::sigaction(sig, prev, std::ptr::null_mut()) };
+      // The default action terminates the process (with a core dump). For a fault, returning re-runs
+      // the faulting instruction, which raises SIGBUS again under the default action (the kernel
+      // never lets a fault be ignored). A sent signal is raised again: it stays pending while this
+      // handler runs and is delivered, under the default action, when it returns.
+      reset_default(sig);
+      if !fault {
+        // SAFETY: raise is async-signal-safe.
+        unsafe { libc::raise(sig) };
+      }
     }
     Some(prev) if prev.sa_flags & libc::SA_SIGINFO != 0 => {
       // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this signature.
@@ -163,33 +182,29 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
       let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
       f(sig);
     }
-    None => {
-      // SAFETY: an all-zero sigaction is valid; SIG_DFL is set below.
-      let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
-      dfl.sa_sigaction = libc::SIG_DFL;
-      // SAFETY: resets SIGBUS to its default action; async-signal-safe.
-      unsafe { libc::sigaction(sig, &dfl, std::ptr::null_mut()) };
-    }
   }
 }
 
 /// Installs the handler once per process. Returns false if that failed (copies then use the kernel).
+/// The disposition before ours is saved *before* ours is installed, so that a SIGBUS arriving in
+/// between still finds it.
 fn install() -> bool {
   *INSTALLED.get_or_init(|| {
+    // SAFETY: an all-zero sigaction is a valid out-value for sigaction to fill.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only reads the current disposition into `old`.
+    if unsafe { libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut old) } != 0 {
+      return false;
+    }
+    let _ = PREVIOUS.set(old);
     // SAFETY: zeroed sigaction is a valid starting value; we fill the fields we use.
     let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
     new.sa_sigaction = on_sigbus as *const () as usize;
     new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
     // SAFETY: sa_mask is a valid sigset_t to empty.
     unsafe { libc::sigemptyset(&mut new.sa_mask) };
-    // SAFETY: an all-zero sigaction is a valid out-value for sigaction to fill.
-    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid; this replaces the SIGBUS disposition and returns the old one.
-    if unsafe { libc::sigaction(libc::SIGBUS, &new, &mut old) } != 0 {
-      return false;
-    }
-    let _ = PREVIOUS.set(old);
-    true
+    // SAFETY: a valid action; this replaces the SIGBUS disposition.
+    unsafe { libc::sigaction(libc::SIGBUS, &new, std::ptr::null_mut()) == 0 }
   })
 }
 

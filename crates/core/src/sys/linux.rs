@@ -114,7 +114,7 @@ pub unsafe fn futex_wait(
   timeout: Option<std::time::Duration>,
 ) -> crate::error::Result<crate::sync::WaitResult> {
   use crate::sync::WaitResult;
-  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  let deadline = crate::sync::deadline(timeout);
   loop {
     let ts = deadline.map(|d| {
       let left = d.saturating_duration_since(std::time::Instant::now());
@@ -182,7 +182,7 @@ pub unsafe fn futex_wait_cancellable(
   const FUTEX2_SIZE_U32: u32 = 0x02;
   const FUTEX2_PRIVATE: u32 = 128;
   const SYS_FUTEX_WAITV: libc::c_long = 449; // the same number on every Linux architecture
-  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  let deadline = crate::sync::deadline(timeout);
   let cancel_ptr = cancel.as_ptr();
   loop {
     let c = cancel.load(SeqCst);

@@ -78,7 +78,7 @@ pub unsafe fn wait_in_slices(
   cancel: &std::sync::atomic::AtomicU32,
 ) -> crate::error::Result<AsyncWait> {
   use crate::sync::WaitResult;
-  let deadline = timeout.map(|t| std::time::Instant::now() + t);
+  let deadline = crate::sync::deadline(timeout);
   loop {
     if let c @ 1.. = cancel.load(std::sync::atomic::Ordering::SeqCst) {
       return Ok(AsyncWait::Cancelled(c));

@@ -437,3 +437,108 @@ pub fn thread_alive(id: u32) -> bool {
   let rc = unsafe { libc::kill(id as libc::pid_t, 0) };
   rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
+
+/// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)`: replaces
+/// whatever is mapped at `[addr, addr+len)` with zero-filled private memory in one step (no other
+/// thread can map anything there in between). A System V attachment replaced this way is detached
+/// (`nattch` drops); a file or object mapping no longer refers to its file.
+///
+/// # Safety
+/// `[addr, addr+len)` must be page-aligned and belong to a mapping the caller owns; its old
+/// contents are gone afterwards.
+pub unsafe fn replace_inert(addr: *mut u8, len: usize) -> Result<()> {
+  // SAFETY: the caller owns the range; MAP_FIXED replaces exactly it and nothing else.
+  let p = unsafe {
+    libc::mmap(
+      addr.cast(),
+      len,
+      libc::PROT_READ | libc::PROT_WRITE,
+      libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANON | libc::MAP_NORESERVE,
+      -1,
+      0,
+    )
+  };
+  if p == libc::MAP_FAILED {
+    return Err(Error::last_os("mmap"));
+  }
+  Ok(())
+}
+
+/// `munmap(addr, len)`. Errors are ignored (the only caller is a destructor).
+///
+/// # Safety
+/// The caller owns the range and nothing uses it any more.
+pub unsafe fn unmap(addr: *mut u8, len: usize) {
+  // SAFETY: the caller's contract.
+  unsafe { libc::munmap(addr.cast(), len) };
+}
+
+/// The most mappings a process may have (`/proc/sys/vm/max_map_count`), where the OS has a limit
+/// that runtimes hit in practice.
+pub fn map_limit() -> Option<usize> {
+  static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+  *LIMIT.get_or_init(|| {
+    #[cfg(target_os = "linux")]
+    {
+      std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse().ok())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+      None
+    }
+  })
+}
+
+/// How many mappings the process has now (lines of `/proc/self/maps`).
+pub fn map_count() -> Option<usize> {
+  #[cfg(target_os = "linux")]
+  {
+    use std::io::Read;
+    let mut f = std::fs::File::open("/proc/self/maps").ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0;
+    loop {
+      match f.read(&mut buf) {
+        Ok(0) => return Some(lines),
+        Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        Err(_) => return None,
+      }
+    }
+  }
+  #[cfg(not(target_os = "linux"))]
+  {
+    None
+  }
+}
+
+/// The size in bytes of a block device (`ioctl(BLKGETSIZE64)` on Linux); `None` where unknown.
+pub fn block_device_size(fd: BorrowedFd<'_>) -> Option<u64> {
+  #[cfg(target_os = "linux")]
+  {
+    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272; // _IOR(0x12, 114, size_t)
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 to the valid out-pointer; fd is a live descriptor.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), BLKGETSIZE64 as _, &mut size) };
+    (rc == 0).then_some(size)
+  }
+  #[cfg(not(target_os = "linux"))]
+  {
+    let _ = fd;
+    None
+  }
+}
+
+/// Bytes an unprivileged process may still allocate on the filesystem of `fd` (`fstatvfs`:
+/// `f_bavail * f_frsize`); `None` when the filesystem does not say.
+pub fn free_space(fd: BorrowedFd<'_>) -> Option<u64> {
+  let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+  // SAFETY: `st` is a valid out-pointer for one statvfs; fd is a live descriptor.
+  if unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+    return None;
+  }
+  // SAFETY: fstatvfs returned 0, so it filled `st`.
+  let st = unsafe { st.assume_init() };
+  #[allow(clippy::unnecessary_cast)] // field widths differ between platforms
+  (st.f_blocks != 0).then(|| (st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}

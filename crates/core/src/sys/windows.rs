@@ -334,3 +334,34 @@ pub fn thread_id() -> u32 {
 pub fn thread_alive(_id: u32) -> bool {
   true
 }
+
+/// Replacing a view in place needs placeholders (`MapViewOfFile3`, `UnmapViewOfFile2` with
+/// `MEM_PRESERVE_PLACEHOLDER`), which mapshare does not use yet: a retired view stays mapped until
+/// its last holder lets go (the README says so).
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn replace_inert(_addr: *mut u8, _len: usize) -> Result<()> {
+  Err(Error::unsupported("replacing a view in place needs placeholders"))
+}
+
+/// Never called on Windows: spans are never retired there (see [`replace_inert`]).
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn unmap(_addr: *mut u8, _len: usize) {}
+
+/// Windows has no per-process mapping limit that runtimes hit in practice.
+pub fn map_limit() -> Option<usize> {
+  None
+}
+
+/// See [`map_limit`].
+pub fn map_count() -> Option<usize> {
+  None
+}
+
+/// Windows maps no block devices through mapshare.
+pub fn block_device_size(_h: Handle<'_>) -> Option<u64> {
+  None
+}

@@ -1,0 +1,117 @@
+//! The lifetime of an address range that mapshare mapped.
+//!
+//! A [`Span`] owns one mapping. Whoever may still reach its addresses holds an `Arc<Span>` (through
+//! a [`Hold`]): the open `Region`, a JS `Buffer`'s finalizer (which V8 runs only once no
+//! `ArrayBuffer` — transferred or not — and no native work on libuv's pool uses the memory), a
+//! thread waiting on a word. Closing a region *retires* its spans: the backing (file pages, POSIX
+//! object, memfd, System V attachment) is replaced at once by inert private memory at the same
+//! addresses (`mmap(MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)`), so the backing is
+//! released and no other process can see a late write; the addresses are handed back to the OS
+//! (`munmap`) only when the last holder lets go. States: open → retired → unmapped, or
+//! open → unmapped when nobody else holds the span at close.
+
+use crate::error::{Error, Result};
+use crate::region::Mapping;
+use crate::sys;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One mapping and its address range, rounded out to whole pages.
+#[derive(Debug)]
+pub(crate) struct Span {
+  base: usize,
+  len: usize,
+  owner: Option<Mapping>,
+  retired: AtomicBool,
+}
+
+impl Span {
+  /// Takes ownership of `owner`, which maps the pages holding `[ptr, ptr+len)`.
+  pub(crate) fn new(ptr: *mut u8, len: usize, owner: Mapping) -> Arc<Span> {
+    let page = sys::page_size();
+    let base = ptr as usize & !(page - 1);
+    let end = (ptr as usize + len.max(1)).div_ceil(page) * page;
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    Arc::new(Span { base, len: end - base, owner: Some(owner), retired: AtomicBool::new(false) })
+  }
+
+  /// Cuts the range off its backing: inert private memory takes its place, atomically (no other
+  /// thread can map anything at these addresses in between). Idempotent.
+  pub(crate) fn retire(&self) {
+    if self.retired.swap(true, Ordering::SeqCst) {
+      return;
+    }
+    // SAFETY: `base..base+len` is this span's own mapping, which nothing but the span unmaps; the
+    // replacement keeps every address mapped readable and writable, so holders never fault.
+    if unsafe { sys::replace_inert(self.base as *mut u8, self.len) }.is_err() {
+      // Out of memory for the new mapping: the old one stays (and stays valid) until the last
+      // holder lets go; late writes then still reach the backing. Nothing can crash.
+      self.retired.store(false, Ordering::SeqCst);
+    }
+  }
+}
+
+impl Drop for Span {
+  fn drop(&mut self) {
+    LIVE.fetch_sub(1, Ordering::Relaxed);
+    let Some(owner) = self.owner.take() else { return };
+    if self.retired.load(Ordering::SeqCst) {
+      // The owner's own release (munmap, shmdt) would no longer match what is mapped here: unmap
+      // the inert pages ourselves and forget the owner.
+      std::mem::forget(owner);
+      // SAFETY: the range is ours (inert since `retire`) and no holder is left.
+      unsafe { sys::unmap(self.base as *mut u8, self.len) };
+    } else {
+      drop(owner);
+    }
+  }
+}
+
+/// Keeps an address range mapped (live or inert) while it exists. Give one to anything that keeps
+/// a pointer into a region beyond a call: a Buffer's finalizer, a waiting thread.
+#[derive(Debug, Clone)]
+pub struct Hold(#[allow(dead_code)] pub(crate) Arc<Span>); // held for its Drop
+
+/// Mappings alive (open or retired), across all regions of the process.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Mappings the runtime keeps for itself: mapshare refuses new regions before the process's
+/// mapping limit (`vm.max_map_count`) leaves fewer than this many, or V8 would crash on its next
+/// allocation.
+pub const HEADROOM: usize = 1024;
+
+/// The last count of the process's mappings, how many of ours were alive then, and the checks made
+/// since.
+static COUNTED: Mutex<(usize, usize, u32)> = Mutex::new((0, 0, u32::MAX));
+
+/// Checks, before `new` more mappings are made, that the process keeps [`HEADROOM`] mappings below
+/// its limit. Free while mapshare holds few mappings. Past a quarter of the limit the process's real
+/// count (`/proc/self/maps`, which includes the runtime's own mappings) is read every 1024 checks,
+/// and every 16 once within 4096 of the limit; in between it is estimated from our own count.
+pub(crate) fn check_headroom(new: usize) -> Result<()> {
+  let Some(limit) = sys::map_limit() else { return Ok(()) };
+  let live = LIVE.load(Ordering::Relaxed);
+  if live + new + HEADROOM < limit / 4 {
+    return Ok(());
+  }
+  let mut c = COUNTED.lock().unwrap_or_else(|p| p.into_inner());
+  c.2 = c.2.saturating_add(1);
+  let estimate = c.0 + live.saturating_sub(c.1);
+  let near = estimate + new + HEADROOM + 4096 > limit;
+  if c.2 >= 1024 || (near && c.2 >= 16) || estimate + new + HEADROOM > limit {
+    *c = (sys::map_count().unwrap_or(live), live, 0);
+  }
+  if c.0 + live.saturating_sub(c.1) + new + HEADROOM > limit {
+    return Err(Error::invalid(
+      crate::sys::errno::ENOMEM,
+      "mmap",
+      format!(
+        "too many mappings: the process has {} of the {limit} the system allows (vm.max_map_count), and \
+         mapshare keeps the last {HEADROOM} for the JS runtime; close regions you no longer need (forgotten \
+         ones are unmapped when garbage-collected)",
+        c.0
+      ),
+    ));
+  }
+  Ok(())
+}

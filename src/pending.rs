@@ -1,0 +1,194 @@
+//! Promise-returning waits (`waitAsync`, `lockAsync`): options and `AbortSignal` handling, the hand-off
+//! to a waiter thread, and settling the promise on the JS thread.
+//!
+//! Order matters, because reading options and calling `signal.addEventListener` run user JS (getters,
+//! proxies) that may close or resize the region: every JS interaction happens first, then the word is
+//! taken and the wait registered for cancellation in one step under the region's lock, with no JS in
+//! between. Errors at any step reject the promise (as Node's promise APIs do) and leave nothing
+//! registered or referenced.
+
+use crate::convert;
+use crate::error;
+use crate::region::{Cell, ABORTED};
+use mapshare_core::sync::Canceller;
+use mapshare_core::{Error as CoreError, Region};
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ToNapiValue};
+use napi::{Env, JsValue, Result, Unknown, UnknownRef, ValueType};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `options.timeout` and `options.signal` of an async wait.
+pub struct WaitOptions<'env> {
+  pub timeout: Option<Duration>,
+  signal: Option<Object<'env>>,
+}
+
+/// Parses `{ timeout?, signal? }`.
+pub fn options<'env>(env: &Env, options: Option<Unknown<'env>>) -> Result<WaitOptions<'env>> {
+  let opts = convert::options(env, options, "options")?;
+  let timeout = crate::atomics::timeout(env, convert::field(&opts, "timeout")?, "options.timeout")?;
+  let signal = match convert::field(&opts, "signal")? {
+    Some(s) if !matches!(s.get_type()?, ValueType::Undefined) => Some(s),
+    _ => None,
+  };
+  let signal = match signal {
+    None => None,
+    Some(s) => {
+      let received = convert::describe(&s);
+      let not_signal = || error::arg_type(env, "options.signal", "an instance of AbortSignal", &received);
+      if s.get_type()? != ValueType::Object {
+        return Err(not_signal());
+      }
+      let obj = s.coerce_to_object()?;
+      // An AbortSignal has both; an AbortController (a common mistake) has neither.
+      let add: Unknown = obj.get_named_property("addEventListener")?;
+      let remove: Unknown = obj.get_named_property("removeEventListener")?;
+      let aborted: Unknown = obj.get_named_property("aborted")?;
+      if add.get_type()? != ValueType::Function
+        || remove.get_type()? != ValueType::Function
+        || aborted.get_type()? != ValueType::Boolean
+      {
+        return Err(not_signal());
+      }
+      Some(obj)
+    }
+  };
+  Ok(WaitOptions { timeout, signal })
+}
+
+/// A listener added to a signal, removed again when the wait settles (as `timers/promises` does).
+struct Listener {
+  signal: UnknownRef,
+  handler: UnknownRef,
+}
+
+impl Listener {
+  fn call(env: &Env, signal: &Object, method: &str, handler: Unknown) -> Result<()> {
+    let f: Function<FnArgs<(Unknown, Unknown)>, Unknown> = signal.get_named_property(method)?;
+    let event = env.create_string("abort")?;
+    f.apply(signal, (event.to_unknown(), handler).into())?;
+    Ok(())
+  }
+
+  /// Removes the listener and releases both references; errors from user JS are ignored (the wait is
+  /// over either way).
+  fn remove(self, env: &Env) {
+    if let (Ok(signal), Ok(handler)) = (self.signal.get_value(env), self.handler.get_value(env)) {
+      if let Ok(obj) = signal.coerce_to_object() {
+        let _ = Listener::call(env, &obj, "removeEventListener", handler);
+      }
+    }
+    let _ = self.signal.unref(env);
+    let _ = self.handler.unref(env);
+  }
+}
+
+/// Node's `AbortError`: name 'AbortError', code 'ABORT_ERR', with the signal's reason as `cause`.
+pub fn abort_error(env: &Env, signal: Option<&Object>) -> Result<napi::Error> {
+  let mut obj = env.create_error(error::coded(env, "ABORT_ERR", "The operation was aborted"))?;
+  obj.set_named_property("name", env.create_string("AbortError")?)?;
+  if let Some(s) = signal {
+    obj.set_named_property("cause", s.get_named_property::<Unknown>("reason")?)?;
+  }
+  Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// A promise already rejected with `err` (or with the exception user JS left pending).
+pub fn rejected<'env>(env: &'env Env, err: napi::Error) -> Result<Object<'env>> {
+  type Never = Box<dyn FnOnce(Env) -> Result<()> + Send>;
+  let err = crate::external::take_exception(env).unwrap_or(err);
+  let (deferred, promise) = env.create_deferred::<(), Never>()?;
+  deferred.reject(err);
+  Ok(promise)
+}
+
+/// Starts a cancellable wait and returns its promise.
+///
+/// `prepare` runs under the region's lock and takes what the wait needs (a held word); `job` runs on
+/// a waiter thread and returns `Ok(None)` when cancelled; `to_js` turns its result into the value the
+/// promise resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
+/// `AbortError`.
+pub fn start<'env, T, X, V>(
+  env: &'env Env,
+  cell: &Cell,
+  opts: WaitOptions<'env>,
+  prepare: impl FnOnce(&Region) -> mapshare_core::Result<T>,
+  job: impl FnOnce(T, &Canceller) -> mapshare_core::Result<Option<X>> + Send + 'static,
+  to_js: impl FnOnce(X) -> V + Send + 'static,
+) -> Result<Object<'env>>
+where
+  T: Send + 'static,
+  X: Send + 'static,
+  V: ToNapiValue + 'static,
+{
+  let canceller = Arc::new(Canceller::default());
+  let mut listener = None;
+  if let Some(signal) = &opts.signal {
+    if signal.get_named_property::<Unknown>("aborted")?.coerce_to_bool()? {
+      return rejected(env, abort_error(env, Some(signal))?);
+    }
+    let c = canceller.clone();
+    let handler = env.create_function_from_closure::<(), (), _>("onabort", move |_ctx| {
+      c.cancel(ABORTED);
+      Ok(())
+    })?;
+    let handler_ref = handler.to_unknown().create_ref()?;
+    let signal_ref = signal.to_unknown().create_ref()?;
+    let l = Listener { signal: signal_ref, handler: handler_ref };
+    if let Err(e) = Listener::call(env, signal, "addEventListener", handler.to_unknown()) {
+      l.remove(env);
+      return Err(e);
+    }
+    listener = Some(l);
+  }
+  // From here on no JS runs until the promise settles.
+  let prepared = cell.with_tracked(env, &canceller, prepare);
+  let input = match prepared {
+    Ok(input) => input,
+    Err(e) => {
+      if let Some(l) = listener {
+        l.remove(env);
+      }
+      return Err(e);
+    }
+  };
+  type Resolver<V> = Box<dyn FnOnce(Env) -> Result<V> + Send>;
+  let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
+  // Shared with the job so that, if no thread can take the job, the promise is still settled here.
+  let slot = Arc::new(std::sync::Mutex::new(Some((deferred, listener))));
+  let job_slot = slot.clone();
+  let worker_canceller = canceller.clone();
+  let spawned = crate::waiters::run(move || {
+    let Some((deferred, listener)) = job_slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+      return;
+    };
+    let outcome = job(input, &worker_canceller);
+    let reason = worker_canceller.reason();
+    deferred.resolve(Box::new(move |env: Env| {
+      let signal = match &listener {
+        Some(l) => l.signal.get_value(&env).and_then(|v| v.coerce_to_object()).ok(),
+        None => None,
+      };
+      let result = match outcome {
+        Ok(Some(x)) => Ok(to_js(x)),
+        Ok(None) if reason == ABORTED => Err(abort_error(&env, signal.as_ref())?),
+        Ok(None) => Err(error::to_js(&env, CoreError::closed())),
+        Err(e) => Err(error::to_js(&env, e)),
+      };
+      if let Some(l) = listener {
+        l.remove(&env);
+      }
+      result
+    }));
+  });
+  if let Err(e) = spawned {
+    canceller.cancel(crate::region::CLOSED);
+    if let Some((deferred, listener)) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+      if let Some(l) = listener {
+        l.remove(env);
+      }
+      deferred.reject(error::to_js(env, CoreError::io(&e, "pthread_create")));
+    }
+  }
+  Ok(promise)
+}
