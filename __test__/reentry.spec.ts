@@ -263,3 +263,58 @@ test('settled waits remove their abort listener: no MaxListenersExceededWarning'
   t.deepEqual(warnings, [])
   r.close()
 })
+
+// Docker's /dev/shm holds 64 MiB: an object larger than the free space used to open, then crash the
+// process (SIGBUS) on first touch. As root, a private mount namespace gives the child a 1 MiB
+// /dev/shm; otherwise the child asks for more than the machine's /dev/shm has free.
+const SMALL_SHM = `
+const free = (() => { const s = fs.statfsSync('/dev/shm'); return s.bavail * s.bsize })()
+const size = free + (8 << 20)
+const out = []
+for (const make of [() => SharedMemory.create('mapshare-nospace-' + process.pid, size), () => SharedMemory.create('mapshare-nospace-' + process.pid, size, { exclusive: false })]) {
+  try { const r = make(); r.buffer.fill(1); out.push('opened') } catch (e) { out.push(e.code + (/free/.test(e.message) ? ':says-free' : '')) }
+}
+try { SharedMemory.unlink('mapshare-nospace-' + process.pid); out.push('left-behind') } catch (e) { out.push(e.code) }
+const fits = SharedMemory.create('mapshare-fits-' + process.pid, 4096)
+fits.buffer.fill(2)
+SharedMemory.unlink('mapshare-fits-' + process.pid)
+console.log(out.join(' '), fits.read(0, 1)[0])
+`
+test('shared memory larger than the free space of /dev/shm is ENOSPC at create, not a crash later', async (t) => {
+  const canNamespace = (() => {
+    if (process.getuid?.() !== 0) return false
+    try {
+      execFileSync('unshare', ['--mount', 'true'], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  })()
+  let r
+  if (canNamespace) {
+    const dir = tmpDir(t)
+    const file = path.join(dir, 'small-shm.mjs')
+    const index = (await import('node:url')).pathToFileURL(path.resolve('index.js')).href
+    fs.writeFileSync(
+      file,
+      `import fs from 'node:fs'\nimport { SharedMemory } from ${JSON.stringify(index)}\n${SMALL_SHM}`,
+    )
+    const out = execFileSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "${process.execPath}" "${file}"`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    )
+    r = { status: 0, signal: null, stdout: out, stderr: '' }
+  } else {
+    r = await snippet(`import fs from 'node:fs'\n${SMALL_SHM}`)
+  }
+  t.is(r.signal, null, ended(r))
+  t.is(r.stdout, 'ENOSPC:says-free ENOSPC:says-free ENOENT 2\n', ended(r))
+})

@@ -4,7 +4,8 @@ use crate::convert;
 use crate::error::{self, JsResult};
 use crate::pending;
 use crate::region::RegionState;
-use mapshare_core::sync::{AtomicOp, Canceller, FOREVER};
+use crate::teardown::{self, Step};
+use mapshare_core::sync::{AtomicOp, Canceller, WaitResult, FOREVER};
 use mapshare_core::{sys::AsyncWait, Error as CoreError};
 use napi::bindgen_prelude::{BigInt, FromNapiValue, Object};
 use napi::{Env, Result, Unknown, ValueType};
@@ -117,10 +118,17 @@ impl RegionState {
     let t = timeout(env, ms, "timeout")?;
     let canceller = Arc::new(Canceller::default());
     let word = self.cell().with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
-    match word.wait(expected, t, &canceller).js(env)? {
-      AsyncWait::Done(w) => Ok(w.as_str().to_owned()),
-      AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
-    }
+    let done = teardown::blocking(
+      env,
+      t,
+      || WaitResult::TimedOut,
+      |slice| match word.wait(expected, Some(slice), &canceller).js(env)? {
+        AsyncWait::Done(WaitResult::TimedOut) => Ok(Step::Again),
+        AsyncWait::Done(w) => Ok(Step::Done(w)),
+        AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
+      },
+    )?;
+    Ok(done.as_str().to_owned())
   }
 
   pub fn notify(&self, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {

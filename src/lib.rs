@@ -12,6 +12,7 @@ mod pending;
 mod region;
 mod shared_memory;
 mod shm_segment;
+mod teardown;
 mod waiters;
 
 pub use flush_task::FlushTask;

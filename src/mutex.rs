@@ -5,6 +5,7 @@ use crate::atomics;
 use crate::error::{self, JsResult};
 use crate::pending;
 use crate::region::Cell;
+use crate::teardown::{self, Step};
 use mapshare_core::mutex::Locked;
 use mapshare_core::sync::Canceller;
 use mapshare_core::{sys, Error as CoreError};
@@ -65,10 +66,20 @@ impl Mutex {
     let tid = sys::thread_id();
     let canceller = Arc::new(Canceller::default());
     let word = self.cell.with_tracked(env, &canceller, |r| r.lock_handle(self.offset))?;
-    match result(word.lock(tid, t, Some(&canceller)).js(env)?) {
-      Some(r) => Ok(r),
-      None => Err(error::to_js(env, CoreError::closed())),
-    }
+    let mut resumed = false;
+    teardown::blocking(
+      env,
+      t,
+      || None,
+      |slice| match word
+        .lock(tid, Some(slice), Some(&canceller), std::mem::replace(&mut resumed, true))
+        .js(env)?
+      {
+        Locked::Yes { owner_died } => Ok(Step::Done(Some(LockResult { owner_died }))),
+        Locked::No => Ok(Step::Again),
+        Locked::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
+      },
+    )
   }
 
   /// Takes the lock if it is free (or its owner died); null if another live thread holds it.
@@ -105,7 +116,7 @@ impl Mutex {
         &self.cell,
         opts,
         |r| r.lock_handle(offset),
-        move |word, c| word.lock(tid, t, Some(c)).map(result),
+        move |word, c| word.lock(tid, t, Some(c), false).map(result),
         |r: Option<LockResult>| r,
       )
     })();

@@ -53,13 +53,15 @@ impl Shared {
     canceller: &Arc<Canceller>,
     f: impl FnOnce(&Region) -> mapshare_core::Result<T>,
   ) -> Result<T> {
-    self.with(env, |r| {
+    let out = self.with(env, |r| {
       let out = f(r)?;
       let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
       w.retain(|x| x.strong_count() > 0);
       w.push(Arc::downgrade(canceller));
       Ok(out)
-    })
+    })?;
+    crate::teardown::register(env, canceller);
+    Ok(out)
   }
 
   pub fn flush_started(&self) {

@@ -78,10 +78,17 @@ impl Region {
 }
 
 impl Word {
-  /// Blocks until `tid` holds the lock, `timeout` passes, or `cancel` is cancelled.
-  pub fn lock(&self, tid: u32, timeout: Option<Duration>, cancel: Option<&Canceller>) -> Result<Locked> {
+  /// Blocks until `tid` holds the lock, `timeout` passes, or `cancel` is cancelled. `resumed` is
+  /// for a caller that waits in slices and has slept before: it takes the lock as a former sleeper.
+  pub fn lock(
+    &self,
+    tid: u32,
+    timeout: Option<Duration>,
+    cancel: Option<&Canceller>,
+    resumed: bool,
+  ) -> Result<Locked> {
     // SAFETY: the word's hold keeps `addr` mapped (live or inert) while `self` lives.
-    unsafe { lock_loop(self.addr, tid, timeout, cancel) }
+    unsafe { lock_loop(self.addr, tid, timeout, cancel, if resumed { WAITERS } else { 0 }) }
   }
 }
 
@@ -125,11 +132,11 @@ unsafe fn lock_loop(
   tid: u32,
   timeout: Option<Duration>,
   cancel: Option<&Canceller>,
+  mut mark: u32,
 ) -> Result<Locked> {
   // SAFETY: the caller's contract.
   let word = unsafe { &*(addr as *const AtomicU32) };
   let deadline = crate::sync::deadline(timeout);
-  let mut mark = 0;
   loop {
     if let Some(c) = cancel {
       if c.reason() != 0 {

@@ -85,9 +85,10 @@ pub const HEADROOM: usize = 1024;
 static COUNTED: Mutex<(usize, usize, u32)> = Mutex::new((0, 0, u32::MAX));
 
 /// Checks, before `new` more mappings are made, that the process keeps [`HEADROOM`] mappings below
-/// its limit. Free while mapshare holds few mappings. Past a quarter of the limit the process's real
-/// count (`/proc/self/maps`, which includes the runtime's own mappings) is read every 1024 checks,
-/// and every 16 once within 4096 of the limit; in between it is estimated from our own count.
+/// its limit. Free while mapshare holds few mappings. Past a quarter of the limit, the process's
+/// mappings are estimated from the last real count (`/proc/self/maps`, which includes the runtime's
+/// own) plus the change in ours since; the real count is read again every 1024 checks, and before
+/// refusing (at most every 64 checks while refusing: reading 65,000 lines takes a while).
 pub(crate) fn check_headroom(new: usize) -> Result<()> {
   let Some(limit) = sys::map_limit() else { return Ok(()) };
   let live = LIVE.load(Ordering::Relaxed);
@@ -96,20 +97,20 @@ pub(crate) fn check_headroom(new: usize) -> Result<()> {
   }
   let mut c = COUNTED.lock().unwrap_or_else(|p| p.into_inner());
   c.2 = c.2.saturating_add(1);
-  let estimate = c.0 + live.saturating_sub(c.1);
-  let near = estimate + new + HEADROOM + 4096 > limit;
-  if c.2 >= 1024 || (near && c.2 >= 16) || estimate + new + HEADROOM > limit {
+  let estimate = |c: &(usize, usize, u32)| (c.0 + live).saturating_sub(c.1);
+  let over = |c: &(usize, usize, u32)| estimate(c) + new + HEADROOM > limit;
+  if c.2 >= 1024 || (over(&c) && c.2 >= 64) {
     *c = (sys::map_count().unwrap_or(live), live, 0);
   }
-  if c.0 + live.saturating_sub(c.1) + new + HEADROOM > limit {
+  if over(&c) {
     return Err(Error::invalid(
       crate::sys::errno::ENOMEM,
       "mmap",
       format!(
-        "too many mappings: the process has {} of the {limit} the system allows (vm.max_map_count), and \
+        "too many mappings: the process has about {} of the {limit} the system allows (vm.max_map_count), and \
          mapshare keeps the last {HEADROOM} for the JS runtime; close regions you no longer need (forgotten \
          ones are unmapped when garbage-collected)",
-        c.0
+        estimate(&c)
       ),
     ));
   }

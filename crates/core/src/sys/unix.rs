@@ -432,10 +432,25 @@ pub fn thread_id() -> u32 {
 
 /// Whether a thread (or process) with this id exists: `kill(id, 0)` is `ESRCH` once it is gone
 /// (`EPERM` means it exists but belongs to someone else).
+///
+/// On Linux a process killed while holding a lock stays a zombie until its parent reaps it, and
+/// `kill` still finds it: its state in `/proc/<id>/stat` (`Z`, or `X` while being reaped) says it is
+/// dead, so a parent blocked in `lock()` (whose event loop would reap the child) is not stuck forever.
 pub fn thread_alive(id: u32) -> bool {
   // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
   let rc = unsafe { libc::kill(id as libc::pid_t, 0) };
-  rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+  let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+  #[cfg(target_os = "linux")]
+  if exists {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{id}/stat")) {
+      // "pid (comm) S ...": the state follows the last ')' (comm may contain anything).
+      let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+      if matches!(state, Some('Z') | Some('X') | Some('x')) {
+        return false;
+      }
+    }
+  }
+  exists
 }
 
 /// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)`: replaces
