@@ -64,8 +64,8 @@ pub struct Backing {
 #[derive(Debug)]
 enum Source {
   Path(String),
-  #[cfg(unix)]
-  Fd(std::os::fd::RawFd),
+  /// A descriptor number the caller owns (`fromFd`; POSIX only).
+  Fd(i32),
 }
 
 /// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
@@ -105,25 +105,18 @@ pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
   Ok(FileMap { region, backing })
 }
 
-/// Maps a descriptor the caller owns and keeps open or closes as it likes.
-#[cfg(unix)]
+/// Maps a descriptor the caller owns and keeps open or closes as it likes (POSIX only:
+/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` on Windows).
 pub fn from_fd(fd: i32, writable: bool, opts: &MapOptions) -> Result<FileMap> {
-  use std::os::fd::AsRawFd;
-  let fd = sys::borrow_fd(fd)?;
-  let region = map_fd(fd, writable, opts, None)?;
+  let handle = sys::borrow_fd(fd)?;
+  let region = map_fd(handle, writable, opts, None)?;
   let backing = if writable && !opts.private {
-    let id = sys::fstat(fd)?.id;
-    Some(Backing { source: Source::Fd(fd.as_raw_fd()), id, offset: opts.offset, populate: opts.populate })
+    let id = sys::fstat(handle)?.id;
+    Some(Backing { source: Source::Fd(fd), id, offset: opts.offset, populate: opts.populate })
   } else {
     None
   };
   Ok(FileMap { region, backing })
-}
-
-/// File descriptors are a POSIX notion: on Windows, map by path.
-#[cfg(not(unix))]
-pub fn from_fd(_fd: i32, _writable: bool, _opts: &MapOptions) -> Result<FileMap> {
-  Err(Error::unsupported("fromFd needs POSIX file descriptors; on Windows, open the file by path"))
 }
 
 impl Backing {
@@ -132,7 +125,6 @@ impl Backing {
   pub fn remap(&self, length: u64) -> Result<Region> {
     let path = match &self.source {
       Source::Path(p) => Some(p.as_str()),
-      #[cfg(unix)]
       Source::Fd(_) => None,
     };
     check_nonzero(length).map_err(|e| e.or_path(path))?;
@@ -144,7 +136,6 @@ impl Backing {
         reopened = sys::open_options(true, false, 0).open(p).map_err(|e| Error::io(&e, "open").path(p))?;
         sys::handle(&reopened)
       }
-      #[cfg(unix)]
       Source::Fd(fd) => sys::borrow_fd(*fd).map_err(|e| {
         e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
       })?,

@@ -10,8 +10,6 @@ pub mod shm;
 pub mod span;
 pub mod sync;
 pub mod sys;
-#[cfg_attr(unix, path = "sysv.rs")]
-#[cfg_attr(not(unix), path = "sysv_unsupported.rs")]
 pub mod sysv;
 
 pub use error::{Error, Kind, Result};

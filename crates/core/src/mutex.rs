@@ -35,8 +35,7 @@ pub enum Locked {
 
 impl Region {
   fn lock_word(&self, offset: u64) -> Result<&AtomicU32> {
-    if !cfg!(target_os = "linux") {
-      // The owner check uses Linux thread ids (gettid) and kill(tid, 0).
+    if !sys::HAS_ROBUST_LOCK {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;

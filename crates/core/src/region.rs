@@ -17,8 +17,8 @@ pub(crate) enum Mapping {
   Private(#[allow(dead_code)] memmap2::MmapMut),
   /// A mapping made directly by `sys` (shared anonymous memory).
   Sys(#[allow(dead_code)] sys::RawMap),
-  /// A System V segment attached with `shmat`.
-  #[cfg(unix)]
+  /// A System V segment attached with `shmat` (never made where System V does not exist).
+  #[allow(dead_code)]
   Sysv(#[allow(dead_code)] sys::SysvAttach),
 }
 
@@ -130,7 +130,7 @@ impl Region {
   }
 
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
-  #[cfg_attr(not(unix), allow(dead_code))] // only System V attachments need it
+  #[allow(dead_code)] // used by System V only, which some platforms lack
   pub(crate) fn without_view(mut self) -> Self {
     self.safe_view = false;
     self

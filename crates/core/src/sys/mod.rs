@@ -5,6 +5,18 @@
 mod unix;
 #[cfg(unix)]
 pub use unix::*;
+#[cfg(unix)]
+mod posix_shm;
+#[cfg(unix)]
+pub use posix_shm::*;
+#[cfg(unix)]
+mod sysv;
+#[cfg(unix)]
+pub use sysv::*;
+#[cfg(not(unix))]
+mod no_sysv;
+#[cfg(not(unix))]
+pub use no_sysv::*;
 
 #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod fault_copy;
@@ -124,6 +136,10 @@ pub use windows::*;
 
 #[cfg(not(any(unix, windows)))]
 compile_error!("mapshare runs on POSIX systems (Linux, macOS) and Windows");
+
+/// Whether the lock's owner check works here: it needs system-wide thread ids (`gettid`) that
+/// `kill(tid, 0)` and `/proc` can check, which Linux has.
+pub const HAS_ROBUST_LOCK: bool = cfg!(target_os = "linux");
 
 /// How the kernel should treat a range (`madvise`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -261,12 +261,12 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   Ok(vec.into_iter().map(|b| b & 1 == 1).collect())
 }
 
-fn cstring(s: &str, syscall: &'static str) -> Result<std::ffi::CString> {
+pub(super) fn cstring(s: &str, syscall: &'static str) -> Result<std::ffi::CString> {
   std::ffi::CString::new(s).map_err(|_| Error::invalid(libc::EINVAL, syscall, "the name contains a NUL byte"))
 }
 
 /// `shm_open(name, oflag, mode)`: `name` is the full name with its leading slash.
-pub fn shm_open(name: &str, oflag: libc::c_int, mode: u32) -> Result<OwnedFd> {
+pub fn shm_open_fd(name: &str, oflag: libc::c_int, mode: u32) -> Result<OwnedFd> {
   let c = cstring(name, "shm_open")?;
   // SAFETY: `c` is a valid NUL-terminated string; shm_open returns a new descriptor or -1.
   #[cfg(target_os = "linux")]
@@ -282,135 +282,11 @@ pub fn shm_open(name: &str, oflag: libc::c_int, mode: u32) -> Result<OwnedFd> {
 }
 
 /// `shm_unlink(name)`.
-pub fn shm_unlink(name: &str) -> Result<()> {
+pub fn shm_unlink_name(name: &str) -> Result<()> {
   let c = cstring(name, "shm_unlink")?;
   // SAFETY: `c` is a valid NUL-terminated string.
   if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
     return Err(Error::last_os("shm_unlink").path(name));
-  }
-  Ok(())
-}
-
-/// `ftok(path, proj_id)`, the System V key of a file and a project id.
-pub fn ftok(path: &str, proj_id: i32) -> Result<i32> {
-  let c = cstring(path, "ftok")?;
-  // SAFETY: `c` is a valid NUL-terminated string.
-  let key = unsafe { libc::ftok(c.as_ptr(), proj_id) };
-  if key == -1 {
-    return Err(Error::last_os("ftok").path(path));
-  }
-  Ok(key)
-}
-
-/// `shmget(key, size, flags)`: the id of a System V segment.
-pub fn shmget(key: i32, size: usize, flags: libc::c_int) -> Result<i32> {
-  // SAFETY: shmget has no memory arguments.
-  let id = unsafe { libc::shmget(key, size, flags) };
-  if id < 0 {
-    return Err(Error::last_os("shmget"));
-  }
-  Ok(id)
-}
-
-/// A System V attachment (`shmat`), detached (`shmdt`) on drop.
-#[derive(Debug)]
-pub struct SysvAttach {
-  addr: *mut u8,
-}
-
-// SAFETY: an attachment is plain address space; access is synchronised by its owner.
-unsafe impl Send for SysvAttach {}
-// SAFETY: as above; &SysvAttach only exposes the address.
-unsafe impl Sync for SysvAttach {}
-
-impl SysvAttach {
-  pub fn ptr(&self) -> *mut u8 {
-    self.addr
-  }
-}
-
-impl Drop for SysvAttach {
-  fn drop(&mut self) {
-    // SAFETY: `addr` is what shmat returned and nothing else detaches it. Errors are ignored: the
-    // only way to report them would be to panic in drop.
-    unsafe { libc::shmdt(self.addr.cast()) };
-  }
-}
-
-/// `shmat(id, NULL, readonly ? SHM_RDONLY : 0)`.
-pub fn shmat(id: i32, readonly: bool) -> Result<SysvAttach> {
-  // SAFETY: a null address lets the kernel choose where to attach; no existing memory changes.
-  let addr = unsafe { libc::shmat(id, std::ptr::null(), if readonly { libc::SHM_RDONLY } else { 0 }) };
-  if addr as isize == -1 {
-    return Err(Error::last_os("shmat"));
-  }
-  Ok(SysvAttach { addr: addr.cast() })
-}
-
-use crate::sysv::SegmentInfo;
-
-fn shmid_ds(id: i32) -> Result<libc::shmid_ds> {
-  let mut ds = std::mem::MaybeUninit::<libc::shmid_ds>::uninit();
-  // SAFETY: `ds` is a valid out-pointer for one shmid_ds.
-  if unsafe { libc::shmctl(id, libc::IPC_STAT, ds.as_mut_ptr()) } != 0 {
-    return Err(Error::last_os("shmctl"));
-  }
-  // SAFETY: IPC_STAT succeeded, so the kernel filled `ds`.
-  Ok(unsafe { ds.assume_init() })
-}
-
-/// `shmctl(id, IPC_STAT)`.
-#[allow(clippy::unnecessary_cast)] // field widths differ between platforms
-pub fn shm_stat(id: i32) -> Result<SegmentInfo> {
-  let ds = shmid_ds(id)?;
-  let p = &ds.shm_perm;
-  #[cfg(target_os = "linux")]
-  // SAFETY: on every Linux ABI the key is the first field of `struct ipc_perm` (its name differs
-  // between libc versions), and `p` is a valid reference.
-  let key = unsafe { std::ptr::read((p as *const libc::ipc_perm).cast::<libc::key_t>()) };
-  #[cfg(not(target_os = "linux"))]
-  let key = p._key;
-  Ok(SegmentInfo {
-    key,
-    size: ds.shm_segsz as u64,
-    mode: p.mode as u32,
-    uid: p.uid as u32,
-    gid: p.gid as u32,
-    cuid: p.cuid as u32,
-    cgid: p.cgid as u32,
-    cpid: ds.shm_cpid as i32,
-    lpid: ds.shm_lpid as i32,
-    nattch: ds.shm_nattch as u64,
-    atime: ds.shm_atime as i64,
-    dtime: ds.shm_dtime as i64,
-    ctime: ds.shm_ctime as i64,
-  })
-}
-
-/// `shmctl(id, IPC_SET)` with the owner and mode changed where given.
-pub fn shm_set(id: i32, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-  let mut ds = shmid_ds(id)?;
-  if let Some(m) = mode {
-    ds.shm_perm.mode = (m & 0o777) as _;
-  }
-  if let Some(u) = uid {
-    ds.shm_perm.uid = u as _;
-  }
-  if let Some(g) = gid {
-    ds.shm_perm.gid = g as _;
-  }
-  // SAFETY: `ds` is a valid shmid_ds read by IPC_STAT and edited in its permission fields.
-  if unsafe { libc::shmctl(id, libc::IPC_SET, &mut ds) } != 0 {
-    return Err(Error::last_os("shmctl"));
-  }
-  Ok(())
-}
-
-/// `shmctl(id, IPC_RMID, NULL)`: the segment goes once the last process detaches.
-pub fn shm_remove(id: i32) -> Result<()> {
-  // SAFETY: IPC_RMID takes no buffer.
-  if unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) } != 0 {
-    return Err(Error::last_os("shmctl"));
   }
   Ok(())
 }

@@ -204,9 +204,46 @@ fn create(name: Option<&str>, size: u64) -> Result<(OwnedHandle, bool)> {
   Ok((owned(h, "CreateFileMappingW")?, existed))
 }
 
+/// Names are limited by the object namespace; mapshare keeps POSIX's limit.
+pub const SHM_NAME_MAX: usize = 255;
+
+/// `CreateFileMappingW(INVALID_HANDLE_VALUE, PAGE_READWRITE, size, "Local\\name")` + `MapViewOfFile`
+/// for `name` (with its leading slash). `mode` has no Windows meaning (the default security
+/// descriptor applies).
+pub fn shm_create(name: &str, size: u64, _mode: u32, exclusive: bool) -> Result<Region> {
+  create_mapping(Some(&name[1..]), size, exclusive)
+}
+
+/// `OpenFileMappingW` + a view of the whole object (copy-on-write when `readonly`).
+pub fn shm_open(name: &str, readonly: bool) -> Result<Region> {
+  open_mapping(&name[1..], readonly)
+}
+
+/// Windows has no unlink: a mapping lives until its last handle and view close.
+pub fn shm_unlink(_name: &str) -> Result<()> {
+  Ok(())
+}
+
+/// An unnamed pagefile-backed mapping (no descriptor to pass on Windows).
+pub fn shm_anonymous(size: u64) -> Result<Region> {
+  create_mapping(None, size, true)
+}
+
+/// File descriptors are a POSIX notion.
+pub fn shm_from_fd(_fd: i32, _readonly: bool) -> Result<Region> {
+  Err(Error::unsupported(
+    "passing shared memory by descriptor needs POSIX file descriptors; on Windows, open it by name",
+  ))
+}
+
+/// File descriptors are a POSIX notion: `fromFd` is unavailable on Windows.
+pub fn borrow_fd(_fd: i32) -> Result<Handle<'static>> {
+  Err(Error::unsupported("fromFd needs POSIX file descriptors; on Windows, open the file by path"))
+}
+
 /// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write. With
 /// `exclusive`, an existing name is `EEXIST`.
-pub fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Region> {
+fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Region> {
   let (mapping, existed) = create(name, size)?;
   if existed && exclusive {
     return Err(Error::os(errno::EEXIST, "CreateFileMappingW").detail(format!(
@@ -223,7 +260,7 @@ pub fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<
 
 /// `OpenFileMappingW` + a view of the whole object: read-write, or copy-on-write when `readonly`
 /// (JS writes then stay in this process and never fault).
-pub fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
+fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
   let w = wide(&format!("Local\\{name}"));
   let access = if readonly { wm::FILE_MAP_READ | wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS };
   // SAFETY: `w` is a NUL-terminated UTF-16 name.

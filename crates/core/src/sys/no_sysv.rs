@@ -3,11 +3,14 @@
 
 use crate::error::{Error, Result};
 use crate::region::Region;
-
-pub use crate::segment_info::SegmentInfo;
+use crate::sysv::SegmentInfo;
 
 /// `IPC_PRIVATE`.
-pub const PRIVATE: i32 = 0;
+pub const IPC_PRIVATE: i32 = 0;
+
+/// A System V attachment: none can exist here.
+#[derive(Debug)]
+pub enum SysvAttach {}
 
 fn unavailable<T>() -> Result<T> {
   Err(Error::unsupported(
@@ -18,21 +21,21 @@ fn unavailable<T>() -> Result<T> {
 pub fn ftok(_path: &str, _project_id: i32) -> Result<i32> {
   unavailable()
 }
-pub fn create(_key: i32, _size: u64, _mode: u32, _exclusive: bool) -> Result<(i32, Region)> {
+pub fn shmget_create(_key: i32, _size: u64, _mode: u32, _exclusive: bool) -> Result<i32> {
   unavailable()
 }
-pub fn open(_key: i32, _readonly: bool) -> Result<(i32, Region)> {
+pub fn shmget_existing(_key: i32) -> Result<i32> {
   unavailable()
 }
-pub fn attach(_id: i32, _readonly: bool) -> Result<Region> {
+pub fn shm_attach(_id: i32, _readonly: bool) -> Result<Region> {
   unavailable()
 }
-pub fn stat(_id: i32) -> Result<SegmentInfo> {
+pub fn shm_stat(_id: i32) -> Result<SegmentInfo> {
   unavailable()
 }
-pub fn set_permissions(_id: i32, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>) -> Result<()> {
+pub fn shm_set(_id: i32, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>) -> Result<()> {
   unavailable()
 }
-pub fn remove(_id: i32) -> Result<()> {
+pub fn shm_remove(_id: i32) -> Result<()> {
   unavailable()
 }

@@ -1,0 +1,115 @@
+//! POSIX shared memory objects (`shm_open`/`shm_unlink` + `mmap`) and shareable anonymous memory
+//! (memfd on Linux, an unlinked `shm_open` name elsewhere).
+
+use super::{errno, fstat, ftruncate, shm_open_fd};
+use crate::error::{Error, Result};
+use crate::file_map::{map_fd, MapOptions};
+use crate::region::Region;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+
+/// The longest name (without its leading slash) `shm_open` accepts here: a file name under
+/// /dev/shm on Linux (NAME_MAX), `PSHMNAMLEN` on macOS.
+#[cfg(target_os = "macos")]
+pub const SHM_NAME_MAX: usize = 30;
+#[cfg(not(target_os = "macos"))]
+pub const SHM_NAME_MAX: usize = 255;
+
+/// `shm_open(O_RDWR|O_CREAT[|O_EXCL], mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)` of `name`
+/// (with its leading slash). Without `exclusive`, an existing object is opened and grown to `size`
+/// if smaller (never shrunk).
+pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<Region> {
+  let (fd, created) = match shm_open_fd(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, mode) {
+    Ok(fd) => (fd, true),
+    Err(e) if e.errno() == Some(errno::EEXIST) && !exclusive => (shm_open_fd(name, libc::O_RDWR, 0)?, false),
+    Err(e) if e.errno() == Some(errno::EEXIST) => {
+      return Err(e.detail(format!(
+      "a shared memory object named '{name}' already exists (pass exclusive: false to open it, or unlink it)"
+    )))
+    }
+    Err(e) => return Err(e),
+  };
+  let result = (|| {
+    let current = fstat(fd.as_fd())?.size;
+    if current < size {
+      check_space(fd.as_fd(), size - current, name)?;
+      ftruncate(fd.as_fd(), size)?;
+    }
+    map_fd(fd.as_fd(), true, &MapOptions { length: Some(size), ..MapOptions::default() }, Some(name))
+  })();
+  if result.is_err() && created {
+    // Leave nothing behind: the object was ours and is unusable.
+    let _ = super::shm_unlink_name(name);
+  }
+  result
+}
+
+/// Refuses to grow a shared memory object by more than its filesystem has free (`ENOSPC`): pages of
+/// a POSIX object or memfd are allocated on first touch, and one that finds the filesystem full
+/// (Docker's default `/dev/shm` holds 64 MiB) raises `SIGBUS` instead of an error. The object
+/// stays sparse: the check does not reserve the space, so concurrent growth elsewhere can still
+/// take it (the README says so).
+fn check_space(fd: BorrowedFd<'_>, grow: u64, name: &str) -> Result<()> {
+  match super::free_space(fd) {
+    Some(free) if grow > free => Err(Error::invalid(
+      errno::ENOSPC,
+      "ftruncate",
+      format!(
+        "no space left on device: growing '{name}' by {grow} bytes needs more than the {free} bytes free on \
+         its filesystem (/dev/shm); touching such pages would crash the process (SIGBUS)"
+      ),
+    )),
+    _ => Ok(()),
+  }
+}
+
+/// `shm_open(O_RDWR or O_RDONLY)` + `mmap` of the whole object.
+pub fn shm_open(name: &str, readonly: bool) -> Result<Region> {
+  let fd = shm_open_fd(name, if readonly { libc::O_RDONLY } else { libc::O_RDWR }, 0)?;
+  map_fd(fd.as_fd(), !readonly, &MapOptions::default(), Some(name))
+}
+
+/// `shm_unlink(name)`: the name goes away; mappings stay valid until unmapped.
+pub fn shm_unlink(name: &str) -> Result<()> {
+  super::shm_unlink_name(name)
+}
+
+/// Anonymous shared memory with a descriptor to hand to other processes; the region keeps the
+/// descriptor open.
+pub fn shm_anonymous(size: u64) -> Result<Region> {
+  let fd = anonymous_fd()?;
+  check_space(fd.as_fd(), size, "memfd")?;
+  ftruncate(fd.as_fd(), size)?;
+  let region = map_fd(fd.as_fd(), true, &MapOptions { length: Some(size), ..MapOptions::default() }, None)?;
+  Ok(region.keeping(fd))
+}
+
+#[cfg(target_os = "linux")]
+fn anonymous_fd() -> Result<OwnedFd> {
+  super::memfd_create("mapshare")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn anonymous_fd() -> Result<OwnedFd> {
+  use std::time::{SystemTime, UNIX_EPOCH};
+  let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+  for attempt in 0..16u32 {
+    let name =
+      format!("/mapshare.{}.{:x}", std::process::id(), nanos.wrapping_add(attempt.wrapping_mul(7919)));
+    match shm_open_fd(&name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
+      Ok(fd) => {
+        super::shm_unlink_name(&name)?;
+        return Ok(fd);
+      }
+      Err(e) if e.errno() == Some(errno::EEXIST) => continue,
+      Err(e) => return Err(e),
+    }
+  }
+  Err(Error::os(errno::EEXIST, "shm_open"))
+}
+
+/// Maps a shared memory descriptor received from another process: the whole object, shared
+/// (read-write unless `readonly`). The descriptor stays the caller's.
+pub fn shm_from_fd(fd: RawFd, readonly: bool) -> Result<Region> {
+  let fd = super::borrow_fd(fd)?;
+  map_fd(fd, !readonly, &MapOptions::default(), None)
+}
