@@ -1,35 +1,103 @@
-// The package entry: loads the generated loader (index.js), and when no prebuilt binary fits this
-// machine, says which platform that is and what to do instead of a generic loader error.
+// The package entry and loader: finds the prebuilt binary for this platform and loads it (mapshare
+// ships native binaries only; there is no WebAssembly fallback). Its errors say which of three things went wrong: no binary
+// exists for this platform, the platform's package is not installed (or has another version), or the
+// binary is there but the runtime could not load it (with the runtime's own reason).
 'use strict'
 
+const fs = require('node:fs')
+const path = require('node:path')
+const { version } = require('./package.json')
+
+const TARGETS = [
+  'linux-x64-gnu',
+  'linux-x64-musl',
+  'linux-arm64-gnu',
+  'linux-arm64-musl',
+  'darwin-x64',
+  'darwin-arm64',
+  'win32-x64-msvc',
+  'win32-arm64-msvc',
+]
+
 function libc() {
-  if (process.platform !== 'linux') return ''
   try {
-    return process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl'
+    return process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'
   } catch {
-    return ''
+    return fs.existsSync('/etc/alpine-release') ? 'musl' : 'gnu'
   }
 }
 
-let binding
-try {
-  binding = require('./index.js')
-} catch (cause) {
-  const platform = `${process.platform}-${process.arch}${libc()}`
-  const error = new Error(
-    `mapshare has no prebuilt binary for this platform (${platform}, Node ${process.version}). ` +
-      `Prebuilt packages exist for linux-x64/arm64 (gnu, musl), darwin-x64/arm64 and win32-x64/arm64; ` +
-      `npm installs the one that fits as the optional dependency mapshare-${platform}. If it is missing, ` +
-      `reinstall without --no-optional / --omit=optional (remove node_modules and package-lock.json if npm skipped it), ` +
-      `or build from source with Rust installed: npm run build in the mapshare checkout.`,
-  )
-  error.code = 'ERR_MAPSHARE_NO_BINARY'
-  error.cause = cause
-  throw error
+function platform() {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform === 'linux') return `${base}-${libc()}`
+  if (process.platform === 'win32') return `${base}-msvc`
+  return base
 }
 
-module.exports = binding
-// Named exports, listed so that `import { MmapFile } from 'mapshare'` works from ES modules.
+function fail(code, message, cause) {
+  const error = new Error(message, cause ? { cause } : undefined)
+  error.code = code
+  return error
+}
+
+function load(file, what) {
+  try {
+    return require(file)
+  } catch (cause) {
+    const reason = String((cause && cause.message) || cause).split('\n')[0]
+    throw fail(
+      'ERR_MAPSHARE_BINARY_LOAD_FAILED',
+      `mapshare's binary for ${platform()} is installed (${what}) but could not be loaded: ${reason}. ` +
+        `A missing system library or too old a C library (glibc 2.17 is the floor), a damaged file, or a ` +
+        `runtime that does not allow native addons (Deno needs --allow-ffi) are the usual causes.`,
+      cause,
+    )
+  }
+}
+
+function requireBinding() {
+  const target = platform()
+  const override = process.env.MAPSHARE_BINARY_PATH
+  if (override) return load(path.resolve(override), `MAPSHARE_BINARY_PATH=${override}`)
+  const local = path.join(__dirname, `mapshare.${target}.node`)
+  if (fs.existsSync(local)) return load(local, `${local}, built in this checkout`)
+  if (!TARGETS.includes(target)) {
+    throw fail(
+      'ERR_MAPSHARE_NO_BINARY',
+      `mapshare has no prebuilt binary for this platform (${target}, Node ${process.version}). ` +
+        `Prebuilt packages exist for ${TARGETS.join(', ')}; elsewhere build from source with Rust installed: ` +
+        `npm run build in the mapshare checkout.`,
+    )
+  }
+  const pkg = `mapshare-${target}`
+  let manifest
+  try {
+    manifest = require.resolve(`${pkg}/package.json`)
+  } catch (cause) {
+    throw fail(
+      'ERR_MAPSHARE_NO_BINARY',
+      `mapshare has no prebuilt binary for this platform (${target}, Node ${process.version}) installed: ` +
+        `npm installs it as the optional dependency ${pkg}. Reinstall without --no-optional / --omit=optional ` +
+        `(remove node_modules and package-lock.json if npm skipped it), or build from source with Rust ` +
+        `installed: npm run build in the mapshare checkout.`,
+      cause,
+    )
+  }
+  const found = JSON.parse(fs.readFileSync(manifest, 'utf8')).version
+  if (found !== version) {
+    throw fail(
+      'ERR_MAPSHARE_BINARY_VERSION',
+      `mapshare ${version} found ${pkg} ${found}: the binary must come from the same version. ` +
+        `Reinstall mapshare (npm install mapshare@${version}) so that npm installs ${pkg}@${version}.`,
+    )
+  }
+  return load(path.join(path.dirname(manifest), `mapshare.${target}.node`), `${pkg}@${found}`)
+}
+
+const binding = requireBinding()
+
+// Exactly what index.d.ts declares, each listed so that `import { MmapFile } from 'mapshare'` works
+// from ES modules.
 module.exports.MmapFile = binding.MmapFile
 module.exports.Mutex = binding.Mutex
 module.exports.SharedMemory = binding.SharedMemory

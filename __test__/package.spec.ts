@@ -179,3 +179,52 @@ test('main.cjs names every value index.d.ts declares, so ES module imports see t
   const listed = [...main.matchAll(/^module\.exports\.(\w+) = binding\.\1$/gm)].map((m) => m[1])
   t.deepEqual([...listed].sort(), [...declared].sort())
 })
+
+test('a binary that is there but cannot load says so, with the real reason', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-badbin-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const bad = path.join(dir, 'mapshare.node')
+  fs.writeFileSync(bad, 'not an ELF file')
+  const r = spawnSync(
+    process.execPath,
+    ['-e', "try { require('./main.cjs') } catch (e) { console.log(e.code + ' ' + e.message) }"],
+    { cwd: ROOT, env: { ...process.env, MAPSHARE_BINARY_PATH: bad }, encoding: 'utf8' },
+  )
+  t.regex(r.stdout, /^ERR_MAPSHARE_BINARY_LOAD_FAILED /)
+  t.regex(r.stdout, /could not be loaded: .*(invalid ELF header|too short)/)
+  t.notRegex(r.stdout, /no prebuilt binary|wasi/i)
+})
+
+test('a platform package of another version is refused, not loaded silently', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-version-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const pkg = path.join(dir, 'node_modules', 'mapshare')
+  const platformPkg = path.join(dir, 'node_modules', `mapshare-${target}`)
+  fs.mkdirSync(pkg, { recursive: true })
+  fs.mkdirSync(platformPkg, { recursive: true })
+  fs.copyFileSync(path.join(ROOT, 'main.cjs'), path.join(pkg, 'main.cjs'))
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'))
+  fs.writeFileSync(
+    path.join(platformPkg, 'package.json'),
+    JSON.stringify({ name: `mapshare-${target}`, version: '0.0.1', main: `mapshare.${target}.node` }),
+  )
+  fs.copyFileSync(
+    path.join(ROOT, `mapshare.${target}.node`),
+    path.join(platformPkg, `mapshare.${target}.node`),
+  )
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      "try { require('mapshare'); console.log('loaded') } catch (e) { console.log(e.code + ' ' + e.message) }",
+    ],
+    { cwd: dir, encoding: 'utf8' },
+  )
+  t.regex(r.stdout, /^ERR_MAPSHARE_BINARY_VERSION mapshare 0\.1\.0 found mapshare-linux-x64-gnu 0\.0\.1/)
+})
+
+test('the loader and typings know nothing of WASI', (t) => {
+  for (const file of ['main.cjs', 'index.js', 'index.d.ts']) {
+    t.notRegex(fs.readFileSync(path.join(ROOT, file), 'utf8'), /wasi|wasm32|NAPI_RS_/i, file)
+  }
+})

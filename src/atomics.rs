@@ -118,12 +118,19 @@ impl RegionState {
     let t = timeout(env, ms, "timeout")?;
     let canceller = Arc::new(Canceller::default());
     let word = self.cell().with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
+    // After the first slice the wait has begun: a word that changed since means another thread or
+    // process stored (and is notifying, or notified in the gap between two slices): 'ok', as a wake.
+    let mut began = false;
     let done = teardown::blocking(
       env,
       t,
       || WaitResult::TimedOut,
       |slice| match word.wait(expected, Some(slice), &canceller).js(env)? {
-        AsyncWait::Done(WaitResult::TimedOut) => Ok(Step::Again),
+        AsyncWait::Done(WaitResult::TimedOut) => {
+          began = true;
+          Ok(Step::Again)
+        }
+        AsyncWait::Done(WaitResult::NotEqual) if began => Ok(Step::Done(WaitResult::Ok)),
         AsyncWait::Done(w) => Ok(Step::Done(w)),
         AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
       },

@@ -41,14 +41,7 @@ pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi:
   crate::external::set_max_buffer_length(&env);
   let page = mapshare_core::page_size() as u32;
   let granularity = mapshare_core::allocation_granularity() as u32;
-  // The generated loader also re-exports the consts under their Rust names: give those the real
-  // values too, so no export is ever stale.
-  for (name, value) in [
-    ("pageSize", page),
-    ("PAGE_SIZE", page),
-    ("allocationGranularity", granularity),
-    ("ALLOCATION_GRANULARITY", granularity),
-  ] {
+  for (name, value) in [("pageSize", page), ("allocationGranularity", granularity)] {
     exports.set_named_property(name, env.create_uint32(value)?)?;
   }
   Ok(())

@@ -78,8 +78,9 @@ pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
   let c = std::ffi::CString::new(name)
     .map_err(|_| crate::error::Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
   for flags in [libc::MFD_CLOEXEC | libc::MFD_NOEXEC_SEAL, libc::MFD_CLOEXEC] {
-    // SAFETY: `c` is a valid NUL-terminated string; the call returns a new descriptor or -1.
-    let fd = unsafe { libc::memfd_create(c.as_ptr(), flags) };
+    // SAFETY: `c` is a valid NUL-terminated string; the call returns a new descriptor or -1. Called
+    // raw: glibc's memfd_create() wrapper is 2.27+, and the release binaries promise glibc 2.17.
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, c.as_ptr(), flags) } as libc::c_int;
     if fd >= 0 {
       // SAFETY: `fd` is a fresh descriptor that nothing else owns.
       return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });

@@ -294,8 +294,9 @@ pub fn shm_unlink_name(name: &str) -> Result<()> {
 /// The calling thread's id (`gettid()` on Linux, the kernel thread id on macOS), as the lock records it.
 pub fn thread_id() -> u32 {
   #[cfg(target_os = "linux")]
-  // SAFETY: gettid has no preconditions.
-  let id = unsafe { libc::gettid() } as u32;
+  // SAFETY: the gettid system call has no arguments and no preconditions. Called raw: glibc's
+  // gettid() wrapper is 2.30+, and the release binaries promise glibc 2.17.
+  let id = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
   #[cfg(not(target_os = "linux"))]
   let id = {
     let mut tid: u64 = 0;
