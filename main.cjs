@@ -96,6 +96,26 @@ function requireBinding() {
 
 const binding = requireBinding()
 
+// util.inspect(region) shows what the region is, not `MmapFile {}`.
+const inspect = Symbol.for('nodejs.util.inspect.custom')
+for (const [Class, keys] of [
+  [binding.MmapFile, ['path', 'length', 'closed']],
+  [binding.SharedMemory, ['name', 'fd', 'length', 'closed']],
+  [binding.ShmSegment, ['id', 'length', 'closed']],
+]) {
+  Object.defineProperty(Class.prototype, inspect, {
+    value(depth, options, inspectFn) {
+      const shown = {}
+      for (const key of keys) {
+        try {
+          shown[key] = this[key]
+        } catch {} // a getter of a closed region
+      }
+      return `${Class.name} ${inspectFn ? inspectFn(shown, options) : JSON.stringify(shown)}`
+    },
+  })
+}
+
 // Exactly what index.d.ts declares, each listed so that `import { MmapFile } from 'mapshare'` works
 // from ES modules.
 module.exports.MmapFile = binding.MmapFile

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { getEventListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
+import { inspect } from 'node:util'
 import { MmapFile, SharedMemory } from '../index.js'
 import { ended, snippet } from './helpers/snippet.ts'
 import { start, waitForLine } from './helpers/spawn.ts'
@@ -317,4 +318,14 @@ test('shared memory larger than the free space of /dev/shm is ENOSPC at create, 
   }
   t.is(r.signal, null, ended(r))
   t.is(r.stdout, 'ENOSPC:says-free ENOSPC:says-free ENOENT 2\n', ended(r))
+})
+
+test('util.inspect shows what a region is', (t) => {
+  const r = MmapFile.anonymous(64)
+  t.is(inspect(r), 'MmapFile { path: null, length: 64, closed: false }')
+  r.close()
+  t.is(inspect(r), 'MmapFile { path: null, length: 0, closed: true }')
+  const shm = SharedMemory.anonymous(64)
+  t.regex(inspect(shm), /^SharedMemory \{ name: null, fd: \d+, length: 64, closed: false \}$/)
+  shm.close()
 })

@@ -752,7 +752,7 @@ macro_rules! region_surface {
 
       /// A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
       /// every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
-      #[napi(ts_args_type = "byteOffset: number", catch_unwind)]
+      #[napi(ts_args_type = "byteOffset: number", ts_return_type = "Mutex", catch_unwind)]
       pub fn mutex(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<$crate::mutex::Mutex> {
         let offset = $crate::convert::index(env, byte_offset, "byteOffset")?;
         self.state.with(env, |r| r.lock_handle(offset).map(drop))?;

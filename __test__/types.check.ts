@@ -1,0 +1,23 @@
+// Type test (checked by `tsc --noEmit` in `npm run lint`): what index.d.ts promises a consumer.
+import {
+  MmapFile,
+  SharedMemory,
+  ShmSegment,
+  type MapshareErrorCode,
+  type Mutex,
+  type Region,
+} from '../index.js'
+
+export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): unknown[] {
+  const lock: Mutex = file.mutex(0) // typed Mutex on every class, never any
+  const regions: Region[] = [file, shm, seg]
+  const code: MapshareErrorCode = 'ERR_MAPSHARE_CLOSED'
+  // @ts-expect-error not a code mapshare defines
+  const wrong: MapshareErrorCode = 'ERR_MAPSHARE_NOPE'
+  // @ts-expect-error paths are strings
+  MmapFile.open(1)
+  // @ts-expect-error mutex() returns a Mutex, which has no read()
+  file.mutex(0).read()
+  const n: number = file.readInto(Buffer.alloc(4)) // full-range counts are numbers
+  return [lock, regions, code, wrong, n]
+}
