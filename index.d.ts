@@ -23,6 +23,7 @@ export type MapshareErrorCode =
   | 'ERR_ILLEGAL_CONSTRUCTOR'
   | 'ERR_INVALID_ARG_TYPE'
   | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_INVALID_THIS'
   | 'ERR_OUT_OF_RANGE'
   | 'ABORT_ERR'
 

@@ -96,6 +96,33 @@ function requireBinding() {
 
 const binding = requireBinding()
 
+// A method called on the wrong receiver throws Node's ERR_INVALID_THIS (V8's own check says only
+// "Illegal invocation", without a code).
+function invalidThis(Class) {
+  const error = new TypeError(`Value of "this" must be of type ${Class.name}`)
+  error.code = 'ERR_INVALID_THIS'
+  return error
+}
+for (const Class of [binding.MmapFile, binding.SharedMemory, binding.ShmSegment, binding.Mutex]) {
+  for (const key of Reflect.ownKeys(Class.prototype)) {
+    if (key === 'constructor') continue
+    const d = Object.getOwnPropertyDescriptor(Class.prototype, key)
+    const guard = (fn) =>
+      function (...args) {
+        if (!(this instanceof Class)) throw invalidThis(Class)
+        return Reflect.apply(fn, this, args)
+      }
+    if (typeof d.value === 'function') {
+      const fn = d.value
+      const guarded = guard(fn)
+      Object.defineProperty(guarded, 'name', { value: fn.name })
+      Object.defineProperty(Class.prototype, key, { ...d, value: guarded })
+    } else if (d.get) {
+      Object.defineProperty(Class.prototype, key, { ...d, get: guard(d.get), set: d.set && guard(d.set) })
+    }
+  }
+}
+
 // util.inspect(region) shows what the region is, not `MmapFile {}`.
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 for (const [Class, keys] of [

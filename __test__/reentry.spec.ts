@@ -329,3 +329,18 @@ test('util.inspect shows what a region is', (t) => {
   t.regex(inspect(shm), /^SharedMemory \{ name: null, fd: \d+, length: 64, closed: false \}$/)
   shm.close()
 })
+
+test('a method or getter called on the wrong receiver: ERR_INVALID_THIS', async (t) => {
+  const m = await import('../index.js')
+  const region = m.MmapFile.anonymous(64, { shared: true })
+  const calls: Array<() => unknown> = [
+    () => m.MmapFile.prototype.read.call({}),
+    () => m.SharedMemory.prototype.write.call(region, 'x'),
+    () => m.ShmSegment.prototype.close.call(null),
+    () => m.Mutex.prototype.lock.call(region),
+    () => Object.getOwnPropertyDescriptor(m.MmapFile.prototype, 'length')!.get!.call({}),
+  ]
+  for (const call of calls) t.throws(call, { instanceOf: TypeError, code: 'ERR_INVALID_THIS' })
+  t.is(region.read(0, 1).length, 1) // the right receiver still works
+  region.close()
+})
