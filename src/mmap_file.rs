@@ -150,7 +150,7 @@ impl MmapFile {
         "only a shared writable file mapping can be resized (mode 'r+' or 'w+', or fromFd with writable: true, without private)",
       ));
     };
-    self.state.replace(env, |_| backing.remap(length))
+    self.state.replace(env, |old| backing.remap(old, length))
   }
 }
 

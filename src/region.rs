@@ -208,7 +208,17 @@ impl RegionState {
   pub fn replace(&self, env: &Env, f: impl FnOnce(&Region) -> mapshare_core::Result<Region>) -> Result<()> {
     let mut guard = write_lock(&self.cell);
     let Some(old) = guard.as_ref() else { return Err(error::to_js(env, CoreError::closed())) };
-    let new = f(old).js(env)?;
+    let new = match f(old) {
+      Ok(new) => new,
+      Err(e) => {
+        if old.is_retired() {
+          // The old mapping was already cut off (a shrink that then failed): the region is closed.
+          drop(guard);
+          self.close(env)?;
+        }
+        return Err(error::to_js(env, e));
+      }
+    };
     self.drop_buffer(env)?;
     self.cell.cancel_waiters();
     let old = guard.replace(new);

@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-// Absolute, so children started in any directory find the TypeScript loader.
-export const LOADER = ['--import', import.meta.resolve('@oxc-node/core/register')]
+// Absolute, so children started in any directory find the TypeScript loader. Under emulation
+// (npm run test:arm64) the loader's native part does not exist for the target: Node's own type
+// stripping runs the TypeScript there instead.
+export const LOADER = process.env.MAPSHARE_STRIP_TYPES
+  ? ['--experimental-strip-types', '--no-warnings']
+  : ['--import', import.meta.resolve('@oxc-node/core/register')]
 
 export interface RunResult {
   status: number | null

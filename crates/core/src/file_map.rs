@@ -120,9 +120,12 @@ pub fn from_fd(fd: i32, writable: bool, opts: &MapOptions) -> Result<FileMap> {
 }
 
 impl Backing {
-  /// Sets the file to `offset + length` bytes and maps that range anew (the caller drops the old
-  /// region).
-  pub fn remap(&self, length: u64) -> Result<Region> {
+  /// Sets the file to `offset + length` bytes and maps that range anew; the caller closes `old`.
+  ///
+  /// Shrinking cuts `old` off the file (retires it) *before* the file shrinks: anything still writing
+  /// through it (native work holding its Buffer) must reach inert memory, never the pages truncation
+  /// removes (`SIGBUS`). If the file then cannot be shrunk, the error says so and `old` stays retired.
+  pub fn remap(&self, old: &Region, length: u64) -> Result<Region> {
     let path = match &self.source {
       Source::Path(p) => Some(p.as_str()),
       Source::Fd(_) => None,
@@ -151,10 +154,24 @@ impl Backing {
         .or_path(path),
       );
     }
-    sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
     let opts =
       MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };
-    map_fd(fd, true, &opts, path)
+    let size = sys::fstat(fd).map_err(|e| e.or_path(path))?.size;
+    if end >= size {
+      sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
+      return map_fd(fd, true, &opts, path);
+    }
+    // Shrinking: the new, smaller range fits the file as it is; map it, cut the old mapping off, and
+    // only then shrink the file.
+    let new = map_fd(fd, true, &opts, path)?;
+    old.retire();
+    sys::ftruncate(fd, end).map_err(|e| {
+      e.or_path(path).detail(
+        "the file could not be shrunk; its old mapping was already cut off, so the region is closed"
+          .to_owned(),
+      )
+    })?;
+    Ok(new)
   }
 }
 

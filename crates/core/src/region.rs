@@ -112,6 +112,19 @@ impl Region {
     }
   }
 
+  /// Cuts the region off its backing now, in place (see [`Region::close`]); it then reads zeros.
+  pub(crate) fn retire(&self) {
+    self.span.retire();
+    if let Some((_, view)) = &self.view {
+      view.retire();
+    }
+  }
+
+  /// True once the region was cut off its backing (by a shrinking `remap`).
+  pub fn is_retired(&self) -> bool {
+    self.span.is_retired()
+  }
+
   /// A hold on the region's memory: keeps the addresses mapped (inert after close) while it lives.
   pub fn hold(&self) -> Hold {
     Hold(self.span.clone())

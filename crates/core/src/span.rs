@@ -35,6 +35,10 @@ impl Span {
     Arc::new(Span { base, len: end - base, owner: Some(owner), retired: AtomicBool::new(false) })
   }
 
+  pub(crate) fn is_retired(&self) -> bool {
+    self.retired.load(Ordering::SeqCst)
+  }
+
   /// Cuts the range off its backing: inert private memory takes its place, atomically (no other
   /// thread can map anything at these addresses in between). Idempotent.
   pub(crate) fn retire(&self) {

@@ -81,12 +81,22 @@ fn create_needs_a_size_and_sets_it() {
 fn remap_resizes_the_file() {
   let file = tmp("remap", b"hello");
   let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
-  let bigger = fm.backing.as_ref().unwrap().remap(9000).unwrap();
+  let bigger = fm.backing.as_ref().unwrap().remap(&fm.region, 9000).unwrap();
   assert_eq!(bigger.len(), 9000);
   assert_eq!(fs::metadata(&file).unwrap().len(), 9000);
   let mut out = [0u8; 5];
   bigger.read_into(0, &mut out).unwrap();
   assert_eq!(&out, b"hello");
+  assert!(!fm.region.is_retired(), "growing leaves the old mapping live until it is closed");
+  // Shrinking cuts the old mapping off before the file shrinks: a holder writing through it meets
+  // inert memory, never a truncated page.
+  let view = bigger.external_view().unwrap();
+  let smaller = fm.backing.as_ref().unwrap().remap(&bigger, 3).unwrap();
+  assert!(bigger.is_retired());
+  // SAFETY: the view's hold keeps the old range mapped (inert now).
+  unsafe { view.ptr.add(8000).write(1) }; // past the new end of the file: no SIGBUS
+  assert_eq!(fs::read(&file).unwrap(), b"hel");
+  assert_eq!(smaller.read_vec(0, None).unwrap(), b"hel");
 }
 
 #[test]
