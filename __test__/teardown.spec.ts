@@ -159,3 +159,30 @@ console.log(mem.load(4), Date.now() - t0 < 15000)
 function indexPath(): string {
   return new URL('../index.js', import.meta.url).pathname
 }
+
+test('thousands of pending waitAsync and lockAsync calls use a bounded number of threads', async (t) => {
+  const r = await snippet(
+    `
+import fs from 'node:fs'
+const threads = () => Number(fs.readFileSync('/proc/self/status', 'utf8').match(/Threads:\\s+(\\d+)/)[1])
+const r = SharedMemory.anonymous(8192)
+r.store(8000, process.ppid) // a lock held by a live process that is not us
+const before = threads()
+const waits = []
+for (let i = 0; i < 3000; i++) waits.push(r.waitAsync((i % 1000) * 4, 0, { timeout: 60000 }))
+const locks = []
+for (let i = 0; i < 200; i++) locks.push(r.mutex(8000).lockAsync({ timeout: 1500 }))
+await new Promise((res) => setTimeout(res, 300))
+const grew = threads() - before
+for (let i = 0; i < 1000; i++) { r.store(i * 4, 1); r.notify(i * 4) }
+const results = await Promise.all(waits)
+const timedOut = (await Promise.all(locks)).filter((l) => l === null).length // the holder never let go
+r.store(8000, 0)
+const taken = await r.mutex(8000).lockAsync({ timeout: 5000 })
+console.log(grew <= 100, results.every((x) => x === 'ok'), timedOut, JSON.stringify(taken))
+`,
+    { timeout: 120_000 },
+  )
+  t.is(r.signal, null, ended(r))
+  t.is(r.stdout, 'true true 200 {"ownerDied":false}\n', ended(r))
+})

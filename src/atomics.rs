@@ -5,7 +5,8 @@ use crate::error::{self, JsResult};
 use crate::pending;
 use crate::region::RegionState;
 use crate::teardown::{self, Step};
-use mapshare_core::sync::{AtomicOp, Canceller, WaitResult, FOREVER};
+use mapshare_core::sync::{self, AtomicOp, Canceller, WaitResult, FOREVER};
+use mapshare_core::wait_hub::{self, Job};
 use mapshare_core::{sys::AsyncWait, Error as CoreError};
 use napi::bindgen_prelude::{BigInt, FromNapiValue, Object};
 use napi::{Env, Result, Unknown, ValueType};
@@ -164,11 +165,19 @@ impl RegionState {
         self.cell(),
         opts,
         |r| r.word_handle(offset, false),
-        move |word, c| {
-          word.wait(expected, t, c).map(|w| match w {
+        move |word, canceller, complete| {
+          let settle = |w: AsyncWait| match w {
             AsyncWait::Done(w) => Some(w.as_str()),
             AsyncWait::Cancelled(_) => None,
-          })
+          };
+          if !crate::waiters::has_room() && wait_hub::supported() {
+            let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
+            let deadline = sync::deadline(t);
+            wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)
+          } else {
+            crate::waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
+              .map_err(|e| CoreError::io(&e, "pthread_create"))
+          }
         },
         |s: &'static str| s.to_owned(),
       )

@@ -7,7 +7,8 @@ use crate::pending;
 use crate::region::Cell;
 use crate::teardown::{self, Step};
 use mapshare_core::mutex::Locked;
-use mapshare_core::sync::Canceller;
+use mapshare_core::sync::{self, Canceller};
+use mapshare_core::wait_hub::{self, Job};
 use mapshare_core::{sys, Error as CoreError};
 use napi::bindgen_prelude::Object;
 use napi::{Env, Result, Unknown};
@@ -116,7 +117,16 @@ impl Mutex {
         &self.cell,
         opts,
         |r| r.lock_handle(offset),
-        move |word, c| word.lock(tid, t, Some(c), false).map(result),
+        move |word, canceller, complete| {
+          if !crate::waiters::has_room() && wait_hub::supported() {
+            let done = Box::new(move |r: mapshare_core::Result<Locked>| complete(r.map(result)));
+            let deadline = sync::deadline(t);
+            wait_hub::submit(Job::Lock { word, tid, deadline, done }, canceller)
+          } else {
+            crate::waiters::run(move || complete(word.lock(tid, t, Some(&canceller), false).map(result)))
+              .map_err(|e| CoreError::io(&e, "pthread_create"))
+          }
+        },
         |r: Option<LockResult>| r,
       )
     })();

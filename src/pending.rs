@@ -102,18 +102,23 @@ pub fn rejected<'env>(env: &'env Env, err: napi::Error) -> Result<Object<'env>> 
   Ok(promise)
 }
 
+/// How a started wait reports its end: `Ok(None)` when cancelled (by the signal, `close()`, or the
+/// environment's teardown).
+pub type Completion<X> = Box<dyn FnOnce(mapshare_core::Result<Option<X>>) + Send>;
+
 /// Starts a cancellable wait and returns its promise.
 ///
-/// `prepare` runs under the region's lock and takes what the wait needs (a held word); `job` runs on
-/// a waiter thread and returns `Ok(None)` when cancelled; `to_js` turns its result into the value the
-/// promise resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
+/// `prepare` runs under the region's lock and takes what the wait needs (a held word); `run` hands
+/// it, with the canceller and a completion, to whoever waits (a hub of `futex_waitv`, or a thread of
+/// its own) and fails only if nobody can; `to_js` turns the result into the value the promise
+/// resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
 /// `AbortError`.
 pub fn start<'env, T, X, V>(
   env: &'env Env,
   cell: &Cell,
   opts: WaitOptions<'env>,
   prepare: impl FnOnce(&Region) -> mapshare_core::Result<T>,
-  job: impl FnOnce(T, &Canceller) -> mapshare_core::Result<Option<X>> + Send + 'static,
+  run: impl FnOnce(T, Arc<Canceller>, Completion<X>) -> mapshare_core::Result<()>,
   to_js: impl FnOnce(X) -> V + Send + 'static,
 ) -> Result<Object<'env>>
 where
@@ -154,16 +159,15 @@ where
   };
   type Resolver<V> = Box<dyn FnOnce(Env) -> Result<V> + Send>;
   let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
-  // Shared with the job so that, if no thread can take the job, the promise is still settled here.
+  // Shared with the completion so that, if nobody can take the wait, the promise is settled here.
   let slot = Arc::new(std::sync::Mutex::new(Some((deferred, listener))));
-  let job_slot = slot.clone();
-  let worker_canceller = canceller.clone();
-  let spawned = crate::waiters::run(move || {
-    let Some((deferred, listener)) = job_slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+  let done_slot = slot.clone();
+  let done_canceller = canceller.clone();
+  let complete: Completion<X> = Box::new(move |outcome| {
+    let Some((deferred, listener)) = done_slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
       return;
     };
-    let outcome = job(input, &worker_canceller);
-    let reason = worker_canceller.reason();
+    let reason = done_canceller.reason();
     deferred.resolve(Box::new(move |env: Env| {
       let signal = match &listener {
         Some(l) => l.signal.get_value(&env).and_then(|v| v.coerce_to_object()).ok(),
@@ -181,13 +185,13 @@ where
       result
     }));
   });
-  if let Err(e) = spawned {
+  if let Err(e) = run(input, canceller.clone(), complete) {
     canceller.cancel(crate::region::CLOSED);
     if let Some((deferred, listener)) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
       if let Some(l) = listener {
         l.remove(env);
       }
-      deferred.reject(error::to_js(env, CoreError::io(&e, "pthread_create")));
+      deferred.reject(error::to_js(env, e));
     }
   }
   Ok(promise)

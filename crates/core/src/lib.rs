@@ -11,6 +11,7 @@ pub mod span;
 pub mod sync;
 pub mod sys;
 pub mod sysv;
+pub mod wait_hub;
 
 pub use error::{Error, Kind, Result};
 pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode};

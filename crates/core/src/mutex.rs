@@ -94,7 +94,7 @@ impl Word {
 /// One attempt. `mark` is `WAITERS` for a thread that has slept: it cannot know whether others
 /// still sleep, so it takes the lock with the bit set and its unlock wakes the next one (Drepper,
 /// "Futexes Are Tricky", mutex #3); otherwise a hand-off would wake nobody.
-fn try_once(word: &AtomicU32, tid: u32, mark: u32) -> Result<Locked> {
+pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32) -> Result<Locked> {
   loop {
     let v = word.load(SeqCst);
     let owner = v & TID_MASK;
@@ -185,7 +185,7 @@ unsafe fn lock_loop(
 }
 
 /// Unlocks a word this thread holds: clears it and wakes one sleeper if any announced itself.
-fn release(word: &AtomicU32) {
+pub(crate) fn release(word: &AtomicU32) {
   if word.swap(0, SeqCst) & WAITERS != 0 {
     // SAFETY: the word is an aligned word of a live (or inert) mapping held by the caller.
     let _ = unsafe { sys::futex_wake(word.as_ptr(), 1) };

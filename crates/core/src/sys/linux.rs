@@ -250,3 +250,89 @@ pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
   }
   Ok(rc as u32)
 }
+
+/// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitvEntry {
+  pub addr: usize,
+  pub expected: u32,
+  /// A word of this process only (`FUTEX2_PRIVATE`), such as a canceller's.
+  pub private: bool,
+}
+
+/// How a [`futex_waitv_many`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waitv {
+  /// Woken through the entry at this index.
+  Woken(usize),
+  /// Some word did not hold its expected value: nothing slept.
+  Mismatch,
+  TimedOut,
+  /// The kernel has no `futex_waitv` (before Linux 5.16).
+  Unsupported,
+}
+
+/// `futex_waitv` on up to 128 words at once, until one is woken, one differs, or `deadline`.
+///
+/// # Safety
+/// Every `addr` must be an aligned word that stays mapped for the call (an unmapped one gives
+/// `EFAULT`, never a crash).
+pub unsafe fn futex_waitv_many(
+  entries: &[WaitvEntry],
+  deadline: Option<std::time::Instant>,
+) -> crate::error::Result<Waitv> {
+  #[repr(C)]
+  struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+  }
+  const FUTEX2_SIZE_U32: u32 = 0x02;
+  const FUTEX2_PRIVATE: u32 = 128;
+  const SYS_FUTEX_WAITV: libc::c_long = 449;
+  let waiters: Vec<FutexWaitv> = entries
+    .iter()
+    .map(|e| FutexWaitv {
+      val: u64::from(e.expected),
+      uaddr: e.addr as u64,
+      flags: FUTEX2_SIZE_U32 | if e.private { FUTEX2_PRIVATE } else { 0 },
+      reserved: 0,
+    })
+    .collect();
+  let abs = deadline.map(|d| {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let left = d.saturating_duration_since(std::time::Instant::now());
+    let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
+    libc::timespec {
+      tv_sec: now.tv_sec + left.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
+      tv_nsec: (nanos % 1_000_000_000) as _,
+    }
+  });
+  loop {
+    // SAFETY: valid futex_waitv entries on aligned words (the caller's contract); the timeout is null
+    // or a valid absolute CLOCK_MONOTONIC timespec.
+    let rc = unsafe {
+      libc::syscall(
+        SYS_FUTEX_WAITV,
+        waiters.as_ptr(),
+        waiters.len() as u32,
+        0u32,
+        abs.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec),
+        libc::CLOCK_MONOTONIC,
+      )
+    };
+    if rc >= 0 {
+      return Ok(Waitv::Woken(rc as usize));
+    }
+    match std::io::Error::last_os_error().raw_os_error().unwrap_or(0) {
+      libc::EAGAIN => return Ok(Waitv::Mismatch),
+      libc::ETIMEDOUT => return Ok(Waitv::TimedOut),
+      libc::EINTR => continue,
+      libc::ENOSYS => return Ok(Waitv::Unsupported),
+      e => return Err(crate::error::Error::os(e, "futex_waitv")),
+    }
+  }
+}

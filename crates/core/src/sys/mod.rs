@@ -24,7 +24,8 @@ mod fault_copy;
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{
-  copy_checked, futex_wait, futex_wait_cancellable, futex_wake, futex_wake_private, memfd_create, AsyncWait,
+  copy_checked, futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private,
+  memfd_create, AsyncWait, Waitv, WaitvEntry,
 };
 
 #[cfg(target_os = "macos")]
@@ -53,6 +54,37 @@ pub unsafe fn futex_wait(
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
   Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+}
+
+/// One word of a multi-wait (Linux only; elsewhere waits have threads of their own).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, Copy)]
+pub struct WaitvEntry {
+  pub addr: usize,
+  pub expected: u32,
+  pub private: bool,
+}
+
+/// How a multi-wait ended.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waitv {
+  Woken(usize),
+  Mismatch,
+  TimedOut,
+  Unsupported,
+}
+
+/// No multi-word wait outside Linux.
+///
+/// # Safety
+/// Touches nothing.
+#[cfg(not(target_os = "linux"))]
+pub unsafe fn futex_waitv_many(
+  _entries: &[WaitvEntry],
+  _deadline: Option<std::time::Instant>,
+) -> crate::error::Result<Waitv> {
+  Ok(Waitv::Unsupported)
 }
 
 /// How a cancellable wait ended.
