@@ -206,10 +206,13 @@ export declare class SharedMemory {
   constructor()
   /**
    * `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
-   * `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
-   * `EINVAL` (empty name or a `/` inside), `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`.
+   * `'jobs'` and `'/jobs'` are the same name; `null` makes a new unique name (read it from `name`),
+   * as Python's `SharedMemory(create=True)` does. `unlinkOnClose: true` removes the name when this
+   * region is closed, so a crashed or finished creator leaves nothing behind once it closes. Errors:
+   * `EEXIST` (exclusive and the name exists), `EINVAL` (empty name or a `/` inside),
+   * `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`, `ENOSPC` (larger than /dev/shm's free space).
    */
-  static create(name: string, size: number, options?: CreateOptions): SharedMemory
+  static create(name: string | null, size: number, options?: CreateOptions): SharedMemory
   /** `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none). */
   static open(name: string, options?: ShmOpenOptions): SharedMemory
   /** `shm_unlink(name)`: removes the name; processes that mapped it keep their memory. */
@@ -522,6 +525,8 @@ export interface CreateOptions {
    * is opened and grown to `size` if smaller (never shrunk).
    */
   exclusive?: boolean
+  /** Remove the name (`shm_unlink`) when this region is closed (default false). */
+  unlinkOnClose?: boolean
 }
 
 /** Options of `MmapFile.fromFd`. */

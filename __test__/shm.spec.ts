@@ -173,3 +173,25 @@ test('interop with C (seed 003): three 64-bit integers written by C are read by 
   t.is(runPeer('posix_seed003', ['read', '/' + name]).trim(), '-5 42 7')
   shm.close()
 })
+
+test('create(null) makes a unique name; unlinkOnClose removes it when the creator closes', (t) => {
+  const a = SharedMemory.create(null, 4096)
+  const b = SharedMemory.create(null, 4096, { unlinkOnClose: true })
+  t.regex(a.name!, /^\/ms-[0-9a-f]+-[0-9a-f]{8}$/)
+  t.not(a.name, b.name)
+  const name = b.name!
+  const peer = SharedMemory.open(name)
+  b.write('shared')
+  t.is(peer.read(0, 6).toString(), 'shared')
+  b.close()
+  t.throws(() => SharedMemory.open(name), { code: 'ENOENT' }) // gone with its creator
+  t.is(peer.read(0, 6).toString(), 'shared') // mappings stay, as after shm_unlink
+  peer.close()
+  const kept = a.name!
+  a.close()
+  t.notThrows(() => SharedMemory.open(kept).close()) // without the option the name stays
+  SharedMemory.unlink(kept)
+  t.throws(() => SharedMemory.create(null, 4096, { unlinkOnClose: 'yes' as never }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+  })
+})

@@ -89,6 +89,9 @@ fn write_lock(cell: &Shared) -> RwLockWriteGuard<'_, Option<Region>> {
   cell.region.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// What a region does at its first `close()`.
+type OnClose = Box<dyn FnOnce() -> mapshare_core::Result<()>>;
+
 /// One JS region object's state.
 pub struct RegionState {
   cell: Cell,
@@ -96,6 +99,8 @@ pub struct RegionState {
   /// so every method takes `&self`: napi-rs refuses `&mut self` calls while async work borrows the
   /// object, and `close()` must work while a `flushAsync` is pending.
   buffer: RefCell<Option<UnknownRef>>,
+  /// Runs once, at the first `close()` (a SharedMemory created with `unlinkOnClose`).
+  on_close: RefCell<Option<OnClose>>,
 }
 
 /// What a live region tells V8 it costs, so that regions a program forgets (never closed) still
@@ -112,11 +117,16 @@ impl RegionState {
       waiters: Mutex::new(Vec::new()),
       flushes: AtomicUsize::new(0),
     });
-    RegionState { cell, buffer: RefCell::new(None) }
+    RegionState { cell, buffer: RefCell::new(None), on_close: RefCell::new(None) }
   }
 
   pub fn cell(&self) -> &Cell {
     &self.cell
+  }
+
+  /// Something to do at the first `close()`, after the region is closed.
+  pub fn set_on_close(&self, f: impl FnOnce() -> mapshare_core::Result<()> + 'static) {
+    *self.on_close.borrow_mut() = Some(Box::new(f));
   }
 
   /// Runs `f` on the live region; `ERR_MAPSHARE_CLOSED` after close.
@@ -198,6 +208,10 @@ impl RegionState {
       drop(guard);
       external::adjust(env.raw(), -REPORTED_COST);
       old.close();
+      let hook = self.on_close.borrow_mut().take();
+      if let Some(hook) = hook {
+        hook().js(env)?;
+      }
     }
     Ok(())
   }

@@ -15,6 +15,8 @@ pub struct CreateOptions {
   /// `O_EXCL`: fail with `EEXIST` if the name exists (default true). With false, an existing object
   /// is opened and grown to `size` if smaller (never shrunk).
   pub exclusive: Option<bool>,
+  /// Remove the name (`shm_unlink`) when this region is closed (default false).
+  pub unlink_on_close: Option<bool>,
 }
 
 /// Options of `SharedMemory.open` and `SharedMemory.fromFd`.
@@ -62,23 +64,43 @@ impl SharedMemory {
   }
 
   /// `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
-  /// `'jobs'` and `'/jobs'` are the same name. Errors: `EEXIST` (exclusive and the name exists),
-  /// `EINVAL` (empty name or a `/` inside), `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`.
-  #[napi(factory, ts_args_type = "name: string, size: number, options?: CreateOptions", catch_unwind)]
+  /// `'jobs'` and `'/jobs'` are the same name; `null` makes a new unique name (read it from `name`),
+  /// as Python's `SharedMemory(create=True)` does. `unlinkOnClose: true` removes the name when this
+  /// region is closed, so a crashed or finished creator leaves nothing behind once it closes. Errors:
+  /// `EEXIST` (exclusive and the name exists), `EINVAL` (empty name or a `/` inside),
+  /// `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`, `ENOSPC` (larger than /dev/shm's free space).
+  #[napi(factory, ts_args_type = "name: string | null, size: number, options?: CreateOptions", catch_unwind)]
   pub fn create(
     env: &Env,
     name: Option<Unknown>,
     size: Option<Unknown>,
     options: Option<Unknown>,
   ) -> Result<SharedMemory> {
-    let name = name_arg(env, name)?;
+    // null (napi-rs passes it as None, like undefined): a new unique name.
+    let name = if name.is_none() { None } else { Some(name_arg(env, name)?) };
     let size = convert::index(env, size, "size")?;
     let opts = convert::options(env, options, "options")?;
     let mode =
       convert::opt_int(env, field(&opts, "mode")?, "options.mode", 0, 0o777)?.unwrap_or(0o600) as u32;
     let exclusive = convert::opt_bool(env, field(&opts, "exclusive")?, "options.exclusive")?.unwrap_or(true);
-    let m = shm::create(&name, size, mode, exclusive).js(env)?;
-    Ok(Self::wrap(env, m))
+    let unlink_on_close =
+      convert::opt_bool(env, field(&opts, "unlinkOnClose")?, "options.unlinkOnClose")?.unwrap_or(false);
+    let m = match name {
+      Some(name) => shm::create(&name, size, mode, exclusive),
+      None => shm::create_unique(size, mode),
+    }
+    .js(env)?;
+    let made = Self::wrap(env, m);
+    if unlink_on_close {
+      if let Some(name) = made.name.clone() {
+        made.state.set_on_close(move || match shm::unlink(&name) {
+          // Someone unlinked it already: the goal is met.
+          Err(e) if e.errno() == Some(mapshare_core::sys::errno::ENOENT) => Ok(()),
+          r => r,
+        });
+      }
+    }
+    Ok(made)
   }
 
   /// `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none).

@@ -60,6 +60,27 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
   Ok(ShmMap { region, name: Some(name) })
 }
 
+/// Creates an object with a new name no other object has (`/mapshare-<pid>-<random>`, under the
+/// platform's length limit), exclusively: [`ShmMap::name`] says which.
+pub fn create_unique(size: u64, mode: u32) -> Result<ShmMap> {
+  use std::sync::atomic::{AtomicU32, Ordering};
+  static SEQ: AtomicU32 = AtomicU32::new(0);
+  let nanos =
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+  let mut last = None;
+  for _ in 0..16 {
+    let salt = nanos
+      .wrapping_mul(2_654_435_761)
+      .wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(40_503));
+    let name = format!("/ms-{:x}-{:08x}", std::process::id(), salt);
+    match create(&name, size, mode, true) {
+      Err(e) if e.errno() == Some(errno::EEXIST) => last = Some(e),
+      r => return r,
+    }
+  }
+  Err(last.unwrap_or_else(|| Error::os(errno::EEXIST, "shm_open")))
+}
+
 /// Opens the object `name` and maps all of it (read-only: see `Region` for how that stays live).
 pub fn open(name: &str, readonly: bool) -> Result<ShmMap> {
   let name = normalize_name(name)?;
