@@ -38,6 +38,11 @@ export declare class MmapFile {
    */
   static open(path: string, options?: OpenOptions): MmapFile
   /**
+   * `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
+   * filesystem never blocks the event loop. Bad arguments and OS errors reject.
+   */
+  static openAsync(path: string, options?: OpenOptions): Promise<MmapFile>
+  /**
    * Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
    * you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
    */
@@ -88,6 +93,10 @@ export declare class MmapFile {
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
   /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
   lock(offset?: number, length?: number): void
+  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
+  lockAsync(offset?: number, length?: number): Promise<void>
+  /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
+  adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
   unlock(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */
@@ -276,6 +285,10 @@ export declare class SharedMemory {
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
   /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
   lock(offset?: number, length?: number): void
+  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
+  lockAsync(offset?: number, length?: number): Promise<void>
+  /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
+  adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
   unlock(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */
@@ -423,6 +436,10 @@ export declare class ShmSegment {
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
   /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
   lock(offset?: number, length?: number): void
+  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
+  lockAsync(offset?: number, length?: number): Promise<void>
+  /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
+  adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
   unlock(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */

@@ -515,3 +515,22 @@ test('interop with C (seed 004): struct { int a; char b[64]; } in a mapped file,
   t.is(runPeer('file_seed004', ['read', file]).trim(), 'a = -77, b = from node')
   region.close()
 })
+
+test('openAsync, lockAsync and adviseAsync run off the event loop; their errors reject', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(4 * pageSize, 9))
+  const region = await MmapFile.openAsync(file, { populate: true })
+  t.true(region instanceof MmapFile)
+  t.is(region.read(0, 1)[0], 9)
+  t.is(region.path, file)
+  await region.adviseAsync('willneed')
+  await region.lockAsync().then(
+    () => region.unlock(),
+    (e: NodeJS.ErrnoException) => t.true(['EPERM', 'ENOMEM', 'EAGAIN'].includes(e.code!), e.message),
+  )
+  await t.throwsAsync(region.adviseAsync('often' as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  await t.throwsAsync(MmapFile.openAsync(file + '.missing'), { code: 'ENOENT' })
+  await t.throwsAsync(MmapFile.openAsync(1 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  region.close()
+  await t.throwsAsync(region.adviseAsync('normal'), { code: 'ERR_MAPSHARE_CLOSED' })
+  await t.throwsAsync(region.lockAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
+})

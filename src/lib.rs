@@ -10,6 +10,7 @@ mod mmap_file;
 mod mutex;
 mod pending;
 mod region;
+mod region_task;
 mod shared_memory;
 mod shm_segment;
 mod teardown;

@@ -85,24 +85,78 @@ impl MmapFile {
   /// `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
   #[napi(factory, ts_args_type = "path: string, options?: OpenOptions", catch_unwind)]
   pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
-    let path = convert::path(env, path, "path")?;
-    let opts = convert::options(env, options, "options")?;
-    let mode = match convert::opt_string(env, field(&opts, "mode")?, "options.mode")?.as_deref() {
-      None | Some("r") => OpenMode::Read,
-      Some("r+") => OpenMode::ReadWrite,
-      Some("w+") => OpenMode::Create,
-      Some(other) => {
-        return Err(error::arg_value(env, "options.mode", "must be 'r', 'r+' or 'w+'", &format!("'{other}'")))
-      }
-    };
-    let size = convert::opt_index(env, field(&opts, "size")?, "options.size")?;
-    let permissions = convert::opt_int(env, field(&opts, "permissions")?, "options.permissions", 0, 0o7777)?
-      .unwrap_or(0o600) as u32;
-    let map = map_options(env, &opts)?;
-    let fm = file_map::open(Path::new(&path), &OpenFileOptions { mode, size, permissions, map }).js(env)?;
+    let (path, opts) = open_args(env, path, options)?;
+    let fm = file_map::open(Path::new(&path), &opts).js(env)?;
     Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing, path: Some(path) })
   }
 
+  /// `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
+  /// filesystem never blocks the event loop. Bad arguments and OS errors reject.
+  #[napi(
+    ts_args_type = "path: string, options?: OpenOptions",
+    ts_return_type = "Promise<MmapFile>",
+    catch_unwind
+  )]
+  pub fn open_async(
+    env: &Env,
+    path: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> napi::bindgen_prelude::AsyncTask<OpenTask> {
+    napi::bindgen_prelude::AsyncTask::new(OpenTask { args: Some(open_args(env, path, options)) })
+  }
+}
+
+/// `MmapFile.openAsync`: the arguments (or the error they gave), then the mapping made off the JS thread.
+pub struct OpenTask {
+  args: Option<Result<(String, OpenFileOptions)>>,
+}
+
+impl napi::Task for OpenTask {
+  type Output = (String, mapshare_core::Result<mapshare_core::FileMap>);
+  type JsValue = MmapFile;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    match self.args.take() {
+      Some(Ok((path, opts))) => {
+        let fm = file_map::open(Path::new(&path), &opts);
+        Ok((path, fm))
+      }
+      Some(Err(e)) => Err(e),
+      None => Err(napi::Error::from_reason("openAsync ran twice")),
+    }
+  }
+
+  fn resolve(&mut self, env: Env, (path, fm): Self::Output) -> Result<MmapFile> {
+    let fm = fm.js(&env)?;
+    Ok(MmapFile { state: RegionState::new(&env, fm.region), backing: fm.backing, path: Some(path) })
+  }
+}
+
+/// The arguments of `open` and `openAsync`.
+fn open_args(
+  env: &Env,
+  path: Option<Unknown>,
+  options: Option<Unknown>,
+) -> Result<(String, OpenFileOptions)> {
+  let path = convert::path(env, path, "path")?;
+  let opts = convert::options(env, options, "options")?;
+  let mode = match convert::opt_string(env, field(&opts, "mode")?, "options.mode")?.as_deref() {
+    None | Some("r") => OpenMode::Read,
+    Some("r+") => OpenMode::ReadWrite,
+    Some("w+") => OpenMode::Create,
+    Some(other) => {
+      return Err(error::arg_value(env, "options.mode", "must be 'r', 'r+' or 'w+'", &format!("'{other}'")))
+    }
+  };
+  let size = convert::opt_index(env, field(&opts, "size")?, "options.size")?;
+  let permissions = convert::opt_int(env, field(&opts, "permissions")?, "options.permissions", 0, 0o7777)?
+    .unwrap_or(0o600) as u32;
+  let map = map_options(env, &opts)?;
+  Ok((path, OpenFileOptions { mode, size, permissions, map }))
+}
+
+#[napi]
+impl MmapFile {
   /// Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
   /// you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
   #[napi(factory, ts_args_type = "fd: number, options?: FromFdOptions", catch_unwind)]

@@ -321,13 +321,25 @@ impl RegionState {
     self.with(env, |r| r.range(offset, length).map(|_| (offset, length)))
   }
 
-  pub fn advise(
+  /// `adviseAsync` / `lockAsync`: the call checked now, run later on the pool.
+  pub fn task(
+    &self,
+    op: Result<impl FnOnce(&Region) -> mapshare_core::Result<()> + Send + 'static>,
+  ) -> crate::region_task::RegionTask {
+    crate::region_task::RegionTask::new(
+      self.cell.clone(),
+      op.map(|f| Box::new(f) as Box<dyn FnOnce(&Region) -> mapshare_core::Result<()> + Send>),
+    )
+  }
+
+  /// The checked arguments of `advise`, as the call to make.
+  pub fn advise_op(
     &self,
     env: &Env,
     advice: Option<Unknown>,
     offset: Option<Unknown>,
     length: Option<Unknown>,
-  ) -> Result<()> {
+  ) -> Result<impl FnOnce(&Region) -> mapshare_core::Result<()> + Send + 'static> {
     let name = convert::opt_string(env, advice, "advice")?;
     let advice =
       match name.as_deref() {
@@ -347,13 +359,36 @@ impl RegionState {
       };
     let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
     let length = convert::opt_index(env, length, "length")?;
-    self.with(env, |r| r.advise(advice, offset, length))
+    Ok(move |r: &Region| r.advise(advice, offset, length))
+  }
+
+  pub fn advise(
+    &self,
+    env: &Env,
+    advice: Option<Unknown>,
+    offset: Option<Unknown>,
+    length: Option<Unknown>,
+  ) -> Result<()> {
+    let op = self.advise_op(env, advice, offset, length)?;
+    self.with(env, op)
+  }
+
+  /// The checked arguments of `lock`/`unlock`, as the call to make.
+  pub fn lock_op(
+    &self,
+    env: &Env,
+    lock: bool,
+    offset: Option<Unknown>,
+    length: Option<Unknown>,
+  ) -> Result<impl FnOnce(&Region) -> mapshare_core::Result<()> + Send + 'static> {
+    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    let length = convert::opt_index(env, length, "length")?;
+    Ok(move |r: &Region| r.lock(lock, offset, length))
   }
 
   pub fn lock(&self, env: &Env, lock: bool, offset: Option<Unknown>, length: Option<Unknown>) -> Result<()> {
-    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
-    let length = convert::opt_index(env, length, "length")?;
-    self.with(env, |r| r.lock(lock, offset, length))
+    let op = self.lock_op(env, lock, offset, length)?;
+    self.with(env, op)
   }
 
   pub fn residency(&self, env: &Env, offset: Option<Unknown>, length: Option<Unknown>) -> Result<Residency> {
@@ -494,6 +529,33 @@ macro_rules! region_surface {
         length: Option<napi::Unknown>,
       ) -> napi::Result<()> {
         self.state.lock(env, true, offset, length)
+      }
+
+      /// `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject.
+      #[napi(ts_args_type = "offset?: number, length?: number", ts_return_type = "Promise<void>", catch_unwind)]
+      pub fn lock_async(
+        &self,
+        env: &napi::Env,
+        offset: Option<napi::Unknown>,
+        length: Option<napi::Unknown>,
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::region_task::RegionTask> {
+        napi::bindgen_prelude::AsyncTask::new(self.state.task(self.state.lock_op(env, true, offset, length)))
+      }
+
+      /// `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject.
+      #[napi(
+        ts_args_type = "advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number",
+        ts_return_type = "Promise<void>",
+        catch_unwind
+      )]
+      pub fn advise_async(
+        &self,
+        env: &napi::Env,
+        advice: Option<napi::Unknown>,
+        offset: Option<napi::Unknown>,
+        length: Option<napi::Unknown>,
+      ) -> napi::bindgen_prelude::AsyncTask<$crate::region_task::RegionTask> {
+        napi::bindgen_prelude::AsyncTask::new(self.state.task(self.state.advise_op(env, advice, offset, length)))
       }
 
       /// `munlock`: lets the range (default: all) be paged out again.
