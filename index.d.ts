@@ -30,7 +30,7 @@ export type MapshareErrorCode =
 /** A memory-mapped file (`mmap` of a file descriptor) or anonymous memory. */
 export declare class MmapFile {
   /** Not constructible: MmapFile.open(), MmapFile.fromFd() and MmapFile.anonymous() make instances. `new MmapFile()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
-  constructor()
+  private constructor()
   /**
    * Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
    * shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
@@ -184,7 +184,7 @@ export declare class MmapFile {
  */
 export declare class Mutex {
   /** Not constructible: region.mutex(byteOffset) make instances. `new Mutex()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
-  constructor()
+  private constructor()
   /** Byte offset of the lock word in its region. */
   get byteOffset(): number
   /**
@@ -212,7 +212,7 @@ export declare class Mutex {
  */
 export declare class SharedMemory {
   /** Not constructible: SharedMemory.create(), SharedMemory.open(), SharedMemory.anonymous() and SharedMemory.fromFd() make instances. `new SharedMemory()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
-  constructor()
+  private constructor()
   /**
    * `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
    * `'jobs'` and `'/jobs'` are the same name; `null` makes a new unique name (read it from `name`),
@@ -373,7 +373,7 @@ export declare class SharedMemory {
 /** A System V shared memory segment attached to this process. */
 export declare class ShmSegment {
   /** Not constructible: ShmSegment.create(), ShmSegment.open() and ShmSegment.fromId() make instances. `new ShmSegment()` throws `ERR_ILLEGAL_CONSTRUCTOR`. */
-  constructor()
+  private constructor()
   /**
    * `shmget(key, size, IPC_CREAT|IPC_EXCL|mode)` + `shmat`. `key` is a number (from `ftok`) or
    * `'private'` (`IPC_PRIVATE`). Errors: `EEXIST` (exclusive and the key exists), `EINVAL` (size

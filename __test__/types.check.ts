@@ -21,3 +21,14 @@ export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): un
   const n: number = file.readInto(Buffer.alloc(4)) // full-range counts are numbers
   return [lock, regions, code, wrong, n]
 }
+
+export function notConstructible(): unknown[] {
+  return [
+    // @ts-expect-error the classes are made by their factories only (new throws ERR_ILLEGAL_CONSTRUCTOR)
+    new MmapFile(),
+    // @ts-expect-error as above
+    new SharedMemory(),
+    // @ts-expect-error as above
+    new ShmSegment(),
+  ]
+}
