@@ -7,6 +7,7 @@ import path from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { MmapFile } from '../index.js'
+import { lockRows } from './lock.ts'
 import { wakeRows } from './wake.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -200,6 +201,9 @@ for (const [name, bytes, n] of [
 
 // --- 4. Cross-process wake latency --------------------------------------------------------------
 rows.push(...(await wakeRows(dataDir, quick)))
+
+// --- 5. Lock hand-off between processes -------------------------------------------------------
+rows.push(...(await lockRows(dataDir, quick)))
 
 console.log(
   `mapshare benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}-${os.arch()}`,

@@ -65,6 +65,10 @@ impl Mutex {
   pub fn lock(&self, env: &Env, timeout: Option<Unknown>) -> Result<Option<LockResult>> {
     let t = atomics::timeout(env, timeout, "timeout")?;
     let tid = sys::thread_id();
+    // A free lock costs one compare-and-swap: no canceller, no registration.
+    if let Some(Some(r)) = self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(result)? {
+      return Ok(Some(r));
+    }
     let canceller = Arc::new(Canceller::default());
     let word = self.cell.with_tracked(env, &canceller, |r| r.lock_handle(self.offset))?;
     let mut resumed = false;
