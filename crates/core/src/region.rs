@@ -104,20 +104,18 @@ impl Region {
   /// Merely dropping a region (its JS object was collected) retires nothing: a Buffer that outlives
   /// its region object keeps the live mapping, as a forgotten region should.
   pub fn close(self) {
-    for span in std::iter::once(&self.span).chain(self.view.as_ref().map(|v| &v.1)) {
-      // The count cannot grow meanwhile: new holds come only from `&self`, which we own.
-      if Arc::strong_count(span) > 1 {
-        span.retire();
-      }
-    }
+    // The count cannot grow meanwhile: new holds come only from `&self`, which we own.
+    self.spans().filter(|span| Arc::strong_count(span) > 1).for_each(|span| span.retire());
   }
 
   /// Cuts the region off its backing now, in place (see [`Region::close`]); it then reads zeros.
   pub(crate) fn retire(&self) {
-    self.span.retire();
-    if let Some((_, view)) = &self.view {
-      view.retire();
-    }
+    self.spans().for_each(|span| span.retire());
+  }
+
+  /// The region's mappings: the one every call uses, and the Buffer's own view if it has one.
+  fn spans(&self) -> impl Iterator<Item = &Arc<Span>> {
+    std::iter::once(&self.span).chain(self.view.as_ref().map(|v| &v.1))
   }
 
   /// True once the region was cut off its backing (by a shrinking `remap`).

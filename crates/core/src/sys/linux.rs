@@ -1,6 +1,6 @@
 //! What Linux does differently from other POSIX systems.
 
-use super::CopyFault;
+use super::{CopyFault, Waitv, WaitvEntry};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// False once the kernel refused `process_vm_readv` on ourselves (seccomp, old kernel): copies then
@@ -173,70 +173,28 @@ pub unsafe fn futex_wait_cancellable(
 ) -> crate::error::Result<AsyncWait> {
   use crate::sync::WaitResult;
   use std::sync::atomic::Ordering::SeqCst;
-  #[repr(C)]
-  struct FutexWaitv {
-    val: u64,
-    uaddr: u64,
-    flags: u32,
-    reserved: u32,
+  let c = cancel.load(SeqCst);
+  if c != 0 {
+    return Ok(AsyncWait::Cancelled(c));
   }
-  const FUTEX2_SIZE_U32: u32 = 0x02;
-  const FUTEX2_PRIVATE: u32 = 128;
-  const SYS_FUTEX_WAITV: libc::c_long = 449; // the same number on every Linux architecture
-  let deadline = crate::sync::deadline(timeout);
-  let cancel_ptr = cancel.as_ptr();
-  loop {
-    let c = cancel.load(SeqCst);
-    if c != 0 {
-      return Ok(AsyncWait::Cancelled(c));
-    }
-    let waiters = [
-      FutexWaitv { val: expected as u32 as u64, uaddr: addr as u64, flags: FUTEX2_SIZE_U32, reserved: 0 },
-      FutexWaitv { val: 0, uaddr: cancel_ptr as u64, flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE, reserved: 0 },
-    ];
-    let abs = deadline.map(|d| {
-      // futex_waitv takes an absolute CLOCK_MONOTONIC time.
-      let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-      // SAFETY: `now` is a valid out-pointer.
-      unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-      let left = d.saturating_duration_since(std::time::Instant::now());
-      let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
-      libc::timespec {
-        tv_sec: now.tv_sec + left.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
-        tv_nsec: (nanos % 1_000_000_000) as _,
-      }
-    });
-    // SAFETY: two valid futex_waitv entries on aligned words; the timeout is null or a valid timespec.
-    let rc = unsafe {
-      libc::syscall(
-        SYS_FUTEX_WAITV,
-        waiters.as_ptr(),
-        2u32,
-        0u32,
-        abs.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec),
-        libc::CLOCK_MONOTONIC,
-      )
-    };
-    if rc >= 0 {
-      return Ok(match rc {
-        0 => AsyncWait::Done(WaitResult::Ok),
-        _ => AsyncWait::Cancelled(cancel.load(SeqCst).max(1)),
-      });
-    }
-    match std::io::Error::last_os_error().raw_os_error().unwrap_or(0) {
-      libc::EAGAIN => {
-        // One of the two words differed: a cancel, or the shared word.
-        let c = cancel.load(SeqCst);
-        return Ok(if c != 0 { AsyncWait::Cancelled(c) } else { AsyncWait::Done(WaitResult::NotEqual) });
-      }
-      libc::ETIMEDOUT => return Ok(AsyncWait::Done(WaitResult::TimedOut)),
-      libc::EINTR => continue,
-      // Kernel before 5.16: wait in slices, checking the cancel word between them.
-      // SAFETY: the caller's contract.
-      libc::ENOSYS => return unsafe { super::wait_in_slices(addr, expected, timeout, cancel) },
-      e => return Err(crate::error::Error::os(e, "futex_waitv")),
-    }
-  }
+  let entries = [
+    WaitvEntry { addr: addr as usize, expected: expected as u32, private: false },
+    WaitvEntry { addr: cancel.as_ptr() as usize, expected: 0, private: true },
+  ];
+  // SAFETY: the caller's contract for `addr`; `cancel` is a live word of this process.
+  Ok(match unsafe { futex_waitv_many(&entries, crate::sync::deadline(timeout)) }? {
+    Waitv::Woken(0) => AsyncWait::Done(WaitResult::Ok),
+    Waitv::Woken(_) => AsyncWait::Cancelled(cancel.load(SeqCst).max(1)),
+    // One of the two words differed: a cancel, or the shared word.
+    Waitv::Mismatch => match cancel.load(SeqCst) {
+      0 => AsyncWait::Done(WaitResult::NotEqual),
+      c => AsyncWait::Cancelled(c),
+    },
+    Waitv::TimedOut => AsyncWait::Done(WaitResult::TimedOut),
+    // Kernel before 5.16: wait in slices, checking the cancel word between them.
+    // SAFETY: the caller's contract.
+    Waitv::Unsupported => return unsafe { super::wait_in_slices(addr, expected, timeout, cancel) },
+  })
 }
 
 /// `FUTEX_WAKE_PRIVATE` of one waiter on a process-private word (a canceller's).
@@ -249,27 +207,6 @@ pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
     return Err(crate::error::Error::last_os("futex"));
   }
   Ok(rc as u32)
-}
-
-/// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitvEntry {
-  pub addr: usize,
-  pub expected: u32,
-  /// A word of this process only (`FUTEX2_PRIVATE`), such as a canceller's.
-  pub private: bool,
-}
-
-/// How a [`futex_waitv_many`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waitv {
-  /// Woken through the entry at this index.
-  Woken(usize),
-  /// Some word did not hold its expected value: nothing slept.
-  Mismatch,
-  TimedOut,
-  /// The kernel has no `futex_waitv` (before Linux 5.16).
-  Unsupported,
 }
 
 /// `futex_waitv` on up to 128 words at once, until one is woken, one differs, or `deadline`.

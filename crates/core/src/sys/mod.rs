@@ -25,7 +25,7 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{
   copy_checked, futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private,
-  memfd_create, AsyncWait, Waitv, WaitvEntry,
+  memfd_create, AsyncWait,
 };
 
 #[cfg(target_os = "macos")]
@@ -54,25 +54,6 @@ pub unsafe fn futex_wait(
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
   Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
-}
-
-/// One word of a multi-wait (Linux only; elsewhere waits have threads of their own).
-#[cfg(not(target_os = "linux"))]
-#[derive(Debug, Clone, Copy)]
-pub struct WaitvEntry {
-  pub addr: usize,
-  pub expected: u32,
-  pub private: bool,
-}
-
-/// How a multi-wait ended.
-#[cfg(not(target_os = "linux"))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waitv {
-  Woken(usize),
-  Mismatch,
-  TimedOut,
-  Unsupported,
 }
 
 /// No multi-word wait outside Linux.
@@ -172,6 +153,27 @@ compile_error!("mapshare runs on POSIX systems (Linux, macOS) and Windows");
 /// Whether the lock's owner check works here: it needs system-wide thread ids (`gettid`) that
 /// `kill(tid, 0)` and `/proc` can check, which Linux has.
 pub const HAS_ROBUST_LOCK: bool = cfg!(target_os = "linux");
+
+/// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitvEntry {
+  pub addr: usize,
+  pub expected: u32,
+  /// A word of this process only (`FUTEX2_PRIVATE`), such as a canceller's.
+  pub private: bool,
+}
+
+/// How a [`futex_waitv_many`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waitv {
+  /// Woken through the entry at this index.
+  Woken(usize),
+  /// Some word did not hold its expected value: nothing slept.
+  Mismatch,
+  TimedOut,
+  /// No multi-word wait here (Linux before 5.16, or another OS).
+  Unsupported,
+}
 
 /// How the kernel should treat a range (`madvise`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
