@@ -103,10 +103,19 @@ function invalidThis(Class) {
   error.code = 'ERR_INVALID_THIS'
   return error
 }
+
+// Atomics, small copies and the uncontended lock without a native call where that is exact (these
+// wrappers check their receiver themselves).
+const fastPath = require('./fast-path.cjs')
+for (const Class of [binding.MmapFile, binding.SharedMemory, binding.ShmSegment])
+  fastPath.installRegion(Class, binding, invalidThis)
+fastPath.installMutex(binding.Mutex, binding._threadId, invalidThis)
+
 for (const Class of [binding.MmapFile, binding.SharedMemory, binding.ShmSegment, binding.Mutex]) {
   for (const key of Reflect.ownKeys(Class.prototype)) {
     if (key === 'constructor') continue
     const d = Object.getOwnPropertyDescriptor(Class.prototype, key)
+    if (typeof d.value === 'function' && d.value[fastPath.kChecked]) continue
     const guard = (fn) =>
       function (...args) {
         if (!(this instanceof Class)) throw invalidThis(Class)

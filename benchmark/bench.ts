@@ -7,6 +7,7 @@ import path from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { MmapFile } from '../index.js'
+import { callRows } from './calls.ts'
 import { lockRows } from './lock.ts'
 import { wakeRows } from './wake.ts'
 
@@ -198,6 +199,9 @@ for (const [name, bytes, n] of [
     })
   }
 }
+
+// --- 3b. Per-call cost: atomics, small copies, an uncontended lock --------------------------------
+rows.push(...callRows(dataDir, quick))
 
 // --- 4. Cross-process wake latency --------------------------------------------------------------
 rows.push(...(await wakeRows(dataDir, quick)))

@@ -28,10 +28,18 @@ export async function lockRows(dataDir: string, quick: boolean) {
     ),
   )
   await Promise.all(kids.map((k) => new Promise((r) => k.stdout!.once('data', r))))
+  const ends = kids.map(
+    (k) =>
+      new Promise<bigint>((resolve) => {
+        let out = ''
+        k.stdout!.on('data', (d) => (out += d))
+        k.on('close', () => resolve(BigInt(/done (\d+)/.exec(out)![1])))
+      }),
+  )
   const t0 = process.hrtime.bigint()
   for (const k of kids) k.stdin!.write('go\n')
-  await Promise.all(kids.map((k) => new Promise((r) => k.on('close', r))))
-  const ns = Number(process.hrtime.bigint() - t0) / (4 * n)
+  const end = (await Promise.all(ends)).reduce((a, b) => (a > b ? a : b))
+  const ns = Number(end - t0) / (4 * n)
   const region = MmapFile.open(file)
   const total = region.load(8)
   region.close()

@@ -3,7 +3,7 @@
 use crate::convert;
 use crate::error::{self, JsResult};
 use crate::pending;
-use crate::region::RegionState;
+use crate::region::{RegionState, Shared};
 use crate::teardown::{self, Step};
 use mapshare_core::sync::{self, AtomicOp, Canceller, WaitResult, FOREVER};
 use mapshare_core::wait_hub::{self, Job};
@@ -78,7 +78,8 @@ fn operands<T: Default>(
   })
 }
 
-impl RegionState {
+/// Atomics and `notify`, on the shared cell (see `Shared::read_into`).
+impl Shared {
   pub fn atomic32(
     &self,
     env: &Env,
@@ -105,6 +106,14 @@ impl RegionState {
     self.with(env, |r| r.atomic64(offset, op, a, b)).map(BigInt::from)
   }
 
+  pub fn notify(&self, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {
+    let offset = convert::index(env, offset, "byteOffset")?;
+    let n = count(env, n)?;
+    self.with(env, |r| r.notify(offset, n))
+  }
+}
+
+impl RegionState {
   /// `wait`: blocks this thread; `close()` or `resize()` from another thread ends it with
   /// `ERR_MAPSHARE_CLOSED` (the wait holds the memory, never the region's lock).
   pub fn wait(
@@ -137,12 +146,6 @@ impl RegionState {
       },
     )?;
     Ok(done.as_str().to_owned())
-  }
-
-  pub fn notify(&self, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let n = count(env, n)?;
-    self.with(env, |r| r.notify(offset, n))
   }
 
   /// `waitAsync`: the wait runs on a waiter thread (never libuv's pool), and resolves with

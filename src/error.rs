@@ -106,6 +106,11 @@ pub fn internal(env: &Env, payload: Box<dyn std::any::Any + Send>) -> Error {
   coded(env, "ERR_MAPSHARE_INTERNAL", format!("internal error in mapshare (please report it): {what}"))
 }
 
+/// `ERR_MAPSHARE_INTERNAL` for a broken internal contract (not a panic).
+pub fn internal_message(env: &Env, what: String) -> Error {
+  coded(env, "ERR_MAPSHARE_INTERNAL", format!("internal error in mapshare (please report it): {what}"))
+}
+
 /// `TypeError [ERR_ILLEGAL_CONSTRUCTOR]: Illegal constructor`, as Node throws for its own classes.
 pub fn illegal_constructor(env: &Env, class: &str, use_instead: &str) -> Error {
   let message =

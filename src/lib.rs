@@ -6,6 +6,7 @@ mod convert;
 mod error;
 mod external;
 mod flush_task;
+pub mod handles;
 mod mmap_file;
 mod mutex;
 mod pending;
@@ -18,7 +19,7 @@ mod waiters;
 
 pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;
-pub use mutex::Mutex;
+pub use mutex::{thread_id, Mutex};
 pub use shared_memory::SharedMemory;
 pub use shm_segment::{ftok, ShmSegment};
 

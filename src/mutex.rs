@@ -36,6 +36,12 @@ impl Mutex {
   }
 }
 
+/// Internal (main.cjs's fast path for `Mutex`): the calling thread's id as the lock word records it.
+#[napi(js_name = "_threadId", skip_typescript, catch_unwind)]
+pub fn thread_id() -> u32 {
+  sys::thread_id()
+}
+
 fn result(locked: Locked) -> Option<Option<LockResult>> {
   match locked {
     Locked::Yes { owner_died } => Some(Some(LockResult { owner_died })),

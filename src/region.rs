@@ -81,6 +81,46 @@ impl Shared {
   }
 }
 
+/// The copy methods, on the shared cell: called from the region classes and, by handle, from
+/// main.cjs (see `handles`).
+impl Shared {
+  pub fn read(
+    &self,
+    env: &Env,
+    offset: Option<Unknown>,
+    length: Option<Unknown>,
+  ) -> Result<napi::bindgen_prelude::Buffer> {
+    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    let length = convert::opt_index(env, length, "length")?;
+    let max = external::max_buffer_length();
+    self.with(env, |r| {
+      let (_, n) = r.range(offset, length)?;
+      if n as u64 > max {
+        return Err(CoreError::out_of_range(format!(
+          "read() copies into one Buffer, and {n} bytes are more than a Buffer holds in this runtime \
+           (buffer.constants.MAX_LENGTH = {max}): read in parts, or readInto() a target of your own"
+        )));
+      }
+      r.read_vec(offset, length).map(Into::into)
+    })
+  }
+
+  pub fn read_into(&self, env: &Env, target: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
+    let dst = convert::target_bytes(env, target, "target")?;
+    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    self.with(env, |r| r.read_into_ext(offset, &dst)).map(|n| n as f64)
+  }
+
+  pub fn write(&self, env: &Env, data: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
+    let src = convert::source_bytes(env, data, "data")?;
+    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
+    self.with(env, |r| match &src {
+      Data::Owned(bytes) => r.write_at(offset, bytes).map(|()| bytes.len() as f64),
+      Data::View(view) => r.write_ext(offset, view).map(|()| view.len() as f64),
+    })
+  }
+}
+
 pub fn read_lock(cell: &Shared) -> RwLockReadGuard<'_, Option<Region>> {
   cell.region.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -101,6 +141,8 @@ pub struct RegionState {
   buffer: RefCell<Option<UnknownRef>>,
   /// Runs once, at the first `close()` (a SharedMemory created with `unlinkOnClose`).
   on_close: RefCell<Option<OnClose>>,
+  /// This region's number for main.cjs's calls by handle (`handles`), made on first use.
+  handle: std::cell::Cell<Option<u32>>,
 }
 
 /// What a live region tells V8 it costs, so that regions a program forgets (never closed) still
@@ -117,11 +159,23 @@ impl RegionState {
       waiters: Mutex::new(Vec::new()),
       flushes: AtomicUsize::new(0),
     });
-    RegionState { cell, buffer: RefCell::new(None), on_close: RefCell::new(None) }
+    RegionState { cell, buffer: RefCell::new(None), on_close: RefCell::new(None), handle: Default::default() }
   }
 
   pub fn cell(&self) -> &Cell {
     &self.cell
+  }
+
+  /// This region's handle (see `handles`).
+  pub fn handle(&self) -> u32 {
+    match self.handle.get() {
+      Some(h) => h,
+      None => {
+        let h = crate::handles::register(&self.cell);
+        self.handle.set(Some(h));
+        h
+      }
+    }
   }
 
   /// Something to do at the first `close()`, after the region is closed.
@@ -181,6 +235,32 @@ impl RegionState {
       )),
       Err(ExternalError::Napi(e)) => Err(e),
     }
+  }
+
+  /// For main.cjs's fast path: `{ buffer, copies }`, a Buffer over the region's memory that only
+  /// mapshare's JS layer sees (so no user can detach or transfer it), and whether plain copies through
+  /// it are safe (nothing can shrink the backing). Null where atomics must stay native calls
+  /// (read-only regions, runtimes without external buffers, regions larger than a Buffer) or the
+  /// region is closed. Never throws for those: the caller then uses the native methods, which give
+  /// the error if there is one.
+  pub fn fast_path<'env>(&self, env: &'env Env) -> Result<Option<napi::bindgen_prelude::Object<'env>>> {
+    use napi::bindgen_prelude::JsObjectValue;
+    let Ok(Some((view, copies))) = self.with(env, |r| Ok(r.direct_view().map(|v| (v, !r.is_truncatable()))))
+    else {
+      return Ok(None);
+    };
+    if view.len as u64 > external::max_buffer_length() {
+      return Ok(None);
+    }
+    let buffer = match external::external_buffer(env, view.ptr, view.len, view.hold) {
+      Ok(b) => b,
+      Err(ExternalError::Forbidden) => return Ok(None),
+      Err(ExternalError::Napi(e)) => return Err(e),
+    };
+    let mut out = napi::bindgen_prelude::Object::new(env)?;
+    out.set_named_property("buffer", buffer)?;
+    out.set_named_property("copies", copies)?;
+    Ok(Some(out))
   }
 
   /// Forgets the Buffer (the next `buffer` makes a new one). It is not detached: its memory turns
@@ -246,48 +326,15 @@ impl RegionState {
   /// Called when the JS object is collected: releases our hold on the Buffer. The mapping lives on
   /// while the Buffer (or a wait) still holds it.
   pub fn release(self, env: &Env) {
+    if let Some(h) = self.handle.get() {
+      crate::handles::release(h);
+    }
     if !self.is_closed() {
       external::adjust(env.raw(), -REPORTED_COST);
     }
     if let Some(r) = self.buffer.into_inner() {
       let _ = r.unref(env);
     }
-  }
-
-  pub fn read(
-    &self,
-    env: &Env,
-    offset: Option<Unknown>,
-    length: Option<Unknown>,
-  ) -> Result<napi::bindgen_prelude::Buffer> {
-    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
-    let length = convert::opt_index(env, length, "length")?;
-    let max = external::max_buffer_length();
-    self.with(env, |r| {
-      let (_, n) = r.range(offset, length)?;
-      if n as u64 > max {
-        return Err(CoreError::out_of_range(format!(
-          "read() copies into one Buffer, and {n} bytes are more than a Buffer holds in this runtime \
-           (buffer.constants.MAX_LENGTH = {max}): read in parts, or readInto() a target of your own"
-        )));
-      }
-      r.read_vec(offset, length).map(Into::into)
-    })
-  }
-
-  pub fn read_into(&self, env: &Env, target: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
-    let dst = convert::target_bytes(env, target, "target")?;
-    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
-    self.with(env, |r| r.read_into_ext(offset, &dst)).map(|n| n as f64)
-  }
-
-  pub fn write(&self, env: &Env, data: Option<Unknown>, offset: Option<Unknown>) -> Result<f64> {
-    let src = convert::source_bytes(env, data, "data")?;
-    let offset = convert::opt_index(env, offset, "offset")?.unwrap_or(0);
-    self.with(env, |r| match &src {
-      Data::Owned(bytes) => r.write_at(offset, bytes).map(|()| bytes.len() as f64),
-      Data::View(view) => r.write_ext(offset, view).map(|()| view.len() as f64),
-    })
   }
 
   pub fn flush(&self, env: &Env, offset: Option<Unknown>, length: Option<Unknown>) -> Result<()> {
@@ -455,7 +502,7 @@ macro_rules! region_surface {
         offset: Option<napi::Unknown>,
         length: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::Buffer> {
-        self.state.read(env, offset, length)
+        self.state.cell().read(env, offset, length)
       }
 
       /// Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count.
@@ -466,7 +513,7 @@ macro_rules! region_surface {
         target: Option<napi::Unknown>,
         offset: Option<napi::Unknown>,
       ) -> napi::Result<f64> {
-        self.state.read_into(env, target, offset)
+        self.state.cell().read_into(env, target, offset)
       }
 
       /// Copies `data` (a string is UTF-8 encoded) into the region at `offset` (default 0); returns the
@@ -479,7 +526,7 @@ macro_rules! region_surface {
         data: Option<napi::Unknown>,
         offset: Option<napi::Unknown>,
       ) -> napi::Result<f64> {
-        self.state.write(env, data, offset)
+        self.state.cell().write(env, data, offset)
       }
 
       /// `msync(MS_SYNC)`: returns once the range (default: all) is written to the backing file.
@@ -595,7 +642,7 @@ macro_rules! region_surface {
       /// on an `Int32Array` over `buffer` and with C11 atomics in other processes.
       #[napi(ts_args_type = "byteOffset: number", catch_unwind)]
       pub fn load(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
       }
 
       /// `Atomics.compareExchange` on the 32-bit word at `byteOffset`: stores `replacement` if the word
@@ -608,7 +655,7 @@ macro_rules! region_surface {
         expected: Option<napi::Unknown>,
         replacement: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
       }
 
       /// `Atomics.load` on the 64-bit word at `byteOffset` (a multiple of 8), as a bigint.
@@ -618,7 +665,7 @@ macro_rules! region_surface {
         env: &napi::Env,
         byte_offset: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Load, byte_offset, None, None)
       }
 
       /// `Atomics.compareExchange` on the 64-bit word at `byteOffset`, with bigints.
@@ -630,7 +677,7 @@ macro_rules! region_surface {
         expected: Option<napi::Unknown>,
         replacement: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::CompareExchange, byte_offset, expected, replacement)
       }
 
       /// `Atomics.store`: writes `value`; returns `value`. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -641,7 +688,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
       }
 
       /// `Atomics.store`: writes `value`; returns `value`. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -652,7 +699,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Store, byte_offset, value, None)
       }
 
       /// `Atomics.add`: adds `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -663,7 +710,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
       }
 
       /// `Atomics.add`: adds `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -674,7 +721,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Add, byte_offset, value, None)
       }
 
       /// `Atomics.sub`: subtracts `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -685,7 +732,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
       }
 
       /// `Atomics.sub`: subtracts `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -696,7 +743,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Sub, byte_offset, value, None)
       }
 
       /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -707,7 +754,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
       }
 
       /// `Atomics.and`: bitwise AND with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -718,7 +765,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::And, byte_offset, value, None)
       }
 
       /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -729,7 +776,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
       }
 
       /// `Atomics.or`: bitwise OR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -740,7 +787,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Or, byte_offset, value, None)
       }
 
       /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -751,7 +798,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
       }
 
       /// `Atomics.xor`: bitwise XOR with `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -762,7 +809,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Xor, byte_offset, value, None)
       }
 
       /// `Atomics.exchange`: stores `value`; returns the old value. On the 32-bit word at `byteOffset` (a multiple of 4).
@@ -773,7 +820,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<i32> {
-        self.state.atomic32(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
+        self.state.cell().atomic32(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
       }
 
       /// `Atomics.exchange`: stores `value`; returns the old value. On the 64-bit word at `byteOffset` (a multiple of 8), with bigints.
@@ -784,7 +831,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         value: Option<napi::Unknown>,
       ) -> napi::Result<napi::bindgen_prelude::BigInt> {
-        self.state.atomic64(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
+        self.state.cell().atomic64(env, mapshare_core::sync::AtomicOp::Exchange, byte_offset, value, None)
       }
 
 
@@ -815,7 +862,7 @@ macro_rules! region_surface {
         byte_offset: Option<napi::Unknown>,
         count: Option<napi::Unknown>,
       ) -> napi::Result<u32> {
-        self.state.notify(env, byte_offset, count)
+        self.state.cell().notify(env, byte_offset, count)
       }
 
       /// `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
@@ -843,6 +890,21 @@ macro_rules! region_surface {
         let offset = $crate::convert::index(env, byte_offset, "byteOffset")?;
         self.state.with(env, |r| r.lock_handle(offset).map(drop))?;
         Ok($crate::mutex::Mutex::new(self.state.cell().clone(), offset))
+      }
+
+      /// Internal (main.cjs): this region's number for the functions in `handles`.
+      #[napi(js_name = "_handle", skip_typescript, catch_unwind)]
+      pub fn handle(&self) -> u32 {
+        self.state.handle()
+      }
+
+      /// Internal (main.cjs's fast path): see `RegionState::fast_path`.
+      #[napi(js_name = "_fastPath", skip_typescript, catch_unwind)]
+      pub fn fast_path<'env>(
+        &self,
+        env: &'env napi::Env,
+      ) -> napi::Result<Option<napi::bindgen_prelude::Object<'env>>> {
+        self.state.fast_path(env)
       }
 
       /// Same as `close()`, for `using` declarations.

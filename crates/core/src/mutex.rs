@@ -4,9 +4,11 @@
 //! (`gettid()`, unique system-wide while the thread lives) in its low 30 bits, with bit 31 set while
 //! other threads wait (`WAITERS`). Lock: compare-and-swap 0 -> tid, else set `WAITERS` and
 //! `FUTEX_WAIT` (shared) on the word. Unlock: swap 0 and, if `WAITERS` was set, `FUTEX_WAKE` one.
-//! A waiter that finds the owner's thread gone (`kill(tid, 0)` is `ESRCH`; checked before waiting and
-//! every 100 ms while waiting) takes the lock over and reports `ownerDied`, like a robust pthread
-//! mutex's `EOWNERDEAD`: the protected data may be half-updated and should be repaired.
+//! A waiter that finds the owner's thread gone takes the lock over and reports `ownerDied`, like a
+//! robust pthread mutex's `EOWNERDEAD`: the protected data may be half-updated and should be
+//! repaired. Gone: `kill(tid, 0)` is `ESRCH` (checked when a lock call first finds the lock held),
+//! or the thread is a zombie, not yet reaped (`/proc/<tid>/stat`; checked by `tryLock` and every
+//! 100 ms while waiting). A hand-off between live threads costs no check at all.
 
 use crate::error::{Error, Kind, Result};
 use crate::region::Region;
@@ -21,6 +23,17 @@ pub const WAITERS: u32 = 0x8000_0000;
 pub const TID_MASK: u32 = 0x3fff_ffff;
 /// How often a waiter checks that the owner still lives.
 const LIVENESS_CHECK: Duration = Duration::from_millis(100);
+
+/// How much `try_once` checks that a held lock's owner still lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OwnerCheck {
+  /// Not at all: the owner was checked a moment ago.
+  Skip,
+  /// `kill(tid, 0)`: one system call; misses a zombie.
+  Exists,
+  /// `kill` and the zombie check (`/proc`).
+  Full,
+}
 
 /// How a lock attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +58,7 @@ impl Region {
 
   /// One attempt: takes a free lock or one whose owner died.
   pub fn mutex_try_lock(&self, offset: u64, tid: u32) -> Result<Locked> {
-    try_once(self.lock_word(offset)?, tid, 0)
+    try_once(self.lock_word(offset)?, tid, 0, OwnerCheck::Full)
   }
 
   /// Releases the lock held by `tid`; `ERR_MAPSHARE_NOT_OWNER` if `tid` does not hold it.
@@ -94,7 +107,7 @@ impl Word {
 /// One attempt. `mark` is `WAITERS` for a thread that has slept: it cannot know whether others
 /// still sleep, so it takes the lock with the bit set and its unlock wakes the next one (Drepper,
 /// "Futexes Are Tricky", mutex #3); otherwise a hand-off would wake nobody.
-pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32) -> Result<Locked> {
+pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32, check: OwnerCheck) -> Result<Locked> {
   loop {
     let v = word.load(SeqCst);
     let owner = v & TID_MASK;
@@ -111,7 +124,12 @@ pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32) -> Result<Locked> 
       }
       continue;
     }
-    if !sys::thread_alive(owner) {
+    let dead = match check {
+      OwnerCheck::Skip => false,
+      OwnerCheck::Exists => !sys::thread_exists(owner),
+      OwnerCheck::Full => !sys::thread_alive(owner),
+    };
+    if dead {
       if word.compare_exchange(v, tid | (v & WAITERS) | mark, SeqCst, SeqCst).is_ok() {
         return Ok(Locked::Yes { owner_died: true });
       }
@@ -136,13 +154,25 @@ unsafe fn lock_loop(
   // SAFETY: the caller's contract.
   let word = unsafe { &*(addr as *const AtomicU32) };
   let deadline = crate::sync::deadline(timeout);
+  // The first time the lock is found held, a cheap check of its owner (a full one when resuming a
+  // wait made in slices); then a full one each LIVENESS_CHECK, and none on the wake-ups in between
+  // (a hand-off between live threads).
+  let mut check = if mark == WAITERS { OwnerCheck::Full } else { OwnerCheck::Exists };
+  let mut next_full = Instant::now() + LIVENESS_CHECK;
   loop {
     if let Some(c) = cancel {
       if c.reason() != 0 {
         return Ok(Locked::Cancelled(c.reason()));
       }
     }
-    match try_once(word, tid, mark)? {
+    let now = Instant::now();
+    if now >= next_full {
+      check = OwnerCheck::Full;
+      next_full = now + LIVENESS_CHECK;
+    }
+    let attempt = try_once(word, tid, mark, check)?;
+    check = OwnerCheck::Skip;
+    match attempt {
       Locked::No => {}
       Locked::Yes { .. } if cancel.is_some_and(|c| c.reason() != 0) => {
         // Cancelled (the region is closing) while we took it: give it back, so no lock is left
@@ -165,7 +195,8 @@ unsafe fn lock_loop(
     if left == Some(Duration::ZERO) {
       return Ok(Locked::No);
     }
-    let slice = left.map_or(LIVENESS_CHECK, |l| l.min(LIVENESS_CHECK));
+    let to_check = next_full.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let slice = left.map_or(to_check, |l| l.min(to_check));
     let seen = (v | WAITERS) as i32;
     match cancel {
       // SAFETY: the caller's contract.

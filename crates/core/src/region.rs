@@ -140,6 +140,28 @@ impl Region {
     })
   }
 
+  /// The region's own memory for a Buffer that only mapshare's JS layer uses (its fast path for
+  /// atomics and copies): `None` for read-only regions (their memory is mapped read-only, and a
+  /// user's Buffer over them is a private copy), where no Buffer is safe, and where the region does
+  /// not start on an 8-byte boundary (a file mapped from an odd offset: its typed arrays would not
+  /// line up with the words the native atomics check).
+  pub fn direct_view(&self) -> Option<ExternalView> {
+    if self.read_only
+      || !self.safe_view
+      || self.view.is_some()
+      || !(self.ptr.as_ptr() as usize).is_multiple_of(8)
+    {
+      return None;
+    }
+    Some(ExternalView { ptr: self.ptr.as_ptr(), len: self.len, hold: self.hold() })
+  }
+
+  /// Whether the backing object can shrink under the mapping (a file, a shared memory object), so
+  /// that a plain copy could fault: the copy methods then use the checked copy.
+  pub fn is_truncatable(&self) -> bool {
+    self.truncatable
+  }
+
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
   #[allow(dead_code)] // used by System V only, which some platforms lack
   pub(crate) fn without_view(mut self) -> Self {

@@ -161,7 +161,7 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
       } else {
         // SAFETY: the Word's hold keeps `addr` mapped (live or inert) while the job lives.
         let cell = unsafe { &*(addr as *const AtomicU32) };
-        match mutex::try_once(cell, tid, q.mark) {
+        match mutex::try_once(cell, tid, q.mark, mutex::OwnerCheck::Full) {
           Err(e) => Some(Err(e)),
           Ok(Locked::No) => {
             if deadline.is_some_and(|d| now >= d) {

@@ -314,9 +314,7 @@ pub fn thread_id() -> u32 {
 /// `kill` still finds it: its state in `/proc/<id>/stat` (`Z`, or `X` while being reaped) says it is
 /// dead, so a parent blocked in `lock()` (whose event loop would reap the child) is not stuck forever.
 pub fn thread_alive(id: u32) -> bool {
-  // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-  let rc = unsafe { libc::kill(id as libc::pid_t, 0) };
-  let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+  let exists = thread_exists(id);
   #[cfg(target_os = "linux")]
   if exists {
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{id}/stat")) {
@@ -328,6 +326,14 @@ pub fn thread_alive(id: u32) -> bool {
     }
   }
   exists
+}
+
+/// `kill(id, 0)` alone: one system call, false once the thread is gone and reaped (a zombie still
+/// exists: [`thread_alive`] tells those apart).
+pub fn thread_exists(id: u32) -> bool {
+  // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+  let rc = unsafe { libc::kill(id as libc::pid_t, 0) };
+  rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// `mmap(addr, len, PROT_READ|PROT_WRITE, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)`: replaces

@@ -372,6 +372,11 @@ pub fn thread_alive(_id: u32) -> bool {
   true
 }
 
+/// See [`thread_alive`].
+pub fn thread_exists(_id: u32) -> bool {
+  true
+}
+
 /// Replacing a view in place needs placeholders (`MapViewOfFile3`, `UnmapViewOfFile2` with
 /// `MEM_PRESERVE_PLACEHOLDER`), which mapshare does not use yet: a retired view stays mapped until
 /// its last holder lets go (the README says so).
