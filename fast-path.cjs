@@ -365,11 +365,14 @@ function installRegion(Class, binding, invalidThis) {
     if (!native[name]) return
     const fn = native[name]
     const wrapped = function () {
-      const s = stateOf(this, Class)
+      if (!(this instanceof Class)) throw invalidThis(Class)
+      // A region that never made its state needs none now (a state made later asks the addon,
+      // which has no fast path for a closed region).
+      const s = this[kFast]
       if (s !== undefined) {
         s.closed = true
         clear(s)
-      } else if (!(this instanceof Class)) throw invalidThis(Class)
+      }
       return apply(fn, this, arguments)
     }
     if (name === 'dispose') {
@@ -385,11 +388,9 @@ function installRegion(Class, binding, invalidThis) {
   if (native.resize) {
     const fn = native.resize
     set('resize', function resize() {
-      const s = stateOf(this, Class)
-      if (s === undefined) {
-        if (!(this instanceof Class)) throw invalidThis(Class)
-        return apply(fn, this, arguments)
-      }
+      if (!(this instanceof Class)) throw invalidThis(Class)
+      const s = this[kFast]
+      if (s === undefined) return apply(fn, this, arguments)
       clear(s)
       try {
         return apply(fn, this, arguments)
