@@ -48,8 +48,10 @@ test('smoke: buffer is zero-copy where external buffers are allowed', (t) => {
     t.is(region.read(0, 6).toString(), 'direct')
     const view = region.buffer.subarray(1)
     region.close()
-    t.is(view.length, pageSize - 1) // cut off the memory, never dangling: reads zeros
-    t.is(view[0], 0)
+    t.is(view.length, pageSize - 1) // never dangling
+    // Linux and macOS cut it off the memory (it reads zeros); Windows keeps the view mapped until its
+    // last holder goes (no placeholder views yet: see the README's Lifetime section).
+    t.is(view[0], process.platform === 'win32' ? 'i'.charCodeAt(0) : 0)
   }
   region.close()
 })

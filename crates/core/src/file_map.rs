@@ -161,6 +161,12 @@ impl Backing {
       sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
       return map_fd(fd, true, &opts, path);
     }
+    if !sys::SHRINKS_MAPPED_FILES {
+      return Err(Error::unsupported(
+        "Windows cannot shrink a file while it is mapped: close() the region, shrink the file \
+         (fs.truncateSync), and map it again; growing works",
+      ));
+    }
     // Shrinking: the new, smaller range fits the file as it is; map it, cut the old mapping off, and
     // only then shrink the file.
     let new = map_fd(fd, true, &opts, path)?;

@@ -144,9 +144,11 @@ impl Region {
   /// atomics and copies): `None` for read-only regions (their memory is mapped read-only, and a
   /// user's Buffer over them is a private copy), where no Buffer is safe, and where the region does
   /// not start on an 8-byte boundary (a file mapped from an odd offset: its typed arrays would not
-  /// line up with the words the native atomics check).
+  /// line up with the words the native atomics check). None on Windows, where such a Buffer would
+  /// keep the view (and so the file or the name) alive after `close()` until it is collected.
   pub fn direct_view(&self) -> Option<ExternalView> {
-    if self.read_only
+    if !sys::RETIRES_VIEWS
+      || self.read_only
       || !self.safe_view
       || self.view.is_some()
       || !(self.ptr.as_ptr() as usize).is_multiple_of(8)

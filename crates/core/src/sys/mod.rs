@@ -154,6 +154,14 @@ compile_error!("mapshare runs on POSIX systems (Linux, macOS) and Windows");
 /// `kill(tid, 0)` and `/proc` can check, which Linux has.
 pub const HAS_ROBUST_LOCK: bool = cfg!(target_os = "linux");
 
+/// Whether `close()` can cut a mapping off while others hold it (`replace_inert`). Windows cannot
+/// yet: a held view stays mapped (its file undeletable, its name alive) until the last holder goes.
+pub const RETIRES_VIEWS: bool = !cfg!(windows);
+
+/// Whether a file can be shrunk while a mapping of it exists (Windows refuses:
+/// `ERROR_USER_MAPPED_FILE`).
+pub const SHRINKS_MAPPED_FILES: bool = !cfg!(windows);
+
 /// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
 #[derive(Debug, Clone, Copy)]
 pub struct WaitvEntry {
