@@ -401,6 +401,28 @@ function installRegion(Class, binding, invalidThis) {
     })
   }
 
+  // resizeAsync: the addon prepares the new mapping on the pool and gives a token; the swap happens
+  // here, on this thread, with the state cleared around it as for resize().
+  if (native.resizeAsync) {
+    const fn = native.resizeAsync
+    const finish = native._finishResize
+    set('resizeAsync', function resizeAsync() {
+      if (!(this instanceof Class)) throw invalidThis(Class)
+      const self = this
+      return apply(fn, this, arguments).then((token) => {
+        const s = self[kFast]
+        if (s === undefined) return apply(finish, self, [token])
+        clear(s)
+        try {
+          apply(finish, self, [token])
+        } finally {
+          clear(s)
+          s.calls = 0
+        }
+      })
+    })
+  }
+
   // `mutex()` gives the Mutex the region's state, for its own fast path.
   const nativeMutex = native.mutex
   set('mutex', function mutex(byteOffset) {

@@ -57,6 +57,14 @@ export declare class MmapFile {
    */
   resize(length: number): void
   /**
+   * `resize` with the slow part (mapping the new range; `populate` reads it in) on a libuv worker
+   * thread; the new mapping replaces the old one when the promise settles, on this thread. The
+   * region stays usable meanwhile. Errors reject; `close()` before it settles rejects with
+   * `ERR_MAPSHARE_CLOSED` and leaves the file as it was. Of two resizes in flight, the last to settle
+   * sets the size.
+   */
+  resizeAsync(length: number): Promise<void>
+  /**
    * A zero-copy `Buffer` over the whole region (the same object on every access). Writes to it
    * are writes to the mapping. After `close()` or `resize()` it is cut off the mapping (zeros,
    * writes go nowhere): read `buffer` again after `resize()`. Throws `ERR_MAPSHARE_BUFFER_TOO_LARGE`

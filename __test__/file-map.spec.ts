@@ -534,3 +534,73 @@ test('openAsync, lockAsync and adviseAsync run off the event loop; their errors 
   await t.throwsAsync(region.adviseAsync('normal'), { code: 'ERR_MAPSHARE_CLOSED' })
   await t.throwsAsync(region.lockAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
 })
+
+test('resizeAsync: grows and shrinks off the event loop; the region stays usable until it settles', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize, 7))
+  const r = MmapFile.open(file, { mode: 'r+', populate: true })
+  for (let i = 0; i < 20; i++) r.store(0, i) // past the fast path's warm-up
+  const grow = r.resizeAsync(64 * pageSize)
+  // Pending: the old mapping and the file's size are untouched, and the region works.
+  t.is(r.length, pageSize)
+  t.is(fs.statSync(file).size, pageSize)
+  r.store(4, 42)
+  t.is(r.load(0), 19)
+  t.is(await grow, undefined)
+  t.is(r.length, 64 * pageSize)
+  t.is(fs.statSync(file).size, 64 * pageSize)
+  t.is(r.load(4), 42)
+  r.write('far end', 64 * pageSize - 7)
+  t.is(text(fs.readFileSync(file), 64 * pageSize - 7), 'far end')
+  await r.resizeAsync(2 * pageSize)
+  t.is(r.length, 2 * pageSize)
+  t.is(fs.statSync(file).size, 2 * pageSize)
+  t.like(
+    t.throws(() => r.load(3 * pageSize)),
+    { code: 'ERR_OUT_OF_RANGE' },
+  )
+  t.is(r.load(4), 42)
+  r.close()
+})
+
+test('resizeAsync: close() before it settles rejects with ERR_MAPSHARE_CLOSED and leaves the file as it was', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = MmapFile.open(file, { mode: 'r+' })
+  const pending = r.resizeAsync(16 * pageSize)
+  r.close()
+  await t.throwsAsync(pending, { code: 'ERR_MAPSHARE_CLOSED' })
+  t.is(fs.statSync(file).size, pageSize)
+})
+
+test('resizeAsync: bad arguments and regions that cannot resize reject (never throw)', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = MmapFile.open(file, { mode: 'r+' })
+  for (const bad of [-1, 0.5, 'x', 0]) {
+    const p = r.resizeAsync(bad as number)
+    t.true(p instanceof Promise)
+    await t.throwsAsync(p, {
+      code: bad === 'x' ? 'ERR_INVALID_ARG_TYPE' : bad === 0 ? 'EINVAL' : 'ERR_OUT_OF_RANGE',
+    })
+  }
+  const anon = MmapFile.anonymous(pageSize, { shared: true })
+  await t.throwsAsync(anon.resizeAsync(2 * pageSize), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
+  const readOnly = MmapFile.open(file)
+  await t.throwsAsync(readOnly.resizeAsync(2 * pageSize), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
+  readOnly.close()
+  anon.close()
+  r.close()
+  await t.throwsAsync(r.resizeAsync(2 * pageSize), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.is(fs.statSync(file).size, pageSize)
+})
+
+test('resizeAsync: two in flight both settle; the last to settle sets the size', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = MmapFile.open(file, { mode: 'r+' })
+  const order: number[] = []
+  await Promise.all(
+    [8, 32].map((pages) => r.resizeAsync(pages * pageSize).then(() => order.push(pages * pageSize))),
+  )
+  t.is(order.length, 2)
+  t.is(r.length, order[1])
+  t.is(fs.statSync(file).size, order[1])
+  r.close()
+})

@@ -3,9 +3,15 @@
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::{region_surface, RegionState};
-use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, Region};
+use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, PreparedResize, Region};
+use napi::bindgen_prelude::AsyncTask;
+use napi::Task;
 use napi::{Env, Result, Unknown};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// Options of `MmapFile.open`.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -55,7 +61,7 @@ pub struct AnonymousOptions {
 pub struct MmapFile {
   state: RegionState,
   /// For shared writable file mappings: the file, kept open for `resize`.
-  backing: Option<Backing>,
+  backing: Option<Arc<Backing>>,
   path: Option<String>,
 }
 
@@ -87,7 +93,11 @@ impl MmapFile {
   pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let (path, opts) = open_args(env, path, options)?;
     let fm = file_map::open(Path::new(&path), &opts).js(env)?;
-    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing, path: Some(path) })
+    Ok(MmapFile {
+      state: RegionState::new(env, fm.region),
+      backing: fm.backing.map(Arc::new),
+      path: Some(path),
+    })
   }
 
   /// `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
@@ -128,7 +138,11 @@ impl napi::Task for OpenTask {
 
   fn resolve(&mut self, env: Env, (path, fm): Self::Output) -> Result<MmapFile> {
     let fm = fm.js(&env)?;
-    Ok(MmapFile { state: RegionState::new(&env, fm.region), backing: fm.backing, path: Some(path) })
+    Ok(MmapFile {
+      state: RegionState::new(&env, fm.region),
+      backing: fm.backing.map(Arc::new),
+      path: Some(path),
+    })
   }
 }
 
@@ -169,7 +183,7 @@ impl MmapFile {
     let writable = convert::opt_bool(env, field(&opts, "writable")?, "options.writable")?.unwrap_or(false);
     let map = map_options(env, &opts)?;
     let fm = file_map::from_fd(fd, writable, &map).js(env)?;
-    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing, path: None })
+    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing.map(Arc::new), path: None })
   }
 
   /// Zero-filled memory backed by no file (`MAP_ANONYMOUS`): private by default, or `shared: true`.
@@ -198,13 +212,75 @@ impl MmapFile {
       if self.state.is_closed() {
         return self.state.with(env, |_| Ok(()));
       }
-      return Err(error::coded(
-        env,
-        "ERR_MAPSHARE_NOT_RESIZABLE",
-        "only a shared writable file mapping can be resized (mode 'r+' or 'w+', or fromFd with writable: true, without private)",
-      ));
+      return Err(not_resizable(env));
     };
     self.state.replace(env, |old| backing.remap(old, length))
+  }
+
+  /// `resize` with the slow part (mapping the new range; `populate` reads it in) on a libuv worker
+  /// thread; the new mapping replaces the old one when the promise settles, on this thread. The
+  /// region stays usable meanwhile. Errors reject; `close()` before it settles rejects with
+  /// `ERR_MAPSHARE_CLOSED` and leaves the file as it was. Of two resizes in flight, the last to settle
+  /// sets the size.
+  #[napi(ts_args_type = "length: number", ts_return_type = "Promise<void>", catch_unwind)]
+  pub fn resize_async(&self, env: &Env, length: Option<Unknown>) -> Result<AsyncTask<PrepareResize>> {
+    let checked = (|| {
+      let length = convert::index(env, length, "length")?;
+      self.state.with(env, |_| Ok(()))?;
+      let Some(backing) = &self.backing else { return Err(not_resizable(env)) };
+      Ok((backing.clone(), length))
+    })();
+    Ok(AsyncTask::new(PrepareResize { job: Some(checked) }))
+  }
+
+  /// Internal (main.cjs's `resizeAsync`): swaps in the mapping a settled `resizeAsync` prepared.
+  #[napi(js_name = "_finishResize", skip_typescript, catch_unwind)]
+  pub fn finish_resize(&self, env: &Env, token: u32) -> Result<()> {
+    let taken = prepared().remove(&token);
+    let Some((backing, prepared)) = taken else {
+      return Err(crate::error::internal_message(env, format!("no prepared resize {token}")));
+    };
+    self.state.replace(env, |old| backing.finish_resize(old, prepared))
+  }
+}
+
+fn not_resizable(env: &Env) -> napi::Error {
+  error::coded(
+    env,
+    "ERR_MAPSHARE_NOT_RESIZABLE",
+    "only a shared writable file mapping can be resized (mode 'r+' or 'w+', or fromFd with writable: true, without private)",
+  )
+}
+
+type Tokens = HashMap<u32, (Arc<Backing>, PreparedResize)>;
+
+/// Mappings `resizeAsync` made ready, by token, until `_finishResize` swaps them in (main.cjs calls
+/// it as soon as the promise settles).
+fn prepared() -> std::sync::MutexGuard<'static, Tokens> {
+  static PREPARED: OnceLock<std::sync::Mutex<Tokens>> = OnceLock::new();
+  PREPARED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `resizeAsync`'s work on the pool: [`Backing::prepare_resize`].
+pub struct PrepareResize {
+  job: Option<Result<(Arc<Backing>, u64)>>,
+}
+
+impl Task for PrepareResize {
+  type Output = mapshare_core::Result<(Arc<Backing>, PreparedResize)>;
+  type JsValue = u32;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    let (backing, length) = self.job.take().ok_or_else(|| napi::Error::from_reason("ran twice"))??;
+    Ok(backing.prepare_resize(length).map(|p| (backing, p)))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let done = output.js(&env)?;
+    let token = NEXT.fetch_add(1, Ordering::Relaxed);
+    prepared().insert(token, done);
+    Ok(token)
   }
 }
 

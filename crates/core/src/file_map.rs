@@ -50,6 +50,14 @@ pub struct FileMap {
   pub backing: Option<Backing>,
 }
 
+/// A resize made ready by [`Backing::prepare_resize`]: the new mapping, and what finishing needs.
+#[derive(Debug)]
+pub struct PreparedResize {
+  new: Region,
+  end: u64,
+  file: Option<std::fs::File>,
+}
+
 /// How to reach the file behind a shared writable mapping again, without holding a descriptor
 /// open for the mapping's whole life: by path (reopened) or by the caller's descriptor, either way
 /// checked to still be the same file (device and inode).
@@ -120,29 +128,29 @@ pub fn from_fd(fd: i32, writable: bool, opts: &MapOptions) -> Result<FileMap> {
 }
 
 impl Backing {
-  /// Sets the file to `offset + length` bytes and maps that range anew; the caller closes `old`.
-  ///
-  /// Shrinking cuts `old` off the file (retires it) *before* the file shrinks: anything still writing
-  /// through it (native work holding its Buffer) must reach inert memory, never the pages truncation
-  /// removes (`SIGBUS`). If the file then cannot be shrunk, the error says so and `old` stays retired.
+  /// Sets the file to `offset + length` bytes and maps that range anew; the caller closes `old`. In
+  /// one step: [`Backing::prepare_resize`], then [`Backing::finish_resize`].
   pub fn remap(&self, old: &Region, length: u64) -> Result<Region> {
-    let path = match &self.source {
-      Source::Path(p) => Some(p.as_str()),
-      Source::Fd(_) => None,
-    };
+    let prepared = self.prepare_resize(length)?;
+    self.finish_resize(old, prepared)
+  }
+
+  /// The part of a resize that may take long and never touches the current mapping or the file's
+  /// size, so it can run on another thread while the region is in use: checks that the file is
+  /// still the one mapped, and maps the new range (`populate` reads it in). Mapping past the end of
+  /// the file is allowed; nothing reads there before [`Backing::finish_resize`] sets the size.
+  pub fn prepare_resize(&self, length: u64) -> Result<PreparedResize> {
+    let path = self.path();
     check_nonzero(length).map_err(|e| e.or_path(path))?;
     let end =
       self.offset.checked_add(length).ok_or_else(|| Error::out_of_range("offset + length overflows"))?;
-    let reopened;
-    let fd = match &self.source {
+    let file = match &self.source {
       Source::Path(p) => {
-        reopened = sys::open_options(true, false, 0).open(p).map_err(|e| Error::io(&e, "open").path(p))?;
-        sys::handle(&reopened)
+        Some(sys::open_options(true, false, 0).open(p).map_err(|e| Error::io(&e, "open").path(p))?)
       }
-      Source::Fd(fd) => sys::borrow_fd(*fd).map_err(|e| {
-        e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
-      })?,
+      Source::Fd(_) => None,
     };
+    let fd = self.descriptor(file.as_ref())?;
     if sys::fstat(fd).map_err(|e| e.or_path(path))?.id != self.id {
       let what = path.map_or_else(|| "the descriptor".to_owned(), |p| format!("'{p}'"));
       return Err(
@@ -154,22 +162,31 @@ impl Backing {
         .or_path(path),
       );
     }
-    let opts =
-      MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };
     let size = sys::fstat(fd).map_err(|e| e.or_path(path))?.size;
-    if end >= size {
-      sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
-      return map_fd(fd, true, &opts, path);
-    }
-    if !sys::SHRINKS_MAPPED_FILES {
+    if end < size && !sys::SHRINKS_MAPPED_FILES {
       return Err(Error::unsupported(
         "Windows cannot shrink a file while it is mapped: close() the region, shrink the file \
          (fs.truncateSync), and map it again; growing works",
       ));
     }
-    // Shrinking: the new, smaller range fits the file as it is; map it, cut the old mapping off, and
-    // only then shrink the file.
-    let new = map_fd(fd, true, &opts, path)?;
+    let opts =
+      MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };
+    let new = map_fd_sized(fd, true, &opts, path, Some(end))?;
+    Ok(PreparedResize { new, end, file })
+  }
+
+  /// The rest of a resize, where the new mapping replaces `old` (on the JS thread): grows the file
+  /// first, or cuts the old mapping off and then shrinks the file (a copy running on `old` meanwhile
+  /// reads inert zeros, never a truncated page).
+  pub fn finish_resize(&self, old: &Region, prepared: PreparedResize) -> Result<Region> {
+    let path = self.path();
+    let PreparedResize { new, end, file } = prepared;
+    let fd = self.descriptor(file.as_ref())?;
+    let size = sys::fstat(fd).map_err(|e| e.or_path(path))?.size;
+    if end >= size {
+      sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
+      return Ok(new);
+    }
     old.retire();
     sys::ftruncate(fd, end).map_err(|e| {
       e.or_path(path).detail(
@@ -178,6 +195,26 @@ impl Backing {
       )
     })?;
     Ok(new)
+  }
+
+  fn path(&self) -> Option<&str> {
+    match &self.source {
+      Source::Path(p) => Some(p.as_str()),
+      Source::Fd(_) => None,
+    }
+  }
+
+  /// The descriptor to resize through: the file reopened by path, or the caller's descriptor.
+  fn descriptor<'a>(&self, file: Option<&'a std::fs::File>) -> Result<sys::Handle<'a>> {
+    match (&self.source, file) {
+      (_, Some(f)) => Ok(sys::handle(f)),
+      (Source::Fd(fd), None) => sys::borrow_fd(*fd).map_err(|e| {
+        e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
+      }),
+      (Source::Path(p), None) => {
+        Err(Error::invalid(errno::EBADF, "open", "no descriptor to resize through").path(p))
+      }
+    }
   }
 }
 
@@ -201,7 +238,22 @@ pub(crate) fn map_fd(
   opts: &MapOptions,
   path: Option<&str>,
 ) -> Result<Region> {
-  let info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
+  map_fd_sized(fd, writable, opts, path, None)
+}
+
+/// [`map_fd`] for a regular file that will be `size` bytes before anything reads the mapping (a
+/// resize made ready before the file grows).
+fn map_fd_sized(
+  fd: sys::Handle<'_>,
+  writable: bool,
+  opts: &MapOptions,
+  path: Option<&str>,
+  size: Option<u64>,
+) -> Result<Region> {
+  let mut info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
+  if let (FileKind::Regular, Some(size)) = (info.kind, size) {
+    info.size = size;
+  }
   let name = path.map_or_else(|| format!("fd {:?}", sys::raw_desc(fd)), |p| format!("'{p}'"));
   let offset = opts.offset;
   let length = match info.kind {

@@ -14,7 +14,7 @@ pub mod sysv;
 pub mod wait_hub;
 
 pub use error::{Error, Kind, Result};
-pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode};
+pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode, PreparedResize};
 pub use region::{ExtBytes, ExternalView, Region};
 pub use span::Hold;
 pub use sys::{allocation_granularity, page_size, Advice};
