@@ -401,6 +401,19 @@ function installRegion(Class, binding, invalidThis) {
     })
   }
 
+  // waitAsync: on this thread's io_uring where the kernel has one (see ringStream).
+  const nativeWaitAsync = native.waitAsync
+  set('waitAsync', function waitAsync() {
+    if (!(this instanceof Class)) throw invalidThis(Class)
+    const ring = ringStream(binding)
+    const promise = apply(nativeWaitAsync, this, arguments)
+    if (ring !== null) {
+      if (binding._ringPending() > 0) ring.ref()
+      else ring.unref()
+    }
+    return promise
+  })
+
   // resizeAsync: the addon prepares the new mapping on the pool and gives a token; the swap happens
   // here, on this thread, with the state cleared around it as for resize().
   if (native.resizeAsync) {
@@ -433,6 +446,43 @@ function installRegion(Class, binding, invalidThis) {
       defineProperty(m, kFast, { value: { s, index: byteOffset / 4, fastPath }, enumerable: false })
     return m
   })
+}
+
+// This thread's io_uring for waitAsync (Linux 6.7+): a futex wake completes a wait in the kernel,
+// which then writes a byte to a pipe; this stream over the pipe wakes the event loop, and the
+// addon settles the waits that ended. One thread wake-up per notify, none for a waiting thread.
+// Referenced only while waits are pending (as a waiting thread kept the process alive). Null where
+// there is no ring (the addon then gives each wait a thread).
+let ring
+function ringStream(binding) {
+  if (ring !== undefined) return ring
+  ring = null
+  // Loaded first: from `_ringOpen` to the stream's construction, the descriptor is owned by nobody
+  // (a worker terminated in between leaks it), so that gap is kept to a few statements.
+  const net = require('node:net')
+  const fd = binding._ringOpen()
+  if (fd < 0) return ring
+  // `onread` with one small buffer: no stream machinery and no allocation per wake-up (the bytes
+  // mean nothing; the addon empties the pipe itself).
+  const stream = new net.Socket({
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: Buffer.alloc(64),
+      callback() {
+        if (binding._ringReap() === 0) stream.unref()
+      },
+    },
+  })
+  // A read error would leave waits unsettled: settle what ended, and say so.
+  stream.on('error', (err) => {
+    binding._ringReap()
+    process.emitWarning(`mapshare: the io_uring wake-up stream failed: ${err.message}`)
+  })
+  stream.unref()
+  ring = stream
+  return ring
 }
 
 /** The Mutex's fast path: the uncontended lock and unlock are one compare-and-swap on the word. */

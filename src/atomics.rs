@@ -165,6 +165,7 @@ impl RegionState {
       let t = opts.timeout;
       pending::start(
         env,
+        crate::ring::is_open(),
         self.cell(),
         opts,
         |r| r.word_handle(offset, false),
@@ -173,7 +174,9 @@ impl RegionState {
             AsyncWait::Done(w) => Some(w.as_str()),
             AsyncWait::Cancelled(_) => None,
           };
-          if !crate::waiters::has_room() && wait_hub::supported() {
+          if crate::ring::is_open() {
+            crate::ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
+          } else if !crate::waiters::has_room() && wait_hub::supported() {
             let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
             let deadline = sync::deadline(t);
             wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)

@@ -12,6 +12,7 @@ mod mutex;
 mod pending;
 mod region;
 mod region_task;
+pub mod ring;
 mod shared_memory;
 mod shm_segment;
 mod teardown;

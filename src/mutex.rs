@@ -124,6 +124,7 @@ impl Mutex {
       let offset = self.offset;
       pending::start(
         env,
+        false,
         &self.cell,
         opts,
         |r| r.lock_handle(offset),

@@ -106,15 +106,70 @@ pub fn rejected<'env>(env: &'env Env, err: napi::Error) -> Result<Object<'env>> 
 /// environment's teardown).
 pub type Completion<X> = Box<dyn FnOnce(mapshare_core::Result<Option<X>>) + Send>;
 
+type Resolver<V> = Box<dyn FnOnce(Env) -> Result<V> + Send>;
+
+/// How a wait's promise is settled: through napi-rs's thread-safe queue (from any thread), or
+/// directly, on its own JS thread (waits on the thread's ring end there): no thread-safe function to
+/// make, and no extra turn of the event loop.
+enum Settler<V: ToNapiValue + 'static> {
+  Queue(napi::JsDeferred<V, Resolver<V>>),
+  Loop { env: napi::sys::napi_env, deferred: napi::sys::napi_deferred },
+}
+
+// SAFETY: `Loop` is only ever settled on its own JS thread (ring completions are reaped there, and
+// the environment's cleanup hook runs there); it is `Send` only to share the `Completion` type with
+// waits that end on other threads, which always use `Queue`.
+unsafe impl<V: ToNapiValue + 'static> Send for Settler<V> {}
+
+impl<V: ToNapiValue + 'static> Settler<V> {
+  fn new(env: &Env, on_loop: bool) -> Result<(Self, Object<'_>)> {
+    if !on_loop {
+      let (d, p) = env.create_deferred::<V, Resolver<V>>()?;
+      return Ok((Settler::Queue(d), p));
+    }
+    let mut deferred = std::ptr::null_mut();
+    let mut promise = std::ptr::null_mut();
+    // SAFETY: valid env and out-pointers, on the JS thread.
+    napi::check_status!(unsafe { napi::sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    let promise = Object::from_raw(env.raw(), promise);
+    Ok((Settler::Loop { env: env.raw(), deferred }, promise))
+  }
+
+  fn resolve(self, resolver: Resolver<V>) {
+    match self {
+      Settler::Queue(d) => d.resolve(resolver),
+      Settler::Loop { env, deferred } => {
+        // On the deferred's own JS thread (see the Send impl), whose env outlives it.
+        let js_env = Env::from_raw(env);
+        // SAFETY: a valid env, on its thread.
+        let value = resolver(js_env).and_then(|v| unsafe { V::to_napi_value(env, v) });
+        // SAFETY: as above; each deferred is settled exactly once (it is consumed here).
+        unsafe {
+          match value {
+            Ok(v) => napi::sys::napi_resolve_deferred(env, deferred, v),
+            Err(e) => napi::sys::napi_reject_deferred(env, deferred, napi::JsError::from(e).into_value(env)),
+          };
+        }
+      }
+    }
+  }
+
+  fn reject(self, err: napi::Error) {
+    self.resolve(Box::new(move |_| Err(err)));
+  }
+}
+
 /// Starts a cancellable wait and returns its promise.
 ///
 /// `prepare` runs under the region's lock and takes what the wait needs (a held word); `run` hands
-/// it, with the canceller and a completion, to whoever waits (a hub of `futex_waitv`, or a thread of
-/// its own) and fails only if nobody can; `to_js` turns the result into the value the promise
+/// it, with the canceller and a completion, to whoever waits (the thread's io_uring, a hub of
+/// `futex_waitv`, or a thread of its own) and fails only if nobody can; `on_loop` says the completion
+/// will run on this JS thread (the ring), so the promise is settled there directly; `to_js` turns the result into the value the promise
 /// resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
 /// `AbortError`.
 pub fn start<'env, T, X, V>(
   env: &'env Env,
+  on_loop: bool,
   cell: &Cell,
   opts: WaitOptions<'env>,
   prepare: impl FnOnce(&Region) -> mapshare_core::Result<T>,
@@ -157,8 +212,7 @@ where
       return Err(e);
     }
   };
-  type Resolver<V> = Box<dyn FnOnce(Env) -> Result<V> + Send>;
-  let (deferred, promise) = env.create_deferred::<V, Resolver<V>>()?;
+  let (deferred, promise) = Settler::<V>::new(env, on_loop)?;
   // Shared with the completion so that, if nobody can take the wait, the promise is settled here.
   let slot = Arc::new(std::sync::Mutex::new(Some((deferred, listener))));
   let done_slot = slot.clone();

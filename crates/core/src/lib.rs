@@ -5,6 +5,7 @@ pub mod error;
 pub mod file_map;
 pub mod mutex;
 pub mod region;
+pub mod ring_waits;
 mod segment_info;
 pub mod shm;
 pub mod span;

@@ -28,6 +28,15 @@ pub use linux::{
   memfd_create, AsyncWait,
 };
 
+#[cfg(target_os = "linux")]
+mod ring;
+#[cfg(target_os = "linux")]
+pub use ring::Ring;
+#[cfg(not(target_os = "linux"))]
+mod no_ring;
+#[cfg(not(target_os = "linux"))]
+pub use no_ring::Ring;
+
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]

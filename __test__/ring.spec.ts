@@ -1,0 +1,111 @@
+// waitAsync on the JS thread's own io_uring (Linux 6.7+, FUTEX_WAITV): no thread per wait, one
+// wake-up per notify. Where the kernel lacks it (or MAPSHARE_NO_URING=1), waits keep their threads
+// and these tests check that instead. Each case runs in a child process with a timeout.
+import test from 'ava'
+import fs from 'node:fs'
+import { snippet } from './helpers/snippet.ts'
+
+const forcedOff = !!process.env.MAPSHARE_NO_URING && process.env.MAPSHARE_NO_URING !== '0'
+
+/** Whether this kernel has io_uring with FUTEX_WAITV (6.7+) and allows it. */
+function kernelHasRing(): boolean {
+  const [major, minor] = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').split('.').map(Number)
+  let disabled = 0
+  try {
+    disabled = Number(fs.readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8'))
+  } catch {}
+  return (major > 6 || (major === 6 && minor >= 7)) && disabled === 0
+}
+
+const onLinux = process.platform === 'linux'
+
+test('pending waitAsync calls cost no thread where the kernel has io_uring futex waits', async (t) => {
+  t.true(onLinux, 'Linux only (this file runs there)')
+  const r = await snippet(`
+    import fs from 'node:fs'
+    const threads = () => fs.readdirSync('/proc/self/task').length
+    const rings = () => fs.readdirSync('/proc/self/fd').filter((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f).includes('io_uring') } catch { return false } }).length
+    const mem = SharedMemory.anonymous(4096)
+    await mem.waitAsync(0, 1) // opens the ring (or not)
+    const before = threads()
+    const pending = Array.from({ length: 500 }, (_, i) => mem.waitAsync(4 * (i % 64), 0, { timeout: 20000 }))
+    await new Promise((res) => setTimeout(res, 100))
+    const during = threads()
+    for (let i = 0; i < 64; i++) { mem.store(4 * i, 1); mem.notify(4 * i) }
+    const results = await Promise.all(pending)
+    console.log(JSON.stringify({ ring: rings() > 0, before, during, ok: results.filter((x) => x === 'ok').length }))
+  `)
+  t.is(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.is(out.ok, 500)
+  if (kernelHasRing() && !forcedOff) {
+    t.true(out.ring, 'the kernel has io_uring futex waits: they are used')
+    t.true(out.during <= out.before + 1, `threads ${out.before} -> ${out.during}`)
+  } else {
+    t.false(out.ring)
+    t.true(out.during > out.before, 'without the ring, waits have threads')
+  }
+})
+
+// On the ring the wait is in the kernel before waitAsync returns. A waiting thread may start later,
+// so without the ring the word must change before notify (as the README says): this needs the ring.
+const withRing = kernelHasRing() && !forcedOff ? test : test.skip
+withRing(
+  'a notify right after waitAsync returns is never missed on the ring (skipped without io_uring futex waits)',
+  async (t) => {
+    const r = await snippet(`
+    const mem = MmapFile.anonymous(4096, { shared: true })
+    let ok = 0
+    for (let i = 0; i < 2000; i++) {
+      const p = mem.waitAsync(0, 0, { timeout: 5000 })
+      mem.notify(0)
+      if ((await p) === 'ok') ok++
+    }
+    console.log(ok)
+  `)
+    t.is(r.status, 0, r.stderr)
+    t.is(r.stdout.trim(), '2000')
+  },
+)
+
+test('the ring keeps the process alive only while waits are pending', async (t) => {
+  const r = await snippet(
+    `
+    const mem = MmapFile.anonymous(4096, { shared: true })
+    console.log(await mem.waitAsync(0, 1)) // settled: nothing left pending
+    mem.waitAsync(0, 0, { timeout: 300 }).then((v) => console.log(v)) // keeps it alive 300 ms
+  `,
+    { timeout: 10_000 },
+  )
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout, 'not-equal\ntimed-out\n')
+})
+
+test('timeouts, aborts, close and a notify from another process settle ring waits as documented', async (t) => {
+  const r = await snippet(
+    `
+    import { spawn } from 'node:child_process'
+    const mem = SharedMemory.anonymous(4096)
+    const out = []
+    out.push(await mem.waitAsync(0, 0, { timeout: 30 }))
+    const ac = new AbortController()
+    const aborted = mem.waitAsync(0, 0, { signal: ac.signal })
+    ac.abort(new Error('stop'))
+    out.push(await aborted.catch((e) => e.name + ':' + e.cause.message))
+    const child = spawn(process.execPath, ['-e', \`
+      const { SharedMemory } = require(\${JSON.stringify(process.argv[2])})
+      const m = SharedMemory.fromFd(3)
+      setTimeout(() => { m.store(8, 1); m.notify(8); m.close() }, 200)
+    \`], { stdio: ['ignore', 'inherit', 'inherit', mem.fd] })
+    out.push(await mem.waitAsync(8, 0, { timeout: 10000 }))
+    await new Promise((res) => child.on('exit', res))
+    const closing = mem.waitAsync(16, 0)
+    mem.close()
+    out.push(await closing.catch((e) => e.code))
+    console.log(out.join(' '))
+  `,
+    { args: [new URL('../index.js', import.meta.url).pathname] },
+  )
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim(), 'timed-out AbortError:stop ok ERR_MAPSHARE_CLOSED')
+})
