@@ -168,9 +168,17 @@ impl RegionState {
         crate::ring::is_open(),
         self.cell(),
         opts,
-        |r| r.word_handle(offset, false),
-        move |word, canceller, complete| {
+        // The word's value is checked now, as Atomics.waitAsync does: 'not-equal' at once if it
+        // differs. Otherwise the wait has begun, whenever its thread (or the kernel) takes it up: a
+        // word found changed then was stored to after the call, and reports 'ok', as a wake.
+        |r| Ok((r.word_handle(offset, false)?, r.atomic32(offset, AtomicOp::Load, 0, 0)? == expected)),
+        move |(word, began), canceller, complete| {
+          if !began {
+            complete(Ok(Some(WaitResult::NotEqual.as_str())));
+            return Ok(());
+          }
           let settle = |w: AsyncWait| match w {
+            AsyncWait::Done(WaitResult::NotEqual) => Some(WaitResult::Ok.as_str()),
             AsyncWait::Done(w) => Some(w.as_str()),
             AsyncWait::Cancelled(_) => None,
           };
