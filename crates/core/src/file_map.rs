@@ -138,7 +138,8 @@ impl Backing {
   /// The part of a resize that may take long and never touches the current mapping or the file's
   /// size, so it can run on another thread while the region is in use: checks that the file is
   /// still the one mapped, and maps the new range (`populate` reads it in). Mapping past the end of
-  /// the file is allowed; nothing reads there before [`Backing::finish_resize`] sets the size.
+  /// the file is allowed; nothing reads there before [`Backing::finish_resize`] sets the size (on
+  /// Windows, which cannot map past the end, a growing file grows here).
   pub fn prepare_resize(&self, length: u64) -> Result<PreparedResize> {
     let path = self.path();
     check_nonzero(length).map_err(|e| e.or_path(path))?;
@@ -168,6 +169,9 @@ impl Backing {
         "Windows cannot shrink a file while it is mapped: close() the region, shrink the file \
          (fs.truncateSync), and map it again; growing works",
       ));
+    }
+    if end > size && !sys::MAPS_PAST_END {
+      sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
     }
     let opts =
       MapOptions { offset: self.offset, length: Some(length), private: false, populate: self.populate };

@@ -171,6 +171,10 @@ pub const RETIRES_VIEWS: bool = !cfg!(windows);
 /// `ERROR_USER_MAPPED_FILE`).
 pub const SHRINKS_MAPPED_FILES: bool = !cfg!(windows);
 
+/// Whether a file can be mapped past its end before it grows (Windows sizes the section from the
+/// file: it grows the file first).
+pub const MAPS_PAST_END: bool = !cfg!(windows);
+
 /// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
 #[derive(Debug, Clone, Copy)]
 pub struct WaitvEntry {
