@@ -236,9 +236,16 @@ impl MmapFile {
   /// Internal (main.cjs's `resizeAsync`): swaps in the mapping a settled `resizeAsync` prepared.
   #[napi(js_name = "_finishResize", skip_typescript, catch_unwind)]
   pub fn finish_resize(&self, env: &Env, token: u32) -> Result<()> {
-    let taken = prepared().remove(&token);
+    let mut tokens = prepared();
+    // Only this region's own resize: a token is bound to the backing it was prepared for.
+    let mine = match (tokens.get(&token), &self.backing) {
+      (Some((b, _)), Some(own)) => Arc::ptr_eq(b, own),
+      _ => false,
+    };
+    let taken = if mine { tokens.remove(&token) } else { None };
+    drop(tokens);
     let Some((backing, prepared)) = taken else {
-      return Err(crate::error::internal_message(env, format!("no prepared resize {token}")));
+      return Err(crate::error::internal_message(env, format!("no resize {token} prepared for this region")));
     };
     self.state.replace(env, |old| backing.finish_resize(old, prepared))
   }
