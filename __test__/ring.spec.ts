@@ -49,6 +49,8 @@ test('pending waitAsync calls cost no thread where the kernel has io_uring futex
 
 // On the ring the wait is in the kernel before waitAsync returns. A waiting thread may start later,
 // so without the ring the word must change before notify (as the README says): this needs the ring.
+// Skipped, saying so, where the kernel has no io_uring futex waits (Linux < 6.7, io_uring disabled)
+// and in `npm run test:threads` (MAPSHARE_NO_URING=1): that promise is the ring's alone.
 const withRing = kernelHasRing() && !forcedOff ? test : test.skip
 withRing(
   'a notify right after waitAsync returns is never missed on the ring (skipped without io_uring futex waits)',

