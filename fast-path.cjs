@@ -401,17 +401,39 @@ function installRegion(Class, binding, invalidThis) {
     })
   }
 
-  // waitAsync: on this thread's io_uring where the kernel has one (see ringStream).
-  const nativeWaitAsync = native.waitAsync
-  set('waitAsync', function waitAsync() {
-    if (!(this instanceof Class)) throw invalidThis(Class)
-    const ring = ringStream(binding)
-    const promise = apply(nativeWaitAsync, this, arguments)
-    if (ring !== null) {
-      if (binding._ringPending() > 0) ring.ref()
-      else ring.unref()
+  // wait and waitAsync: the word is compared here first ('not-equal' at once, as Atomics.wait
+  // does), then the native wait, by handle.
+  const WAIT_RESULTS = ['ok', 'not-equal', 'timed-out']
+  const isTimeout = (t) => t === undefined || (typeof t === 'number' && t >= 0)
+  const differs = (s, byteOffset, expected) =>
+    s.i32 !== null &&
+    isOff32(s, byteOffset) &&
+    isInt32(expected) &&
+    aLoad(s.i32, byteOffset / 4) !== (expected | 0)
+  const nativeWait = native.wait
+  set('wait', function wait(byteOffset, expected, timeout) {
+    const s = stateOf(this, Class)
+    if (s === undefined) {
+      if (!(this instanceof Class)) throw invalidThis(Class)
+      return apply(nativeWait, this, arguments)
     }
-    return promise
+    if (isTimeout(timeout) && differs(s, byteOffset, expected)) return 'not-equal'
+    warm(s, fastPath)
+    if (s.handle === -1) s.handle = apply(handleOf, this, [])
+    return WAIT_RESULTS[binding._wait(s.handle, byteOffset, expected, timeout)]
+  })
+  const nativeWaitAsync = native.waitAsync
+  set('waitAsync', function waitAsync(byteOffset, expected, options) {
+    const s = stateOf(this, Class)
+    if (s === undefined) {
+      if (!(this instanceof Class)) throw invalidThis(Class)
+      return apply(nativeWaitAsync, this, arguments)
+    }
+    // With options, the native call reads them (and checks an aborted signal) before the word.
+    if (options === undefined && differs(s, byteOffset, expected)) return Promise.resolve('not-equal')
+    warm(s, fastPath)
+    if (s.handle === -1) s.handle = apply(handleOf, this, [])
+    return binding._waitAsync(s.handle, byteOffset, expected, options)
   })
 
   // resizeAsync: the addon prepares the new mapping on the pool and gives a token; the swap happens
@@ -448,43 +470,6 @@ function installRegion(Class, binding, invalidThis) {
   })
 }
 
-// This thread's io_uring for waitAsync (Linux 6.7+): a futex wake completes a wait in the kernel,
-// which then writes a byte to a pipe; this stream over the pipe wakes the event loop, and the
-// addon settles the waits that ended. One thread wake-up per notify, none for a waiting thread.
-// Referenced only while waits are pending (as a waiting thread kept the process alive). Null where
-// there is no ring (the addon then gives each wait a thread).
-let ring
-function ringStream(binding) {
-  if (ring !== undefined) return ring
-  ring = null
-  // Loaded first: from `_ringOpen` to the stream's construction, the descriptor is owned by nobody
-  // (a worker terminated in between leaks it), so that gap is kept to a few statements.
-  const net = require('node:net')
-  const fd = binding._ringOpen()
-  if (fd < 0) return ring
-  // `onread` with one small buffer: no stream machinery and no allocation per wake-up (the bytes
-  // mean nothing; the addon empties the pipe itself).
-  const stream = new net.Socket({
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: Buffer.alloc(64),
-      callback() {
-        if (binding._ringReap() === 0) stream.unref()
-      },
-    },
-  })
-  // A read error would leave waits unsettled: settle what ended, and say so.
-  stream.on('error', (err) => {
-    binding._ringReap()
-    process.emitWarning(`mapshare: the io_uring wake-up stream failed: ${err.message}`)
-  })
-  stream.unref()
-  ring = stream
-  return ring
-}
-
 /** The Mutex's fast path: the uncontended lock and unlock are one compare-and-swap on the word. */
 function installMutex(Mutex, threadId, invalidThis) {
   const proto = Mutex.prototype
@@ -502,7 +487,9 @@ function installMutex(Mutex, threadId, invalidThis) {
   // One attempt: takes the lock if it is free (keeping the waiters bit, as the native lock does).
   // 1: taken; 0: held by another thread; -1: this thread holds it (the native call says EDEADLK).
   const attempt = (a, i) => {
-    const v = aLoad(a, i)
+    // Optimistic: a free word with no sleepers is the common case, and one compare-and-swap.
+    const v = aCompareExchange(a, i, 0, tid)
+    if (v === 0) return 1
     const owner = v & TID_MASK
     if (owner === 0) return aCompareExchange(a, i, v, tid | (v & WAITERS)) === v ? 1 : 0
     return owner === tid ? -1 : 0

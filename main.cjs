@@ -95,6 +95,9 @@ function requireBinding() {
 }
 
 const binding = requireBinding()
+// Bun and Deno export stand-ins for some of libuv's functions: waitAsync must not poll with them
+// (it uses threads there instead).
+if (process.versions.bun !== undefined || process.versions.deno !== undefined) binding._uvRefused()
 
 // A method called on the wrong receiver throws Node's ERR_INVALID_THIS (V8's own check says only
 // "Illegal invocation", without a code).

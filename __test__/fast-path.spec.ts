@@ -159,6 +159,57 @@ test('any argument gives the same result or error with the fast path as through 
   }
 })
 
+test('wait and waitAsync give the same result or error with the fast path as through the native call', async (t) => {
+  // Timeouts that end at once or are refused, so no call here can block for long; undefined, null
+  // (no timeout, as undefined) and Infinity only where the word differs ('not-equal' at once).
+  const timeouts: unknown[] = [0, 1, -1, NaN, '1', {}, 0n]
+  const fast = MmapFile.anonymous(pageSize, { shared: true })
+  const native = Object.freeze(MmapFile.anonymous(pageSize, { shared: true }))
+  warm(fast)
+  warm(native)
+  for (const r of [fast, native]) r.store(8, 7)
+  t.is(!caged, engaged(fast))
+  const rnd = rng(4242)
+  const settle = async (p: () => unknown) => {
+    try {
+      const v = await p()
+      return { value: v }
+    } catch (e) {
+      const err = e as { code?: string; message?: string; name?: string }
+      return { code: err.code, name: err.name, message: err.message }
+    }
+  }
+  for (let i = 0; i < 1000; i++) {
+    const off = pick(offsets, rnd)
+    const expected = pick(values32, rnd)
+    const differs =
+      typeof off === 'number' &&
+      off % 4 === 0 &&
+      off >= 0 &&
+      off < pageSize &&
+      fast.load(off) !== (Number(expected) | 0)
+    const pool =
+      differs && typeof expected === 'number' && Number.isInteger(expected)
+        ? [...timeouts, undefined, null, Infinity]
+        : timeouts
+    const timeout = pick(pool, rnd)
+    const label = `(${String(off)}, ${String(expected)}, ${String(timeout)})`
+    const w = (r: Region) => () => (r.wait as (...x: unknown[]) => unknown)(off, expected, timeout)
+    t.deepEqual(outcome(w(fast)), outcome(w(native)), `wait${label}`)
+    // (an object given as the options themselves would mean no timeout: only inside options)
+    const opts =
+      timeout === undefined
+        ? undefined
+        : typeof timeout === 'object'
+          ? { timeout }
+          : pick([{ timeout }, timeout], rnd)
+    const a = (r: Region) => () => (r.waitAsync as (...x: unknown[]) => unknown)(off, expected, opts)
+    t.deepEqual(await settle(a(fast)), await settle(a(native)), `waitAsync${label}`)
+  }
+  fast.close()
+  native.close()
+})
+
 test('the fast path and the native call agree on shared memory, op by op', (t) => {
   // One shared object mapped twice: each op runs once, through either mapping at random, and a
   // plain model of the memory (Atomics on a heap Int32Array/BigInt64Array) predicts every result.

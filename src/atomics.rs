@@ -3,7 +3,7 @@
 use crate::convert;
 use crate::error::{self, JsResult};
 use crate::pending;
-use crate::region::{RegionState, Shared};
+use crate::region::{Cell, RegionState, Shared};
 use crate::teardown::{self, Step};
 use mapshare_core::sync::{self, AtomicOp, Canceller, WaitResult, FOREVER};
 use mapshare_core::wait_hub::{self, Job};
@@ -123,34 +123,12 @@ impl RegionState {
     expected: Option<Unknown>,
     ms: Option<Unknown>,
   ) -> Result<String> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let expected = int32(env, expected, "expected")?;
-    let t = timeout(env, ms, "timeout")?;
-    let canceller = Arc::new(Canceller::default());
-    let word = self.cell().with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
-    // After the first slice the wait has begun: a word that changed since means another thread or
-    // process stored (and is notifying, or notified in the gap between two slices): 'ok', as a wake.
-    let mut began = false;
-    let done = teardown::blocking(
-      env,
-      t,
-      || WaitResult::TimedOut,
-      |slice| match word.wait(expected, Some(slice), &canceller).js(env)? {
-        AsyncWait::Done(WaitResult::TimedOut) => {
-          began = true;
-          Ok(Step::Again)
-        }
-        AsyncWait::Done(WaitResult::NotEqual) if began => Ok(Step::Done(WaitResult::Ok)),
-        AsyncWait::Done(w) => Ok(Step::Done(w)),
-        AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
-      },
-    )?;
-    Ok(done.as_str().to_owned())
+    Ok(wait(env, self.cell(), offset, expected, ms)?.as_str().to_owned())
   }
 
-  /// `waitAsync`: the wait runs on a waiter thread (never libuv's pool), and resolves with
-  /// 'ok' | 'not-equal' | 'timed-out'. An `AbortSignal`, `close()` or `resize()` cancels it. Every
-  /// failure rejects the promise.
+  /// `waitAsync`: the wait runs on this thread's io_uring, or a waiter thread (never libuv's pool),
+  /// and resolves with 'ok' | 'not-equal' | 'timed-out'. An `AbortSignal`, `close()` or `resize()`
+  /// cancels it. Every failure rejects the promise.
   pub fn wait_async<'env>(
     &self,
     env: &'env Env,
@@ -158,44 +136,88 @@ impl RegionState {
     expected: Option<Unknown>,
     options: Option<Unknown<'env>>,
   ) -> Result<Object<'env>> {
-    let started = (|| {
-      let offset = convert::index(env, offset, "byteOffset")?;
-      let expected = int32(env, expected, "expected")?;
-      let opts = pending::options(env, options)?;
-      let t = opts.timeout;
-      pending::start(
-        env,
-        crate::ring::is_open(),
-        self.cell(),
-        opts,
-        // The word's value is checked now, as Atomics.waitAsync does: 'not-equal' at once if it
-        // differs. Otherwise the wait has begun, whenever its thread (or the kernel) takes it up: a
-        // word found changed then was stored to after the call, and reports 'ok', as a wake.
-        |r| Ok((r.word_handle(offset, false)?, r.atomic32(offset, AtomicOp::Load, 0, 0)? == expected)),
-        move |(word, began), canceller, complete| {
-          if !began {
-            complete(Ok(Some(WaitResult::NotEqual.as_str())));
-            return Ok(());
-          }
-          let settle = |w: AsyncWait| match w {
-            AsyncWait::Done(WaitResult::NotEqual) => Some(WaitResult::Ok.as_str()),
-            AsyncWait::Done(w) => Some(w.as_str()),
-            AsyncWait::Cancelled(_) => None,
-          };
-          if crate::ring::is_open() {
-            crate::ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
-          } else if !crate::waiters::has_room() && wait_hub::supported() {
-            let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
-            let deadline = sync::deadline(t);
-            wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)
-          } else {
-            crate::waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
-              .map_err(|e| CoreError::io(&e, "pthread_create"))
-          }
-        },
-        |s: &'static str| s.to_owned(),
-      )
-    })();
-    started.or_else(|e| pending::rejected(env, e))
+    wait_async(env, self.cell(), offset, expected, options)
   }
+}
+
+/// `region.wait(byteOffset, expected, timeout)` (also called by handle).
+pub fn wait(
+  env: &Env,
+  cell: &Cell,
+  offset: Option<Unknown>,
+  expected: Option<Unknown>,
+  ms: Option<Unknown>,
+) -> Result<WaitResult> {
+  let offset = convert::index(env, offset, "byteOffset")?;
+  let expected = int32(env, expected, "expected")?;
+  let t = timeout(env, ms, "timeout")?;
+  let canceller = Arc::new(Canceller::default());
+  let word = cell.with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
+  // After the first slice the wait has begun: a word that changed since means another thread or
+  // process stored (and is notifying, or notified in the gap between two slices): 'ok', as a wake.
+  let mut began = false;
+  teardown::blocking(
+    env,
+    t,
+    || WaitResult::TimedOut,
+    |slice| match word.wait(expected, Some(slice), &canceller).js(env)? {
+      AsyncWait::Done(WaitResult::TimedOut) => {
+        began = true;
+        Ok(Step::Again)
+      }
+      AsyncWait::Done(WaitResult::NotEqual) if began => Ok(Step::Done(WaitResult::Ok)),
+      AsyncWait::Done(w) => Ok(Step::Done(w)),
+      AsyncWait::Cancelled(_) => Err(error::to_js(env, CoreError::closed())),
+    },
+  )
+}
+
+/// `region.waitAsync(byteOffset, expected, options)` (also called by handle).
+pub fn wait_async<'env>(
+  env: &'env Env,
+  cell: &Cell,
+  offset: Option<Unknown>,
+  expected: Option<Unknown>,
+  options: Option<Unknown<'env>>,
+) -> Result<Object<'env>> {
+  let started = (|| {
+    let offset = convert::index(env, offset, "byteOffset")?;
+    let expected = int32(env, expected, "expected")?;
+    let opts = pending::options(env, options)?;
+    let t = opts.timeout;
+    let on_ring = crate::ring::ready(env);
+    pending::start(
+      env,
+      on_ring,
+      cell,
+      opts,
+      // The word's value is checked now, as Atomics.waitAsync does: 'not-equal' at once if it
+      // differs. Otherwise the wait has begun, whenever its thread (or the kernel) takes it up: a
+      // word found changed then was stored to after the call, and reports 'ok', as a wake.
+      |r| Ok((r.word_handle(offset, false)?, r.atomic32(offset, AtomicOp::Load, 0, 0)? == expected)),
+      move |(word, began), canceller, complete| {
+        if !began {
+          complete(Ok(Some(WaitResult::NotEqual.as_str())));
+          return Ok(());
+        }
+        let settle = |w: AsyncWait| match w {
+          AsyncWait::Done(WaitResult::NotEqual) => Some(WaitResult::Ok.as_str()),
+          AsyncWait::Done(w) => Some(w.as_str()),
+          AsyncWait::Cancelled(_) => None,
+        };
+        if on_ring {
+          crate::ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
+        } else if !crate::waiters::has_room() && wait_hub::supported() {
+          let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
+          let deadline = sync::deadline(t);
+          wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)
+        } else {
+          crate::waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
+            .map_err(|e| CoreError::io(&e, "pthread_create"))
+        }
+      },
+      |s: &'static str| s.to_owned(),
+    )
+  })();
+  started.or_else(|e| pending::rejected(env, e))
 }

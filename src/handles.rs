@@ -9,7 +9,7 @@
 
 use crate::region::{Cell, Shared};
 use mapshare_core::sync::AtomicOp;
-use napi::bindgen_prelude::{BigInt, Buffer};
+use napi::bindgen_prelude::{BigInt, Buffer, Object};
 use napi::{Env, Result, Unknown};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -117,4 +117,36 @@ pub fn read(env: &Env, handle: u32, offset: Option<Unknown>, length: Option<Unkn
 #[napi(js_name = "_notify", skip_typescript, catch_unwind)]
 pub fn notify(env: &Env, handle: u32, offset: Option<Unknown>, count: Option<Unknown>) -> Result<u32> {
   cell(env, handle)?.notify(env, offset, count)
+}
+
+/// Internal: `region.wait(byteOffset, expected, timeout)`; 0 for 'ok', 1 'not-equal', 2 'timed-out'.
+#[napi(js_name = "_wait", skip_typescript, catch_unwind)]
+pub fn wait(
+  env: &Env,
+  handle: u32,
+  offset: Option<Unknown>,
+  expected: Option<Unknown>,
+  timeout: Option<Unknown>,
+) -> Result<u32> {
+  use mapshare_core::sync::WaitResult;
+  Ok(match crate::atomics::wait(env, &cell(env, handle)?, offset, expected, timeout)? {
+    WaitResult::Ok => 0,
+    WaitResult::NotEqual => 1,
+    WaitResult::TimedOut => 2,
+  })
+}
+
+/// Internal: `region.waitAsync(byteOffset, expected, options)`.
+#[napi(js_name = "_waitAsync", skip_typescript, catch_unwind)]
+pub fn wait_async<'env>(
+  env: &'env Env,
+  handle: u32,
+  offset: Option<Unknown>,
+  expected: Option<Unknown>,
+  options: Option<Unknown<'env>>,
+) -> Result<Object<'env>> {
+  match cell(env, handle) {
+    Ok(c) => crate::atomics::wait_async(env, &c, offset, expected, options),
+    Err(e) => crate::pending::rejected(env, e),
+  }
 }

@@ -16,6 +16,7 @@ pub mod ring;
 mod shared_memory;
 mod shm_segment;
 mod teardown;
+pub mod uv;
 mod waiters;
 
 pub use flush_task::FlushTask;

@@ -61,11 +61,15 @@ pub fn blocking<R>(
 ) -> Result<R> {
   let deadline = mapshare_core::sync::deadline(timeout);
   let mut probe: Option<Function<(), ()>> = None;
+  let mut first = true;
   loop {
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-    if left == Some(Duration::ZERO) {
+    // The first slice always runs, even with no time left: it still compares the word ('not-equal'
+    // before 'timed-out', as Atomics.wait with a zero timeout).
+    if left == Some(Duration::ZERO) && !std::mem::replace(&mut first, false) {
       return Ok(on_timeout());
     }
+    first = false;
     if let Step::Done(r) = step(left.map_or(SLICE, |l| l.min(SLICE)))? {
       return Ok(r);
     }

@@ -1,7 +1,7 @@
 //! Async waits on a JS thread's own io_uring ([`sys::Ring`]): no thread per wait and no hand-off
 //! between threads. The kernel completes a `FUTEX_WAITV` on the region's word and the wait's
-//! canceller word, then writes a byte to a pipe the thread's event loop polls; the loop calls
-//! [`RingWaits::reap`], which settles the waits. A timeout is a timeout linked to the wait, which
+//! canceller word and posts a completion, which makes the ring's descriptor readable; the thread's
+//! event loop polls it and calls [`RingWaits::reap`], which settles the waits. A timeout is a timeout linked to the wait, which
 //! cancels it. Waits hold their word (and so its memory) until they are reaped.
 //!
 //! Everything here runs on the one JS thread that owns the ring, except [`Canceller::cancel`], which
@@ -43,9 +43,10 @@ impl RingWaits {
     Ok(RingWaits { ring: Ring::new()?, pending: HashMap::new(), next: 0 })
   }
 
-  /// A descriptor (the caller's to close) for the event loop to poll: readable when waits ended.
-  pub fn read_fd(&self) -> Result<i32> {
-    self.ring.read_fd()
+  /// The ring's descriptor (owned by the ring) for the event loop to poll: readable when waits
+  /// ended.
+  pub fn fd(&self) -> i32 {
+    self.ring.fd()
   }
 
   /// Waits not reaped yet.

@@ -1,92 +1,63 @@
-//! An io_uring whose completions wake a pipe (Linux 6.7+: `IORING_OP_FUTEX_WAITV`): a JS thread's
-//! event loop polls the pipe's read end like any stream, so a futex wake reaches the loop with one
-//! thread wake-up instead of two (a waiter thread, then the loop).
+//! An io_uring for futex waits (Linux 6.7+: `IORING_OP_FUTEX_WAITV`) that a JS thread's event loop
+//! polls directly: the ring's descriptor is readable while completions wait in its queue, so a futex
+//! wake reaches the loop with one thread wake-up (the loop's own) and no other hop.
 //!
-//! Every operation is submitted hard-linked to a one-byte write to the pipe, which the kernel runs as
-//! soon as the operation completes, whatever its result. The futex words' values are copied by the
-//! kernel when the operation is submitted, and a wait keys on the words' addresses (or backing pages),
-//! never on our memory afterwards, so nothing submitted points into memory we must keep.
+//! The futex words' values are copied by the kernel when an operation is submitted, and a wait keys
+//! on the words' addresses (or backing pages), never on our memory afterwards, so nothing submitted
+//! points into memory we must keep.
 
 use super::WaitvEntry;
 use crate::error::{Error, Result};
 use io_uring::{opcode, squeue, types, IoUring};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-/// What the pipe receives on every completion; any byte would do.
-static BYTE: u8 = 1;
-/// The tag of the pipe writes (whose failures, if any, are ignored).
-const WRITE_TAG: u64 = u64::MAX;
-
-/// The ring and its pipe.
+/// The ring.
 pub struct Ring {
   ring: IoUring,
-  read: OwnedFd,
-  write: OwnedFd,
 }
 
 impl std::fmt::Debug for Ring {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    f.debug_struct("Ring").field("read", &self.read).finish()
+    f.debug_struct("Ring").field("fd", &self.ring.as_raw_fd()).finish()
   }
 }
 
 impl Ring {
-  /// A ring of 256 entries and a non-blocking pipe; `ENOSYS` (as `Unsupported`) where io_uring is
-  /// missing, disabled (`kernel.io_uring_disabled`, seccomp) or lacks `FUTEX_WAITV`.
+  /// A ring of 256 entries; `ENOSYS` (as `Unsupported`) where io_uring is missing, disabled
+  /// (`kernel.io_uring_disabled`, seccomp) or lacks `FUTEX_WAITV`.
   pub fn new() -> Result<Ring> {
     let unsupported =
       |why: String| Error::unsupported(format!("io_uring futex waits are unavailable: {why}"));
     let ring = IoUring::builder().setup_cqsize(4096).build(256).map_err(|e| unsupported(e.to_string()))?;
     let mut probe = io_uring::Probe::new();
     ring.submitter().register_probe(&mut probe).map_err(|e| unsupported(e.to_string()))?;
-    for code in [opcode::FutexWaitV::CODE, opcode::Write::CODE, opcode::LinkTimeout::CODE] {
+    for code in [opcode::FutexWaitV::CODE, opcode::LinkTimeout::CODE] {
       if !probe.is_supported(code) {
         return Err(unsupported(format!("the kernel lacks operation {code}")));
       }
     }
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid out-array of two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-      return Err(Error::last_os("pipe2"));
-    }
-    // SAFETY: pipe2 returned two new descriptors that nothing else owns.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok(Ring { ring, read, write })
+    Ok(Ring { ring })
   }
 
-  /// A new descriptor for the pipe's read end (the caller owns it): readable whenever completions
-  /// are waiting.
-  pub fn read_fd(&self) -> Result<RawFd> {
-    // SAFETY: F_DUPFD_CLOEXEC on our own open descriptor.
-    let fd = unsafe { libc::fcntl(self.read.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-    if fd < 0 {
-      return Err(Error::last_os("fcntl"));
-    }
-    Ok(fd)
+  /// The ring's descriptor (the ring owns it), for the event loop to poll: readable while
+  /// completions wait to be reaped.
+  pub fn fd(&self) -> RawFd {
+    self.ring.as_raw_fd()
   }
 
-  /// Submits `ops` as one hard-linked chain ending in the pipe write.
+  /// Submits `ops` (a wait, and maybe its linked timeout) as one chain.
   fn submit(&mut self, ops: &[squeue::Entry]) -> Result<()> {
-    let wake = opcode::Write::new(types::Fd(self.write.as_raw_fd()), &BYTE, 1)
-      .build()
-      .user_data(WRITE_TAG)
-      .flags(squeue::Flags::SKIP_SUCCESS);
-    let chain: Vec<squeue::Entry> = ops
-      .iter()
-      .map(|op| op.clone().flags(squeue::Flags::IO_HARDLINK))
-      .chain(std::iter::once(wake))
-      .collect();
-    // SAFETY: the entries point only at memory that outlives the submission (`BYTE` is static; the
-    // caller keeps what `ops` point to alive until this returns, and the kernel copies it then).
+    // SAFETY: the entries point only at memory the caller keeps alive until this returns (the
+    // kernel copies it then).
     unsafe {
       let mut sq = self.ring.submission();
-      if sq.capacity() - sq.len() < chain.len() {
+      if sq.capacity() - sq.len() < ops.len() {
         drop(sq);
         self.ring.submit().map_err(|e| Error::io(&e, "io_uring_enter"))?;
         sq = self.ring.submission();
       }
-      sq.push_multiple(&chain)
+      sq.push_multiple(ops)
         .map_err(|_| Error::invalid(libc::EBUSY, "io_uring_enter", "the submission queue is full"))?;
     }
     self.ring.submit().map_err(|e| Error::io(&e, "io_uring_enter"))?;
@@ -112,32 +83,23 @@ impl Ring {
       })
       .collect();
     let wait = opcode::FutexWaitV::new(waitv.as_ptr(), waitv.len() as u32).build().user_data(tag);
+    let linked = wait.clone().flags(squeue::Flags::IO_LINK);
     // `waitv` and `ts` live until `submit` returns; the kernel copies them when preparing the chain.
     match timeout {
       None => self.submit(&[wait]),
       Some(t) => {
         let ts = types::Timespec::from(t);
-        self.submit(&[wait, opcode::LinkTimeout::new(&ts).build().user_data(tag + 1)])
+        self.submit(&[linked, opcode::LinkTimeout::new(&ts).build().user_data(tag + 1)])
       }
     }
   }
 
-  /// Empties the pipe, then appends every waiting completion's `(tag, result)` to `out` (the pipe
-  /// writes' left out). In that order: a completion is posted before its byte is written, so one
-  /// whose byte is drained here is already in the queue, and any later one leaves a byte behind (the
-  /// pipe stays readable and the loop comes back).
+  /// Appends every waiting completion's `(tag, result)` to `out`.
   pub fn reap(&mut self, out: &mut Vec<(u64, i32)>) {
-    let mut sink = [0u8; 4096];
-    // SAFETY: reads into a local buffer from our own non-blocking descriptor.
-    while unsafe { libc::read(self.read.as_raw_fd(), sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
     loop {
-      for cqe in self.ring.completion() {
-        if cqe.user_data() != WRITE_TAG {
-          out.push((cqe.user_data(), cqe.result()));
-        }
-      }
+      out.extend(self.ring.completion().map(|cqe| (cqe.user_data(), cqe.result())));
       // More completions than the queue holds wait in the kernel (IORING_FEAT_NODROP) until an
-      // io_uring_enter moves them in (their bytes were written, and drained, already).
+      // io_uring_enter moves them in.
       if !self.ring.submission().cq_overflow() {
         break;
       }
