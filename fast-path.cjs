@@ -402,11 +402,12 @@ function installRegion(Class, binding, invalidThis) {
   }
 
   // wait and waitAsync: the word is compared here first ('not-equal' at once, as Atomics.wait
-  // does), then the native wait, by handle.
+  // does) where nothing can truncate the memory (elsewhere the native wait reports EFAULT for a
+  // lost page, where a load here would fault), then the native wait, by handle.
   const WAIT_RESULTS = ['ok', 'not-equal', 'timed-out']
   const isTimeout = (t) => t === undefined || (typeof t === 'number' && t >= 0)
   const differs = (s, byteOffset, expected) =>
-    s.i32 !== null &&
+    s.copies &&
     isOff32(s, byteOffset) &&
     isInt32(expected) &&
     aLoad(s.i32, byteOffset / 4) !== (expected | 0)

@@ -436,7 +436,7 @@ test('a target whose byteLength getter closes the region is not consulted', (t) 
   r.close()
 })
 
-test('a file truncated by another process still gives EFAULT from the copies after warm-up, not SIGBUS', async (t) => {
+test('a file truncated by another process still gives EFAULT from the copies and waits after warm-up, not SIGBUS', async (t) => {
   const res = await snippet(
     `
     import fs from 'node:fs'
@@ -445,17 +445,26 @@ import path from 'node:path'
     fs.writeFileSync(file, Buffer.alloc(4 * pageSize, 1))
     const r = MmapFile.open(file, { mode: 'r+' })
     const dst = Buffer.alloc(16)
-    for (let i = 0; i < 50; i++) { r.readInto(dst, 3 * pageSize); r.write(dst, 3 * pageSize); r.load(0) }
+    for (let i = 0; i < 50; i++) {
+      r.readInto(dst, 3 * pageSize); r.write(dst, 3 * pageSize); r.load(0)
+      r.wait(3 * pageSize, 0, 0); await r.waitAsync(3 * pageSize, 0)
+    }
     fs.truncateSync(file, pageSize)
-    for (const f of [() => r.readInto(dst, 3 * pageSize), () => r.write(dst, 3 * pageSize), () => r.read(3 * pageSize, 4)]) {
+    for (const f of [
+      () => r.readInto(dst, 3 * pageSize), () => r.write(dst, 3 * pageSize), () => r.read(3 * pageSize, 4),
+      () => r.wait(3 * pageSize, 0, 0), () => r.wait(3 * pageSize, 0, 10),
+    ]) {
       try { f(); console.log('no error') } catch (e) { console.log(e.code) }
+    }
+    for (const opts of [undefined, { timeout: 0 }, { timeout: 10 }]) {
+      try { await r.waitAsync(3 * pageSize, 0, opts); console.log('no error') } catch (e) { console.log(e.code) }
     }
     r.close()
   `,
     { args: [tmpFile(t, Buffer.alloc(0))] },
   )
   t.is(res.signal, null, res.stderr)
-  t.deepEqual(res.stdout.trim().split('\n'), ['EFAULT', 'EFAULT', 'EFAULT'])
+  t.deepEqual(res.stdout.trim().split('\n'), Array(8).fill('EFAULT'))
 })
 
 test('fast-path atomics from two processes add up exactly', async (t) => {

@@ -194,7 +194,13 @@ pub fn wait_async<'env>(
       // The word's value is checked now, as Atomics.waitAsync does: 'not-equal' at once if it
       // differs. Otherwise the wait has begun, whenever its thread (or the kernel) takes it up: a
       // word found changed then was stored to after the call, and reports 'ok', as a wake.
-      |r| Ok((r.word_handle(offset, false)?, r.atomic32(offset, AtomicOp::Load, 0, 0)? == expected)),
+      // (Read with the checked copy: a page lost to truncation is EFAULT, as for the wait itself.)
+      |r| {
+        let word = r.word_handle(offset, false)?;
+        let mut now = [0u8; 4];
+        r.read_into(offset, &mut now)?;
+        Ok((word, i32::from_ne_bytes(now) == expected))
+      },
       move |(word, began), canceller, complete| {
         if !began {
           complete(Ok(Some(WaitResult::NotEqual.as_str())));
