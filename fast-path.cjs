@@ -407,10 +407,7 @@ function installRegion(Class, binding, invalidThis) {
   const WAIT_RESULTS = ['ok', 'not-equal', 'timed-out']
   const isTimeout = (t) => t === undefined || (typeof t === 'number' && t >= 0)
   const differs = (s, byteOffset, expected) =>
-    s.copies &&
-    isOff32(s, byteOffset) &&
-    isInt32(expected) &&
-    aLoad(s.i32, byteOffset / 4) !== (expected | 0)
+    s.copies && isOff32(s, byteOffset) && isInt32(expected) && aLoad(s.i32, byteOffset / 4) !== (expected | 0)
   const nativeWait = native.wait
   set('wait', function wait(byteOffset, expected, timeout) {
     const s = stateOf(this, Class)
