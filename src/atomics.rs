@@ -153,9 +153,14 @@ pub fn wait(
   let t = timeout(env, ms, "timeout")?;
   let canceller = Arc::new(Canceller::default());
   let word = cell.with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
-  // After the first slice the wait has begun: a word that changed since means another thread or
-  // process stored (and is notifying, or notified in the gap between two slices): 'ok', as a wake.
-  let mut began = false;
+  // A short watch of the word first (see `Word::spin`), within the timeout.
+  let budget = t.map_or(sync::SPIN, |t| t.min(sync::SPIN));
+  if let Some(w) = word.spin(expected, budget, &canceller).js(env)? {
+    return Ok(w);
+  }
+  // From here on the wait has begun: a word that changed since means another thread or process
+  // stored (and is notifying, or notified in the gap between two slices): 'ok', as a wake.
+  let mut began = budget > Duration::ZERO;
   teardown::blocking(
     env,
     t,

@@ -99,6 +99,7 @@ pub fn submit(
     State::Open(ring, watch) => {
       ring.submit(word, expected, timeout, canceller, Box::new(done) as Done)?;
       watch.set_ref(true);
+      watch.spin(mapshare_core::sync::SPIN_ASYNC);
       Ok(())
     }
     _ => Err(mapshare_core::Error::unsupported("no io_uring on this thread")),

@@ -24,6 +24,17 @@ struct Ctx {
   /// Storage for the `uv_poll_t` (its first field is libuv's `void *data`, pointing back here).
   handle: *mut u64,
   words: usize,
+  /// Storage for a `uv_idle_t` (null if none), active while the loop watches for a wake-up without
+  /// sleeping (see [`Watch::spin`]).
+  idle: *mut u64,
+  idle_storage: *mut u64,
+  idle_words: usize,
+  spin_until: Option<std::time::Instant>,
+  woke_in_spin: bool,
+  /// Submissions left without a spin, after one that saw no wake-up.
+  cooldown: u32,
+  /// Handles not closed yet (the Ctx is freed when the last one is).
+  open: u32,
   env: sys::napi_env,
   async_ctx: sys::napi_async_context,
   hook: sys::napi_async_cleanup_hook_handle,
@@ -46,6 +57,8 @@ mod ffi {
   pub const UV_READABLE: c_int = 1;
   pub type PollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
   pub type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
+  pub type IdleCb = unsafe extern "C" fn(handle: *mut c_void);
+  pub const UV_IDLE: c_int = 6;
 
   pub struct Uv {
     pub handle_size: unsafe extern "C" fn(kind: c_int) -> usize,
@@ -55,6 +68,9 @@ mod ffi {
     pub close: unsafe extern "C" fn(handle: *mut c_void, cb: Option<CloseCb>),
     pub ref_: unsafe extern "C" fn(handle: *mut c_void),
     pub unref: unsafe extern "C" fn(handle: *mut c_void),
+    pub idle_init: unsafe extern "C" fn(event_loop: *mut c_void, handle: *mut c_void) -> c_int,
+    pub idle_start: unsafe extern "C" fn(handle: *mut c_void, cb: IdleCb) -> c_int,
+    pub idle_stop: unsafe extern "C" fn(handle: *mut c_void) -> c_int,
   }
 
   /// Off for runtimes whose libuv symbols are stand-ins (set by main.cjs under Bun and Deno).
@@ -91,6 +107,9 @@ mod ffi {
           close: cast(find(c"uv_close")?),
           ref_: cast(find(c"uv_ref")?),
           unref: cast(find(c"uv_unref")?),
+          idle_init: cast(find(c"uv_idle_init")?),
+          idle_start: cast(find(c"uv_idle_start")?),
+          idle_stop: cast(find(c"uv_idle_stop")?),
         })
       }
     })
@@ -131,9 +150,19 @@ impl Watch {
     let bytes = unsafe { (uv.handle_size)(ffi::UV_POLL) };
     let words = bytes.div_ceil(8).max(1);
     let handle = Box::into_raw(vec![0u64; words].into_boxed_slice()).cast::<u64>();
+    // SAFETY: as above.
+    let idle_words = unsafe { (uv.handle_size)(ffi::UV_IDLE) }.div_ceil(8).max(1);
+    let idle = Box::into_raw(vec![0u64; idle_words].into_boxed_slice()).cast::<u64>();
     let ctx = Box::into_raw(Box::new(Ctx {
       handle,
       words,
+      idle,
+      idle_storage: idle,
+      idle_words,
+      spin_until: None,
+      woke_in_spin: false,
+      cooldown: 0,
+      open: 1,
       env: raw,
       async_ctx,
       hook: std::ptr::null_mut(),
@@ -151,11 +180,18 @@ impl Watch {
     unsafe {
       if (uv.poll_init)(event_loop.cast(), h, fd) != 0 {
         sys::napi_async_destroy(raw, async_ctx);
-        drop(Box::from_raw(ctx));
-        drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(handle, words)));
+        free(Box::from_raw(ctx));
         return None;
       }
       *h.cast::<*mut Ctx>() = ctx; // uv_handle_t.data
+      let i = idle.cast::<c_void>();
+      if (uv.idle_init)(event_loop.cast(), i) == 0 {
+        *i.cast::<*mut Ctx>() = ctx;
+        (uv.unref)(i); // a spin never keeps the loop alive
+        (*ctx).open = 2;
+      } else {
+        (*ctx).idle = std::ptr::null_mut(); // no spinning (its storage is freed with the rest)
+      }
       let hooked = sys::napi_add_async_cleanup_hook(raw, Some(teardown), ctx.cast(), &mut (*ctx).hook);
       if hooked != sys::Status::napi_ok {
         (*ctx).hook = std::ptr::null_mut();
@@ -163,7 +199,7 @@ impl Watch {
       if hooked != sys::Status::napi_ok || (uv.poll_start)(h, ffi::UV_READABLE, ready) != 0 {
         (*ctx).closing = true;
         sys::napi_async_destroy(raw, async_ctx);
-        (uv.close)(h, Some(closed));
+        close_all(&mut *ctx);
         return None;
       }
       (uv.unref)(h);
@@ -188,6 +224,30 @@ impl Watch {
       }
     }
   }
+
+  /// Keeps the loop from sleeping for `budget` (it runs its iterations with a zero poll timeout):
+  /// a wake-up from a process on another CPU is then seen at once instead of waking an idle CPU
+  /// (tens of µs in a virtual machine). After a spin that saw no wake-up, the next 16 calls do not
+  /// spin, so waits that take long cost little.
+  pub fn spin(&mut self, budget: std::time::Duration) {
+    // SAFETY: as in set_ref.
+    let ctx = unsafe { &mut *self.ctx };
+    if ctx.idle.is_null() || ctx.closing || budget.is_zero() || !mapshare_core::sync::multi_cpu() {
+      return;
+    }
+    if ctx.cooldown > 0 {
+      ctx.cooldown -= 1;
+      return;
+    }
+    let until = std::time::Instant::now() + budget;
+    if ctx.spin_until.replace(until).is_none() {
+      ctx.woke_in_spin = false;
+      // SAFETY: an open idle handle of this thread's loop.
+      if unsafe { (ctx.uv.idle_start)(ctx.idle.cast(), idle) } != 0 {
+        ctx.spin_until = None;
+      }
+    }
+  }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -198,6 +258,8 @@ impl Watch {
   }
 
   pub fn set_ref(&mut self, _referenced: bool) {}
+
+  pub fn spin(&mut self, _budget: std::time::Duration) {}
 }
 
 /// Drops whatever a pending JS exception left (a user's `removeEventListener` that threw while a wait
@@ -220,6 +282,9 @@ unsafe extern "C" fn ready(handle: *mut std::os::raw::c_void, _status: i32, _eve
   let ctx = unsafe { &mut **handle.cast::<*mut Ctx>() };
   if ctx.closing {
     return;
+  }
+  if ctx.spin_until.is_some() {
+    ctx.woke_in_spin = true;
   }
   let env = ctx.env;
   // SAFETY: the env of this loop's thread, alive while the handle is open (its teardown closes it).
@@ -260,22 +325,72 @@ unsafe extern "C" fn teardown(hook: sys::napi_async_cleanup_hook_handle, arg: *m
       sys::napi_close_handle_scope(env, scope);
     }
     (uv.poll_stop)(ctx.handle.cast());
+    close_all(ctx);
+  }
+}
+
+/// The idle handle's callback: ends the spin when its time is up.
+#[cfg(target_os = "linux")]
+unsafe extern "C" fn idle(handle: *mut std::os::raw::c_void) {
+  // SAFETY: libuv calls this on the loop's thread with our idle handle, whose data is its Ctx.
+  let ctx = unsafe { &mut **handle.cast::<*mut Ctx>() };
+  if ctx.spin_until.is_some_and(|t| std::time::Instant::now() < t) && !ctx.closing {
+    return;
+  }
+  ctx.spin_until = None;
+  if !ctx.woke_in_spin {
+    ctx.cooldown = 16;
+  }
+  // SAFETY: the open idle handle this callback belongs to.
+  unsafe { (ctx.uv.idle_stop)(handle) };
+}
+
+/// Closes the poll handle and the idle handle (if any); `closed` frees everything after the last.
+///
+/// # Safety
+/// The handles are initialized and not closing yet; on the loop's thread.
+#[cfg(target_os = "linux")]
+unsafe fn close_all(ctx: &mut Ctx) {
+  let uv = ctx.uv;
+  // SAFETY: the caller's contract.
+  unsafe {
+    if !ctx.idle.is_null() {
+      (uv.idle_stop)(ctx.idle.cast());
+      (uv.close)(ctx.idle.cast(), Some(closed));
+    }
     (uv.close)(ctx.handle.cast(), Some(closed));
+  }
+}
+
+/// Frees a Ctx and both handles' storage.
+///
+/// # Safety
+/// libuv holds neither handle any more.
+#[cfg(target_os = "linux")]
+unsafe fn free(ctx: Box<Ctx>) {
+  let (handle, words) = (ctx.handle, ctx.words);
+  let (idle, idle_words) = (ctx.idle_storage, ctx.idle_words);
+  drop(ctx); // drops `keep` (the ring, and its descriptor): libuv no longer polls it
+             // SAFETY: both made by Box::into_raw of boxed slices of these lengths.
+  unsafe {
+    drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(handle, words)));
+    drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(idle, idle_words)));
   }
 }
 
 #[cfg(target_os = "linux")]
 unsafe extern "C" fn closed(handle: *mut std::os::raw::c_void) {
-  // SAFETY: libuv is done with the handle; its data is our Ctx (made by Box::into_raw), and the
-  // storage was made by `Watch::start` with `words` words.
+  // SAFETY: libuv is done with this handle; its data is our Ctx (made by Box::into_raw), freed
+  // after the last of its handles closed.
   unsafe {
-    let ctx = Box::from_raw(*handle.cast::<*mut Ctx>());
-    let hook = ctx.hook;
-    let (storage, words) = (ctx.handle, ctx.words);
-    drop(ctx); // drops `keep` (the ring, and its descriptor): libuv no longer polls it
-    drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(storage, words)));
-    if !hook.is_null() {
-      sys::napi_remove_async_cleanup_hook(hook);
+    let ctx = *handle.cast::<*mut Ctx>();
+    (*ctx).open -= 1;
+    if (*ctx).open == 0 {
+      let hook = (*ctx).hook;
+      free(Box::from_raw(ctx));
+      if !hook.is_null() {
+        sys::napi_remove_async_cleanup_hook(hook);
+      }
     }
   }
 }

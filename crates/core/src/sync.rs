@@ -11,7 +11,7 @@ use crate::region::Region;
 use crate::span::Hold;
 use crate::sys;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An atomic read-modify-write (or load/store) operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,49 @@ impl Region {
   }
 }
 
+/// How long a blocking wait watches its word before it sleeps (on machines with more than one CPU).
+pub const SPIN: Duration = Duration::from_micros(20);
+/// How long a JS thread's event loop keeps from sleeping after a `waitAsync` went to its ring (a
+/// notify from another CPU is then seen without waking an idle one).
+pub const SPIN_ASYNC: Duration = Duration::from_micros(50);
+
 impl Word {
+  /// The word's value, read without faulting on a page lost to truncation (`EFAULT` then).
+  pub fn load_checked(&self) -> Result<u32> {
+    let mut v = 0u32;
+    // SAFETY: `addr` is an aligned word of the span `_hold` keeps mapped; `v` is 4 writable bytes.
+    unsafe { sys::copy_checked((&mut v as *mut u32).cast(), self.addr as *const u8, 4) }
+      .map_err(|f| crate::error::Error::os(f.errno, "futex_waitv"))?;
+    Ok(v)
+  }
+
+  /// Watches the word for up to `budget` before a wait sleeps: another process running on another
+  /// CPU answers in microseconds, far less than waking a sleeping thread costs (tens of µs between
+  /// idle CPUs of a virtual machine). Yields the CPU between looks, so that a peer on this CPU runs.
+  /// `Some(NotEqual)` if the word differs at once, `Some(Ok)` if it changes meanwhile, `None` if it
+  /// did not (then sleep) or the wait was cancelled (the sleep reports it).
+  pub fn spin(&self, expected: i32, budget: Duration, canceller: &Canceller) -> Result<Option<WaitResult>> {
+    if self.load_checked()? != expected as u32 {
+      return Ok(Some(WaitResult::NotEqual));
+    }
+    if budget.is_zero() || !multi_cpu() {
+      return Ok(None);
+    }
+    let until = Instant::now() + budget;
+    loop {
+      for _ in 0..64 {
+        std::hint::spin_loop();
+      }
+      if self.load_checked()? != expected as u32 {
+        return Ok(Some(WaitResult::Ok));
+      }
+      if canceller.reason() != 0 || Instant::now() >= until {
+        return Ok(None);
+      }
+      std::thread::yield_now();
+    }
+  }
+
   /// Waits like [`Region::wait`] until woken, timed out, or cancelled through `canceller`.
   pub fn wait(
     &self,
@@ -182,4 +224,10 @@ pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// A deadline `timeout` from now; `None` (wait forever) for no timeout or one beyond [`FOREVER`].
 pub fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
   timeout.filter(|t| *t <= FOREVER).and_then(|t| std::time::Instant::now().checked_add(t))
+}
+
+/// Whether this machine has more than one CPU to run on (a spin only helps a peer on another CPU).
+pub fn multi_cpu() -> bool {
+  static MULTI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+  *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
