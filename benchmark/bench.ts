@@ -54,6 +54,12 @@ interface Row {
 const rows: Row[] = []
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`
 
+// The cross-process rows run first, on a quiet machine: after the sections below (gigabytes mapped
+// and freed, thousands of GCs) the kernel and V8 keep a core busy for a while, which a wake-up
+// benchmark on 2 cores measures instead of the wake-ups.
+const wake = await wakeRows(dataDir, quick)
+const locks = await lockRows(dataDir, quick)
+
 // --- 1. Summing a page-cached file as a Float64Array ---------------------------------------------
 const size = quick ? 64 * 1024 ** 2 : GiB
 const bigFile = path.join(dataDir, `sum-${size}.f64`)
@@ -204,10 +210,10 @@ for (const [name, bytes, n] of [
 rows.push(...callRows(dataDir, quick))
 
 // --- 4. Cross-process wake latency --------------------------------------------------------------
-rows.push(...(await wakeRows(dataDir, quick)))
+rows.push(...wake)
 
 // --- 5. Lock hand-off between processes -------------------------------------------------------
-rows.push(...(await lockRows(dataDir, quick)))
+rows.push(...locks)
 
 console.log(
   `mapshare benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}-${os.arch()}`,

@@ -101,6 +101,26 @@ async function messagePort(rounds: number): Promise<number> {
 /** How long mapshare's wait() watches the word before it sleeps (mapshare-core's `sync::SPIN`). */
 const SPIN_US = 20
 
+/** CPU time (user + system, this process) per wait that nobody wakes (1 ms timeout): the price of
+ * the watch before sleeping. */
+async function idleWaitCpu(file: string, n: number) {
+  const region = MmapFile.open(file, { mode: 'r+' })
+  region.store(0, 0)
+  const i32 = new Int32Array(new SharedArrayBuffer(4))
+  const cpu = async (fn: () => unknown) => {
+    const c0 = process.cpuUsage()
+    for (let i = 0; i < n; i++) await fn()
+    const c = process.cpuUsage(c0)
+    return (c.user + c.system) / n
+  }
+  const atomicsWait = await cpu(() => Atomics.wait(i32, 0, 0, 1))
+  const sync = await cpu(() => region.wait(0, 0, 1))
+  const timer = await cpu(() => new Promise((r) => setTimeout(r, 1)))
+  const async = await cpu(() => region.waitAsync(0, 0, { timeout: 1 }))
+  region.close()
+  return { atomicsWait, sync, timer, async }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /**
@@ -134,6 +154,7 @@ export async function wakeRows(dataDir: string, quick: boolean) {
     runs.send.push(await ipc(rounds))
     runs.port.push(await messagePort(rounds))
   }
+  const idle = await idleWaitCpu(file, quick ? 200 : 1000)
   const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`
   const ratio = (xs: number[], base: number[]) => median(xs.map((x, i) => x / base[i])).toFixed(2)
   const row = (name: string, xs: number[]) => ({
@@ -162,6 +183,26 @@ export async function wakeRows(dataDir: string, quick: boolean) {
       case: 'wake round trip: waitAsync / process.send (goal <= 0.5)',
       value: '',
       ratio: ratio(runs.async, runs.send),
+    },
+    {
+      case: 'CPU per wait nobody wakes (1 ms timeout): Atomics.wait (floor)',
+      value: `${idle.atomicsWait.toFixed(1)} µs`,
+      ratio: '1.00',
+    },
+    {
+      case: 'CPU per wait nobody wakes (1 ms timeout): region.wait (with its watch)',
+      value: `${idle.sync.toFixed(1)} µs`,
+      ratio: (idle.sync / idle.atomicsWait).toFixed(2),
+    },
+    {
+      case: 'CPU per async wait nobody wakes (1 ms timeout): setTimeout promise (floor)',
+      value: `${idle.timer.toFixed(1)} µs`,
+      ratio: '1.00',
+    },
+    {
+      case: 'CPU per async wait nobody wakes (1 ms timeout): region.waitAsync',
+      value: `${idle.async.toFixed(1)} µs`,
+      ratio: (idle.async / idle.timer).toFixed(2),
     },
   ]
 }
