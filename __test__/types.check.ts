@@ -32,3 +32,14 @@ export function notConstructible(): unknown[] {
     new ShmSegment(),
   ]
 }
+
+export function views(region: Region): unknown[] {
+  const f: Float64Array = region.view(Float64Array, 8, 2) // the instance type of the constructor given
+  const d: DataView = region.view(DataView)
+  const b: BigInt64Array = region.view(BigInt64Array)
+  // @ts-expect-error the view is the type asked for, not another
+  const wrong: Int32Array = region.view(Float64Array)
+  // @ts-expect-error only typed array constructors and DataView
+  region.view(Array)
+  return [f, d, b, wrong]
+}

@@ -93,6 +93,103 @@ pub fn external_buffer<'env>(
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), result) })
 }
 
+/// The error for a runtime that forbids external memory in JS (Electron's V8 memory cage).
+pub fn forbidden(env: &Env) -> napi::Error {
+  crate::error::coded(
+    env,
+    "ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE",
+    "this runtime forbids Buffers over external memory (Electron's V8 memory cage), so `buffer` and views \
+     cannot give zero-copy access; use read(), readInto() and write(), which work on the same shared memory",
+  )
+}
+
+/// An `ArrayBuffer` over `len` bytes at `base + offset`, with no copy, holding the memory as
+/// [`external_buffer`] does.
+pub fn external_arraybuffer<'env>(
+  env: &'env Env,
+  base: *mut u8,
+  offset: usize,
+  len: usize,
+  hold: Hold,
+) -> Result<Unknown<'env>, ExternalError> {
+  if simulate_no_external() {
+    return Err(ExternalError::Forbidden);
+  }
+  // The caller checked `offset + len` against the mapping that `hold` keeps.
+  let data = base.wrapping_add(offset);
+  let hint = Box::into_raw(Box::new(hold));
+  let mut result = ptr::null_mut();
+  // SAFETY: `data..data+len` stays mapped while the hold lives; the finalizer reclaims `hint` exactly
+  // once; `result` is a valid out-pointer.
+  let code = unsafe {
+    sys::napi_create_external_arraybuffer(
+      env.raw(),
+      data.cast(),
+      len,
+      Some(drop_keeper::<Hold>),
+      hint.cast(),
+      &mut result,
+    )
+  };
+  if code != sys::Status::napi_ok {
+    if code == sys::Status::napi_no_external_buffers_allowed {
+      // SAFETY: refused before anything was made: `hint` is still ours.
+      drop(unsafe { Box::from_raw(hint) });
+      return Err(ExternalError::Forbidden);
+    }
+    // As in external_buffer: leak the hold rather than risk freeing it twice.
+    return Err(ExternalError::Napi(napi::Error::new(
+      napi::Status::from(code),
+      "napi_create_external_arraybuffer failed",
+    )));
+  }
+  // SAFETY: `result` is the live ArrayBuffer just created in this env.
+  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), result) })
+}
+
+fn check(code: sys::napi_status, what: &str) -> napi::Result<()> {
+  status(code, what)
+}
+
+/// The `ArrayBuffer` under a typed array (a Buffer), and the typed array's offset in it.
+pub fn arraybuffer_of<'env>(env: &'env Env, view: &Unknown) -> napi::Result<(Unknown<'env>, usize)> {
+  let (mut kind, mut len, mut data, mut ab, mut at) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+  // SAFETY: a live value of this env (Node-API checks that it is a typed array); valid out-pointers.
+  check(
+    unsafe {
+      sys::napi_get_typedarray_info(env.raw(), view.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut at)
+    },
+    "napi_get_typedarray_info",
+  )?;
+  // SAFETY: the ArrayBuffer just reported, live in this env.
+  Ok((unsafe { Unknown::from_raw_unchecked(env.raw(), ab) }, at))
+}
+
+/// A typed array of Node-API type `typed` with `count` elements, or a `DataView` of `bytes` bytes
+/// (`typed` None), at byte `start` of `arraybuffer`.
+pub fn make_view<'env>(
+  env: &'env Env,
+  typed: Option<i32>,
+  count: usize,
+  bytes: usize,
+  arraybuffer: &Unknown,
+  start: usize,
+) -> napi::Result<Unknown<'env>> {
+  let mut out = ptr::null_mut();
+  // SAFETY: a live ArrayBuffer of this env; Node-API checks the range against it (RangeError).
+  check(
+    unsafe {
+      match typed {
+        Some(t) => sys::napi_create_typedarray(env.raw(), t, count, arraybuffer.raw(), start, &mut out),
+        None => sys::napi_create_dataview(env.raw(), bytes, arraybuffer.raw(), start, &mut out),
+      }
+    },
+    "creating the view",
+  )?;
+  // SAFETY: the view just created in this env.
+  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
+}
+
 /// The bytes of a JS `ArrayBuffer`, typed array (any element type, `Buffer` included) or `DataView`;
 /// `None` for any other value. A detached view has length 0. Valid for the current synchronous call
 /// only (JS cannot run, and so cannot detach or shrink it, before the call returns).

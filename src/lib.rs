@@ -17,6 +17,7 @@ mod shared_memory;
 mod shm_segment;
 mod teardown;
 pub mod uv;
+mod views;
 mod waiters;
 
 pub use flush_task::FlushTask;

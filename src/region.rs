@@ -227,12 +227,7 @@ impl RegionState {
         *self.buffer.borrow_mut() = Some(value.create_ref()?);
         Ok(value)
       }
-      Err(ExternalError::Forbidden) => Err(error::coded(
-        env,
-        "ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE",
-        "this runtime forbids Buffers over external memory (Electron's V8 memory cage), so `buffer` \
-         cannot give zero-copy access; use read(), readInto() and write(), which work on the same shared memory",
-      )),
+      Err(ExternalError::Forbidden) => Err(external::forbidden(env)),
       Err(ExternalError::Napi(e)) => Err(e),
     }
   }
@@ -837,7 +832,8 @@ macro_rules! region_surface {
 
       /// Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
       /// `expected`, until `notify` on the same word from any process that maps the same memory (file,
-      /// POSIX object, memfd, System V), or `timeout` ms. Blocks this thread. Linux (shared futex).
+      /// POSIX object, memfd, System V), or `timeout` ms. Blocks this thread (after watching the word for
+      /// up to 20 µs on machines with more than one CPU). Linux (shared futex), macOS 14.4+.
       #[napi(
         ts_args_type = "byteOffset: number, expected: number, timeout?: number",
         ts_return_type = "'ok' | 'not-equal' | 'timed-out'",
@@ -865,8 +861,9 @@ macro_rules! region_surface {
         self.state.cell().notify(env, byte_offset, count)
       }
 
-      /// `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. Each pending wait has a
-      /// thread of its own (never libuv's pool, so `fs` calls keep flowing). `signal` aborts a wait in
+      /// `wait` without blocking: resolves 'ok' | 'not-equal' | 'timed-out'. On Linux 6.7+ the wait sits
+      /// in this thread's io_uring; elsewhere on a waiter thread (never libuv's pool, so `fs` calls keep
+      /// flowing). `signal` aborts a wait in
       /// progress (rejects with `AbortError`); `close()` rejects pending waits with `ERR_MAPSHARE_CLOSED`.
       #[napi(
         ts_args_type = "byteOffset: number, expected: number, options?: { timeout?: number; signal?: AbortSignal }",
@@ -881,6 +878,28 @@ macro_rules! region_surface {
         options: Option<napi::Unknown<'env>>,
       ) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
         self.state.wait_async(env, byte_offset, expected, options)
+      }
+
+      /// A zero-copy view of the region's memory: a typed array of `type` (`Float64Array`, any typed
+      /// array type) with `length` elements (default: as many as fit), or a `DataView` of `length`
+      /// bytes, at `byteOffset` (default 0; a multiple of the element size: `ERR_MAPSHARE_UNALIGNED`).
+      /// Like `buffer`, it reads zeros after `close()` or `resize()`, and it works for any part of a
+      /// region larger than a Buffer can be. Out of range: `ERR_OUT_OF_RANGE`. Where the runtime forbids
+      /// external memory (Electron), `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE`: use the copy methods.
+      #[napi(
+        ts_generic_types = "T extends ViewType",
+        ts_args_type = "type: T, byteOffset?: number, length?: number",
+        ts_return_type = "InstanceType<T>",
+        catch_unwind
+      )]
+      pub fn view<'env>(
+        &self,
+        env: &'env napi::Env,
+        kind: Option<napi::Unknown>,
+        byte_offset: Option<napi::Unknown>,
+        length: Option<napi::Unknown>,
+      ) -> napi::Result<napi::Unknown<'env>> {
+        self.state.view(env, kind, byte_offset, length)
       }
 
       /// A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
