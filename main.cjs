@@ -157,6 +157,9 @@ for (const [Class, keys] of [
 
 // Exactly what index.d.ts declares, each listed so that `import { MmapFile } from 'mapshare'` works
 // from ES modules.
+const layout = require('./layout.cjs')
+module.exports.struct = layout.struct
+module.exports.c = layout.c
 module.exports.MmapFile = binding.MmapFile
 module.exports.Mutex = binding.Mutex
 module.exports.SharedMemory = binding.SharedMemory

@@ -2,7 +2,7 @@ import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { MmapFile, pageSize, allocationGranularity } from '../index.js'
+import { MmapFile, pageSize, allocationGranularity, c, struct } from '../index.js'
 import { fixture, run, start, waitForLine } from './helpers/spawn.ts'
 import { mappingCount, tmpDir, tmpFile } from './helpers/tmp.ts'
 import { runPeer } from './helpers/cc.ts'
@@ -505,13 +505,14 @@ test('a direct load from a truncated page through buffer still ends in SIGBUS (d
 test('interop with C (seed 004): struct { int a; char b[64]; } in a mapped file, both directions', (t) => {
   const file = path.join(tmpDir(t), 'mmap_temp_file')
   runPeer('file_seed004', ['write', file, '10', 'Hello World'])
+  const Data = struct('Data', { a: c.i32, b: c.char(64) }) // the seed's struct, laid out as C does
   const region = MmapFile.open(file, { mode: 'r+' })
-  t.is(region.length, 68) // sizeof(Data)
-  t.is(region.buffer.readInt32LE(0), 10)
-  t.is(region.buffer.toString('utf8', 4, region.buffer.indexOf(0, 4)), 'Hello World')
-  region.buffer.writeInt32LE(-77, 0)
-  region.buffer.fill(0, 4)
-  region.buffer.write('from node', 4)
+  t.is(region.length, Data.size) // sizeof(Data), from C
+  const data = Data.at(region)
+  t.is(data.a, 10)
+  t.is(data.b, 'Hello World')
+  data.a = -77
+  data.b = 'from node'
   t.is(runPeer('file_seed004', ['read', file]).trim(), 'a = -77, b = from node')
   region.close()
 })

@@ -6,6 +6,8 @@ import {
   type MapshareErrorCode,
   type Mutex,
   type Region,
+  c,
+  struct,
 } from '../index.js'
 
 export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): unknown[] {
@@ -42,4 +44,28 @@ export function views(region: Region): unknown[] {
   // @ts-expect-error only typed array constructors and DataView
   region.view(Array)
   return [f, d, b, wrong]
+}
+
+export function layouts(region: Region): unknown[] {
+  const Inner = struct('inner', { tag: c.u8, value: c.f64 })
+  const Outer = struct('outer', {
+    n: c.i64,
+    xs: c.array(c.i32, 3),
+    name: c.char(4),
+    inner: Inner,
+    two: c.array(Inner, 2),
+  })
+  const o = Outer.at(region)
+  const n: bigint = o.n
+  const xs: Int32Array = o.xs
+  const name: string = o.name
+  const v: number = o.inner.value
+  const w: number = o.two[1].tag
+  // @ts-expect-error 64-bit integers are bigints
+  o.n = 5
+  // @ts-expect-error no such field
+  o.missing = 1
+  const plain = Outer.read(region)
+  const t: number = plain.inner.tag
+  return [n, xs, name, v, w, t]
 }

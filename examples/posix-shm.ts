@@ -3,24 +3,25 @@
 // Usage: node --import @oxc-node/core/register examples/posix-shm.ts [writer|reader|both]
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { SharedMemory } from '../index.js'
+import { SharedMemory, c, struct } from '../index.js'
 
 const SHM_NAME = 'my_shm'
 const SHM_SIZE = 4 * 1000 * 1000 * 1000
+// type MyData struct { Col1, Col2, Col3 int } (Go's int is 64-bit)
+const MyData = struct('MyData', { col1: c.i64, col2: c.i64, col3: c.i64 })
 
 function writer() {
   try {
     SharedMemory.unlink(SHM_NAME) // as the seed does before shm_open(O_CREAT|O_EXCL)
   } catch {}
   using shm = SharedMemory.create(SHM_NAME, SHM_SIZE, { mode: 0o644 })
-  const data = new BigInt64Array(shm.buffer.buffer, shm.buffer.byteOffset, 3) // struct MyData
-  data.set([100n, 876n, 8021n])
+  MyData.write(shm, { col1: 100n, col2: 876n, col3: 8021n })
   console.log(`writer: ${SHM_SIZE} bytes mapped, wrote {100 876 8021}`)
 }
 
 function reader() {
   using shm = SharedMemory.open(SHM_NAME, { readonly: true })
-  const [col1, col2, col3] = [0, 8, 16].map((o) => shm.read(o, 8).readBigInt64LE())
+  const { col1, col2, col3 } = MyData.read(shm) // a read-only mapping: read() copies the fields out
   console.log(`reader: {${col1} ${col2} ${col3}}`)
 }
 

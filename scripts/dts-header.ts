@@ -41,3 +41,68 @@ export type MapshareErrorCode =
   | 'ERR_INVALID_THIS'
   | 'ERR_OUT_OF_RANGE'
   | 'ABORT_ERR'
+
+/** A field type of a C struct layout (see `c` and `struct`). */
+export interface FieldType<V = unknown> {
+  readonly size: number
+  readonly align: number
+  /** The JS value a field of this type reads as (type-level only). */
+  readonly __value?: V
+}
+/** A scalar field type; `c.array` of it reads as typed array `A` (in place where views exist). */
+export interface ScalarType<V, A> extends FieldType<V> {
+  /** Type-level only: what `c.array` of this type reads as. */
+  readonly __array: A
+}
+type ValueOf<T> = T extends StructLayout<infer F> ? StructValue<F> : T extends FieldType<infer V> ? V : never
+/** A struct in a region: one property per field, read and written in place. */
+export type StructValue<F extends Record<string, FieldType>> = { -readonly [K in keyof F]: ValueOf<F[K]> }
+/** A plain copy of a struct's fields (`layout.read`). */
+export type StructPlain<F extends Record<string, FieldType>> = {
+  [K in keyof F]: F[K] extends StructLayout<infer G> ? StructPlain<G> : ValueOf<F[K]>
+}
+
+/** A C struct layout made by `struct(name, fields)`. */
+export interface StructLayout<
+  F extends Record<string, FieldType> = Record<string, FieldType>,
+> extends FieldType<StructValue<F>> {
+  readonly name: string
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: FieldType; readonly offset: number }>
+  /** C's `offsetof`. */
+  offsetOf(field: keyof F & string): number
+  /** The struct at `byteOffset` (a multiple of `align`) of `region`, read and written in place. */
+  at(region: Region, byteOffset?: number): StructValue<F>
+  /** A plain object with a copy of every field. */
+  read(region: Region, byteOffset?: number): StructPlain<F>
+  /** Writes the fields present in `values` (all checked before any is written). */
+  write(region: Region, values: Partial<StructPlain<F>>, byteOffset?: number): void
+  /** The C definition, with `_Static_assert`s of its `sizeof` and every `offsetof`. */
+  cHeader(): string
+}
+
+/**
+ * Field types, named as C names them: fixed-width integers (64-bit ones as bigints), floats,
+ * `char(n)` strings, arrays, and any `struct` as a nested field.
+ */
+export declare const c: {
+  readonly i8: ScalarType<number, Int8Array>
+  readonly u8: ScalarType<number, Uint8Array>
+  readonly i16: ScalarType<number, Int16Array>
+  readonly u16: ScalarType<number, Uint16Array>
+  readonly i32: ScalarType<number, Int32Array>
+  readonly u32: ScalarType<number, Uint32Array>
+  readonly i64: ScalarType<bigint, BigInt64Array>
+  readonly u64: ScalarType<bigint, BigUint64Array>
+  readonly f32: ScalarType<number, Float32Array>
+  readonly f64: ScalarType<number, Float64Array>
+  /** `char name[n]`: a string (UTF-8, up to the first NUL); writing pads with NULs, as `strncpy`. */
+  char(n: number): FieldType<string>
+  /** `type name[n]`: numbers and bigints as a typed array, strings and structs as arrays. */
+  array<T extends FieldType>(
+    type: T,
+    n: number,
+  ): FieldType<T extends ScalarType<unknown, infer A> ? A : ValueOf<T>[]>
+}
+
+/** A C struct: `fields` in order; sizes, offsets and padding as C lays them out (natural alignment). */
+export declare function struct<F extends Record<string, FieldType>>(name: string, fields: F): StructLayout<F>
