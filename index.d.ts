@@ -24,6 +24,9 @@ export type MapshareErrorCode =
   | 'ERR_MAPSHARE_BINARY_LOAD_FAILED'
   | 'ERR_MAPSHARE_BINARY_VERSION'
   | 'ERR_MAPSHARE_BUFFER_TOO_LARGE'
+  | 'ERR_MAPSHARE_CHANNEL_CORRUPT'
+  | 'ERR_MAPSHARE_CHANNEL_ENDED'
+  | 'ERR_MAPSHARE_CHANNEL_STATE'
   | 'ERR_MAPSHARE_CLOSED'
   | 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE'
   | 'ERR_MAPSHARE_INTERNAL'
@@ -98,11 +101,82 @@ export declare const c: {
   /** `char name[n]`: a string (UTF-8, up to the first NUL); writing pads with NULs, as `strncpy`. */
   char(n: number): FieldType<string>
   /** `type name[n]`: numbers and bigints as a typed array, strings and structs as arrays. */
-  array<T extends FieldType>(type: T, n: number): FieldType<T extends ScalarType<unknown, infer A> ? A : ValueOf<T>[]>
+  array<T extends FieldType>(
+    type: T,
+    n: number,
+  ): FieldType<T extends ScalarType<unknown, infer A> ? A : ValueOf<T>[]>
 }
 
 /** A C struct: `fields` in order; sizes, offsets and padding as C lays them out (natural alignment). */
 export declare function struct<F extends Record<string, FieldType>>(name: string, fields: F): StructLayout<F>
+
+/** Room for one message, written in place (`Channel.tryReserve`). */
+export interface Reservation {
+  /** Where to write the message: the channel's own memory where views exist (else a scratch copy). */
+  readonly buffer: Buffer
+  /** Publishes the message (its first `length` bytes; default: all). */
+  commit(length?: number): void
+  /** Gives the room back: no message. */
+  abort(): void
+}
+
+/** What `Channel.stats()` reports; counts run mod 2^32. */
+export interface ChannelStats {
+  capacity: number
+  /** Bytes taken by messages not yet released. */
+  used: number
+  sent: number
+  received: number
+  /** Messages sent and not yet received: how far the consumer is behind. */
+  pending: number
+  ended: boolean
+}
+
+/**
+ * A queue of variable-size messages in a shared region: one consumer, and one producer or many
+ * (`producers: 'many'`, Linux: they take the channel's robust lock to place a message). The layout is
+ * in `include/mapshare_channel.h` for C peers.
+ */
+export declare class Channel implements AsyncIterable<Buffer> {
+  private constructor()
+  /** Makes a channel at `byteOffset` (a multiple of 64) over `byteLength` bytes (default: the rest of the region). */
+  static create(
+    region: Region,
+    options?: { byteOffset?: number; byteLength?: number; producers?: 'single' | 'many' },
+  ): Channel
+  /** Opens the channel made at `byteOffset` of `region` (by this or another process). */
+  static open(region: Region, options?: { byteOffset?: number }): Channel
+  /** Data bytes (a power of two); a message takes 8 bytes more, rounded up to 8. */
+  readonly capacity: number
+  /** The largest message: half the capacity, less its 8-byte record header. */
+  readonly maxMessageSize: number
+  readonly manyProducers: boolean
+  stats(): ChannelStats
+  /** Copies `data` in as one message; false if there is no room now. */
+  trySend(data: string | ArrayBuffer | ArrayBufferView): boolean
+  /** `trySend`, blocking this thread for room up to `timeout` ms; false on timeout. */
+  send(data: string | ArrayBuffer | ArrayBufferView, options?: { timeout?: number }): boolean
+  /** `send` as a promise; `signal` aborts the wait for room. */
+  sendAsync(
+    data: string | ArrayBuffer | ArrayBufferView,
+    options?: { timeout?: number; signal?: AbortSignal },
+  ): Promise<boolean>
+  /** Room for `length` bytes, written in place; null if there is no room now. */
+  tryReserve(length: number): Reservation | null
+  /** No more messages: the consumer gets null (and iteration ends) once it has read the rest. */
+  end(): void
+  /** The next message, copied out, or null. */
+  tryReceive(): Buffer | null
+  /** The next message in place (valid until `release()`), or null. */
+  tryPeek(): Buffer | null
+  /** Frees the message `tryPeek()` gave. */
+  release(): void
+  /** `tryReceive`, blocking this thread up to `timeout` ms; null on timeout, or ended and empty. */
+  receive(options?: { timeout?: number }): Buffer | null
+  /** `receive` as a promise; `signal` aborts the wait. */
+  receiveAsync(options?: { timeout?: number; signal?: AbortSignal }): Promise<Buffer | null>
+  [Symbol.asyncIterator](): AsyncIterator<Buffer>
+}
 
 /** A memory-mapped file (`mmap` of a file descriptor) or anonymous memory. */
 export declare class MmapFile {

@@ -160,6 +160,7 @@ for (const [Class, keys] of [
 const layout = require('./layout.cjs')
 module.exports.struct = layout.struct
 module.exports.c = layout.c
+module.exports.Channel = require('./channel.cjs').Channel
 module.exports.MmapFile = binding.MmapFile
 module.exports.Mutex = binding.Mutex
 module.exports.SharedMemory = binding.SharedMemory

@@ -1,0 +1,335 @@
+// The message channel: between processes (Node and C), one or many producers, kills mid-message,
+// backpressure, corrupt memory, on every region kind and without views (npm run test:caged).
+import test from 'ava'
+import { execFileSync, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { Channel, MmapFile, SharedMemory } from '../index.js'
+import { caged, kinds } from './helpers/kinds.ts'
+import { snippet } from './helpers/snippet.ts'
+import { ROOT } from './helpers/spawn.ts'
+import { tmpDir, tmpFile } from './helpers/tmp.ts'
+
+const code = (fn: () => unknown) => {
+  try {
+    fn()
+    return 'no error'
+  } catch (e) {
+    return (e as { code?: string }).code
+  }
+}
+
+/** Message i of a test stream: its size varies (wrapping the ring at every offset), its bytes say i. */
+function message(i: number, max: number): Buffer {
+  const b = Buffer.alloc((i * 97) % Math.min(max, 3000))
+  for (let k = 0; k < b.length; k++) b[k] = (i + k) & 255
+  return Buffer.concat([Buffer.from(`${i}:`), b])
+}
+
+for (const [kind, make] of Object.entries(kinds)) {
+  test(`messages of every size arrive whole and in order through ${kind}`, async (t) => {
+    const { region, reopen } = make(t, 256 + 8192)
+    const tx = Channel.create(region)
+    const rx = Channel.open(reopen())
+    t.is(tx.capacity, 8192)
+    let sent = 0
+    let received = 0
+    while (received < 600) {
+      while (sent < 600 && tx.trySend(message(sent, tx.maxMessageSize))) sent++
+      for (let m = rx.tryReceive(); m !== null; m = rx.tryReceive()) {
+        t.true(m.equals(message(received, tx.maxMessageSize)), `message ${received}`)
+        received++
+      }
+    }
+    t.like(rx.stats(), { sent: 600, received: 600, pending: 0, used: 0 })
+  })
+}
+
+test('one producer process, one consumer process: 20,000 messages through the async iterator', async (t) => {
+  const name = `/mapshare-ch-${process.pid}`
+  const shm = SharedMemory.create(name, 256 + 16384)
+  t.teardown(() => SharedMemory.unlink(name))
+  const ch = Channel.create(shm)
+  const child = snippet(
+    `
+    const ch = mapshare.Channel.open(SharedMemory.open(process.argv[2]))
+    for (let i = 0; i < 20000; i++) {
+      const b = Buffer.alloc((i * 97) % 3000)
+      for (let k = 0; k < b.length; k++) b[k] = (i + k) & 255
+      await ch.sendAsync(Buffer.concat([Buffer.from(i + ':'), b]))
+    }
+    ch.end()
+  `,
+    { args: [name], timeout: 60_000 },
+  )
+  let n = 0
+  let bad = 0
+  for await (const m of ch) {
+    if (!m.equals(message(n, 1e9))) bad++
+    n++
+  }
+  const r = await child
+  t.is(r.status, 0, r.stderr)
+  t.is(n, 20_000)
+  t.is(bad, 0)
+  t.like(ch.stats(), { sent: 20_000, received: 20_000, ended: true })
+})
+
+test('many producer processes: every message arrives once, each producer in its order', async (t) => {
+  if (process.platform !== 'linux') return t.pass('many producers need the robust lock (Linux)')
+  const file = tmpFile(t, Buffer.alloc(256 + 4096))
+  const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }), { producers: 'many' })
+  const body = `
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    for (let i = 0; i < 3000; i++) await ch.sendAsync(process.argv[3] + ' ' + i + ' ' + 'x'.repeat(i % 200))`
+  const kids = [0, 1, 2, 3].map((p) => snippet(body, { args: [file, String(p)], timeout: 60_000 }))
+  const next = [0, 0, 0, 0]
+  let wrong = 0
+  let total = 0
+  while (total < 12_000) {
+    const m = await ch.receiveAsync({ timeout: 30_000 })
+    if (m === null) break
+    const [p, i] = String(m).split(' ').map(Number)
+    if (next[p] !== i) wrong++
+    next[p] = i + 1
+    total++
+  }
+  for (const r of await Promise.all(kids)) t.is(r.status, 0, r.stderr)
+  t.is(total, 12_000)
+  t.is(wrong, 0)
+  t.deepEqual(next, [3000, 3000, 3000, 3000])
+})
+
+test('a producer killed mid-message leaves nothing half-written; the next producer goes on', async (t) => {
+  for (const producers of process.platform === 'linux' ? ['single', 'many'] : ['single']) {
+    const file = tmpFile(t, Buffer.alloc(256 + 4096))
+    const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }), { producers: producers as 'single' })
+    // Sends 3 messages, reserves a 4th, writes half of it, and dies (holding the lock with many producers).
+    const r = await snippet(
+      `
+      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+      for (let i = 0; i < 3; i++) ch.trySend('whole ' + i)
+      const res = ch.tryReserve(1000)
+      res.buffer.fill(0x41, 0, 500)
+      process.kill(process.pid, 'SIGKILL')
+    `,
+      { args: [file] },
+    )
+    t.is(r.signal, 'SIGKILL')
+    const got: string[] = []
+    for (let m = ch.tryReceive(); m !== null; m = ch.tryReceive()) got.push(String(m))
+    t.deepEqual(got, ['whole 0', 'whole 1', 'whole 2'], producers)
+    const next = await snippet(
+      `
+      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+      console.log(ch.send('after the kill', { timeout: 5000 }))
+    `,
+      { args: [file] },
+    )
+    t.is(next.stdout.trim(), 'true', next.stderr)
+    t.is(String(ch.tryReceive()), 'after the kill')
+    t.is(ch.tryReceive(), null)
+  }
+})
+
+test('a C program sends to Node and receives from Node through include/mapshare_channel.h', async (t) => {
+  const dir = tmpDir(t)
+  const exe = path.join(dir, 'channel_peer')
+  execFileSync(
+    'cc',
+    ['-std=c11', '-O2', '-Wall', '-Werror', '-o', exe, path.join(ROOT, '__test__/peers/channel_peer.c')],
+    {
+      stdio: 'pipe',
+    },
+  )
+  const file = path.join(dir, 'ch.bin')
+  fs.writeFileSync(file, Buffer.alloc(256 + 4096))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  let ch = Channel.create(region)
+  const sender = spawn(exe, ['send', file, '10000'], { stdio: 'inherit' })
+  let n = 0
+  let wrong = 0
+  for await (const m of ch) if (String(m) !== `c ${n++}`) wrong++
+  t.is(n, 10_000)
+  t.is(wrong, 0)
+  await new Promise((r) => sender.on('close', r))
+  ch = Channel.create(region)
+  const receiver = spawn(exe, ['receive', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  receiver.stdout.on('data', (d) => (out += d))
+  for (let i = 0; i < 5000; i++) await ch.sendAsync(`node ${i}`)
+  ch.end()
+  const status = await new Promise((r) => receiver.on('close', r))
+  t.is(status, 0)
+  const lines = out.trim().split('\n')
+  t.is(lines.length, 5000)
+  t.true(lines.every((l, i) => l === `node ${i}`))
+})
+
+test('backpressure: trySend says no, send times out, sendAsync waits for the consumer', async (t) => {
+  const r = MmapFile.anonymous(256 + 1024, { shared: true })
+  const ch = Channel.create(r)
+  let n = 0
+  while (ch.trySend(Buffer.alloc(100))) n++
+  t.is(n, 9) // 9 records of 8 + 104 bytes in 1024
+  t.like(ch.stats(), { pending: 9, used: 1008 })
+  t.false(ch.send(Buffer.alloc(100), { timeout: 20 }))
+  const later = ch.sendAsync(Buffer.alloc(100))
+  await new Promise((res) => setTimeout(res, 20))
+  t.truthy(ch.tryReceive())
+  t.true(await later)
+  t.is(ch.receive({ timeout: 0 })?.length, 100)
+  const ac = new AbortController()
+  const waiting = Channel.create(MmapFile.anonymous(256 + 1024, { shared: true })).receiveAsync({
+    signal: ac.signal,
+  })
+  ac.abort()
+  await t.throwsAsync(waiting, { name: 'AbortError' })
+  t.is(Channel.create(MmapFile.anonymous(512, { shared: true })).receive({ timeout: 10 }), null)
+})
+
+test('in place: a reservation is written where the message lies, a peeked message is read there', (t) => {
+  const r = SharedMemory.anonymous(256 + 4096)
+  const ch = Channel.create(r)
+  const res = ch.tryReserve(64)!
+  res.buffer.write('written in place')
+  t.is(
+    code(() => ch.trySend('x')),
+    'ERR_MAPSHARE_CHANNEL_STATE',
+  )
+  res.commit(16)
+  t.is(
+    code(() => res.commit()),
+    'ERR_MAPSHARE_CHANNEL_STATE',
+  )
+  const aborted = ch.tryReserve(8)!
+  aborted.abort()
+  const m = ch.tryPeek()!
+  t.is(String(m), 'written in place')
+  if (!caged) {
+    // The peeked Buffer is the channel's memory: the record's bytes are at the data area's start + 8.
+    t.is(r.read(256 + 8, 16).toString(), 'written in place')
+    t.is(m.buffer, r.view(Uint8Array).buffer)
+  }
+  t.is(
+    code(() => ch.tryReceive()),
+    'ERR_MAPSHARE_CHANNEL_STATE',
+  )
+  ch.release()
+  t.is(
+    code(() => ch.release()),
+    'ERR_MAPSHARE_CHANNEL_STATE',
+  )
+  t.is(ch.tryPeek(), null)
+})
+
+test('corrupt channel memory written by another process is ERR_MAPSHARE_CHANNEL_CORRUPT, never a crash or a hang', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(256 + 4096))
+  const region = MmapFile.open(file, { mode: 'r+' })
+  const corrupt = async (js: string) => {
+    Channel.create(region)
+    const rx = Channel.open(region)
+    rx.constructor // the channel was fine when opened
+    const r = await snippet(
+      `
+      const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+      const ch = mapshare.Channel.open(r)
+      ch.trySend('one'); ch.trySend('two')
+      ${js}
+    `,
+      { args: [file] },
+    )
+    t.is(r.status, 0, r.stderr)
+    return [code(() => rx.tryReceive()), code(() => rx.receive({ timeout: 10 })), code(() => rx.stats())]
+  }
+  t.deepEqual(await corrupt('r.store(64, 999999)'), Array(3).fill('ERR_MAPSHARE_CHANNEL_CORRUPT')) // tail far ahead
+  t.deepEqual(
+    (await corrupt('r.store(256 + 4, 7)')).slice(0, 2),
+    Array(2).fill('ERR_MAPSHARE_CHANNEL_CORRUPT'),
+  ) // a bad kind
+  t.deepEqual(
+    (await corrupt('r.store(256, 0x7fffffff)')).slice(0, 2),
+    Array(2).fill('ERR_MAPSHARE_CHANNEL_CORRUPT'),
+  ) // a huge length
+  t.deepEqual(
+    (await corrupt('r.store(256 + 4, 2)')).slice(0, 2),
+    Array(2).fill('ERR_MAPSHARE_CHANNEL_CORRUPT'),
+  ) // a bad padding
+  // Opening what is not a channel.
+  for (const [at, value] of [
+    [0, 0],
+    [4, 2],
+    [8, 100],
+    [8, 2 ** 31],
+    [12, 6],
+  ]) {
+    Channel.create(region)
+    region.store(at, value)
+    t.is(
+      code(() => Channel.open(region)),
+      'ERR_MAPSHARE_CHANNEL_CORRUPT',
+      `word ${at} = ${value}`,
+    )
+  }
+  region.close()
+})
+
+test('bad arguments are coded errors', (t) => {
+  const r = MmapFile.anonymous(4096, { shared: true })
+  t.is(
+    code(() => Channel.create(r, { byteOffset: 32 })),
+    'ERR_MAPSHARE_UNALIGNED',
+  )
+  t.is(
+    code(() => Channel.create(r, { byteOffset: 4096 })),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => Channel.create(r, { byteLength: 100 })),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => Channel.create(r, { byteLength: 8192 })),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => Channel.create(r, { producers: 'all' as never })),
+    'ERR_INVALID_ARG_VALUE',
+  )
+  t.is(
+    code(() => Channel.create({} as never)),
+    'ERR_INVALID_ARG_TYPE',
+  )
+  t.is(
+    code(() => new (Channel as unknown as new () => unknown)()),
+    'ERR_ILLEGAL_CONSTRUCTOR',
+  )
+  const ch = Channel.create(r)
+  t.is(
+    code(() => ch.trySend(42 as never)),
+    'ERR_INVALID_ARG_TYPE',
+  )
+  t.is(
+    code(() => ch.trySend(Buffer.alloc(ch.maxMessageSize + 1))),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => ch.trySend(Buffer.alloc(ch.maxMessageSize))),
+    'no error',
+  )
+  t.is(
+    code(() => ch.tryReserve(-1)),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => ch.receive({ timeout: -1 })),
+    'ERR_OUT_OF_RANGE',
+  )
+  ch.end()
+  t.is(
+    code(() => ch.trySend('late')),
+    'ERR_MAPSHARE_CHANNEL_ENDED',
+  )
+  t.is(ch.receive()?.length, ch.maxMessageSize) // what was sent before the end is still read
+  t.is(ch.receive(), null)
+})

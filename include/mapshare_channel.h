@@ -1,0 +1,142 @@
+/* mapshare's message channel, for C peers (Linux): the same layout and protocol as channel.cjs.
+ * One consumer and one producer (a channel made with producers 'single'); a channel with many
+ * producers also needs its lock (offset 76, see the README's lock word) around msch_try_send.
+ *
+ * Layout at the channel's offset (a multiple of 64) of the shared memory; u32 words in the machine's
+ * byte order, positions running freely mod 2^32:
+ *   header (256 bytes): magic 'MSCH', version 1, capacity (a power of two), flags (1: many producers),
+ *   largest message; tail (published after a message is complete), data sequence (futex), consumer
+ *   sleeping; head (published after a message is released), space sequence (futex), producers
+ *   sleeping; counts of messages sent and received; ended.
+ *   data (capacity bytes): records { u32 length; u32 kind (1 message, 2 padding to the end) } plus the
+ *   payload, 8-aligned; a message never wraps (a padding record sends it to the start).
+ */
+#ifndef MAPSHARE_CHANNEL_H
+#define MAPSHARE_CHANNEL_H
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURCE; the same declaration */
+
+#define MSCH_MAGIC 0x4843534du
+#define MSCH_VERSION 1u
+#define MSCH_HEADER 256u
+#define MSCH_KIND_MESSAGE 1u
+#define MSCH_KIND_PAD 2u
+
+struct msch_header {
+  uint32_t magic, version, capacity, flags, max_message;
+  uint32_t _pad0[11];
+  _Atomic uint32_t tail, data_seq, data_waiters, lock, sent, ended;
+  uint32_t _pad1[10];
+  _Atomic uint32_t head, space_seq, space_waiters, received;
+  uint32_t _pad2[28];
+};
+_Static_assert(sizeof(struct msch_header) == MSCH_HEADER, "mapshare channel header");
+_Static_assert(offsetof(struct msch_header, tail) == 64, "tail");
+_Static_assert(offsetof(struct msch_header, ended) == 84, "ended");
+_Static_assert(offsetof(struct msch_header, head) == 128, "head");
+_Static_assert(offsetof(struct msch_header, received) == 140, "received");
+
+/* Returns the header at `mem` if it holds a valid channel, else NULL. */
+static inline struct msch_header *msch_open(void *mem) {
+  struct msch_header *h = (struct msch_header *)mem;
+  uint32_t cap = h->capacity;
+  if (h->magic != MSCH_MAGIC || h->version != MSCH_VERSION || cap < 64 || (cap & (cap - 1)) != 0) return NULL;
+  return h;
+}
+
+static inline unsigned char *msch_data(struct msch_header *h) { return (unsigned char *)h + MSCH_HEADER; }
+
+static inline void msch_wake(_Atomic uint32_t *word) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+}
+
+/* Copies `len` bytes in as one message: 1 if sent, 0 if there is no room now, -1 if too large. */
+static inline int msch_try_send(struct msch_header *h, const void *msg, uint32_t len) {
+  uint32_t cap = h->capacity;
+  if (len > cap / 2 - 8) return -1;
+  uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+  uint32_t need = 8 + ((len + 7) & ~7u), pos = tail & (cap - 1);
+  uint32_t pad = pos + need > cap ? cap - pos : 0;
+  if ((uint32_t)(tail - head) + pad + need > cap) return 0;
+  unsigned char *d = msch_data(h);
+  if (pad) {
+    atomic_store((_Atomic uint32_t *)(d + pos), pad - 8);
+    atomic_store((_Atomic uint32_t *)(d + pos + 4), MSCH_KIND_PAD);
+  }
+  uint32_t at = pad ? 0 : pos;
+  memcpy(d + at + 8, msg, len);
+  atomic_store((_Atomic uint32_t *)(d + at), len);
+  atomic_store((_Atomic uint32_t *)(d + at + 4), MSCH_KIND_MESSAGE);
+  atomic_store(&h->tail, tail + pad + need); /* the message exists from here */
+  atomic_fetch_add(&h->sent, 1);
+  atomic_fetch_add(&h->data_seq, 1);
+  if (atomic_load(&h->data_waiters)) msch_wake(&h->data_seq);
+  return 1;
+}
+
+/* Copies the next message out (at most `size` bytes): its length, 0 if none now, -1 if the channel's
+ * memory is corrupt, -2 if `size` is too small (the message stays). */
+static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t size) {
+  uint32_t cap = h->capacity;
+  unsigned char *d = msch_data(h);
+  for (;;) {
+    uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), avail = tail - head;
+    if (avail > cap) return -1;
+    if (avail == 0) return 0;
+    uint32_t pos = head & (cap - 1);
+    uint32_t len = atomic_load((_Atomic uint32_t *)(d + pos));
+    uint32_t kind = atomic_load((_Atomic uint32_t *)(d + pos + 4));
+    if (kind == MSCH_KIND_PAD) {
+      if (len != cap - pos - 8 || cap - pos > avail) return -1;
+      atomic_store(&h->head, head + (cap - pos));
+      atomic_fetch_add(&h->space_seq, 1);
+      if (atomic_load(&h->space_waiters)) msch_wake(&h->space_seq);
+      continue;
+    }
+    uint32_t rec = 8 + ((len + 7) & ~7u);
+    if (kind != MSCH_KIND_MESSAGE || len > cap / 2 - 8 || pos + rec > cap || rec > avail) return -1;
+    if (len > size) return -2;
+    memcpy(out, d + pos + 8, len);
+    atomic_store(&h->head, head + rec);
+    atomic_fetch_add(&h->received, 1);
+    atomic_fetch_add(&h->space_seq, 1);
+    if (atomic_load(&h->space_waiters)) msch_wake(&h->space_seq);
+    return (long)len;
+  }
+}
+
+/* Sleeps until a message may have arrived (or the channel ended), or `ms` milliseconds pass. */
+static inline void msch_wait_data(struct msch_header *h, long ms) {
+  uint32_t seen = atomic_load(&h->data_seq);
+  atomic_store(&h->data_waiters, 1);
+  if (atomic_load(&h->head) == atomic_load(&h->tail) && !atomic_load(&h->ended)) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    syscall(SYS_futex, (uint32_t *)&h->data_seq, FUTEX_WAIT, seen, ms < 0 ? NULL : &t, NULL, 0);
+  }
+  atomic_store(&h->data_waiters, 0);
+}
+
+/* Sleeps until the consumer may have freed room, or `ms` milliseconds pass. */
+static inline void msch_wait_space(struct msch_header *h, long ms) {
+  uint32_t seen = atomic_load(&h->space_seq);
+  atomic_fetch_add(&h->space_waiters, 1);
+  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+  syscall(SYS_futex, (uint32_t *)&h->space_seq, FUTEX_WAIT, seen, ms < 0 ? NULL : &t, NULL, 0);
+  atomic_fetch_sub(&h->space_waiters, 1);
+}
+
+/* No more messages (the consumer reads the rest, then sees the end). */
+static inline void msch_end(struct msch_header *h) {
+  atomic_store(&h->ended, 1);
+  atomic_fetch_add(&h->data_seq, 1);
+  msch_wake(&h->data_seq);
+}
+#endif
