@@ -11,6 +11,7 @@
 //     80 messages sent   84 ended (1: no more messages)
 //     128 head: where the next message to read starts, published when it is released
 //     132 space sequence (futex: +1 per release)   136 producers sleeping (a count)   140 messages received
+//     144 free bytes a sleeping producer waits for (the consumer wakes it once that much is free)
 //   data, `capacity` bytes: records of { u32 length, u32 kind (1 message, 2 padding to the end) } and
 //   the payload, each record 8-aligned. A message never wraps: it is placed at the start after a
 //   padding record instead.
@@ -39,10 +40,15 @@ const O = {
   spaceSeq: 132,
   spaceWaiters: 136,
   received: 140,
+  spaceWanted: 144,
 }
 const KIND_MESSAGE = 1
 const KIND_PAD = 2
 const MIN_CAPACITY = 64
+/** A producer waiting for room is woken once a quarter of the channel is free (so that it sends a
+ * batch, not one message per wake-up), and looks again on its own after this many ms: a message that
+ * fits in less never waits longer than that. */
+const SPACE_RECHECK = 1
 const MAX_CAPACITY = 2 ** 30
 
 function fail(Ctor, code, message) {
@@ -274,12 +280,12 @@ class Channel {
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
       if (this.trySend(bytes)) return true
-      const seen = this.#enterSpaceWait()
+      const seen = this.#enterSpaceWait(bytes.length)
       try {
         if (this.#place(bytes.length) !== null) continue
         const left = until - Date.now()
         if (left <= 0) return false
-        this.#r.wait(this.#base + O.spaceSeq, seen, left === Infinity ? undefined : left)
+        this.#r.wait(this.#base + O.spaceSeq, seen, Math.min(left, SPACE_RECHECK))
       } finally {
         this.#r.sub(this.#base + O.spaceWaiters, 1)
       }
@@ -294,13 +300,13 @@ class Channel {
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
       if (this.trySend(bytes)) return true
-      const seen = this.#enterSpaceWait()
+      const seen = this.#enterSpaceWait(bytes.length)
       try {
         if (this.#place(bytes.length) !== null) continue
         const left = until - Date.now()
         if (left <= 0) return false
         await this.#r.waitAsync(this.#base + O.spaceSeq, seen, {
-          timeout: left === Infinity ? undefined : left,
+          timeout: Math.min(left, SPACE_RECHECK),
           signal,
         })
       } finally {
@@ -309,9 +315,13 @@ class Channel {
     }
   }
 
-  #enterSpaceWait() {
-    const seen = this.#r.load(this.#base + O.spaceSeq)
-    this.#r.add(this.#base + O.spaceWaiters, 1)
+  /** Announces a sleeping producer that wants a quarter of the channel free (at least room for two
+   * records of `len`) before it is woken (see SPACE_RECHECK). */
+  #enterSpaceWait(len) {
+    const r = this.#r
+    const seen = r.load(this.#base + O.spaceSeq)
+    r.add(this.#base + O.spaceWaiters, 1)
+    r.store(this.#base + O.spaceWanted, Math.min(this.#cap, Math.max(this.#cap / 4, 2 * (8 + align8(len)))))
     return seen
   }
 
@@ -387,7 +397,7 @@ class Channel {
           throw corrupt(`padding of ${len} bytes at ${pos}`)
         r.store(this.#base + O.head, (head + this.#cap - pos) >>> 0)
         r.add(this.#base + O.spaceSeq, 1)
-        if (r.load(this.#base + O.spaceWaiters) !== 0) r.notify(this.#base + O.spaceSeq)
+        this.#wakeProducers((head + this.#cap - pos) >>> 0)
         continue
       }
       const size = 8 + align8(len)
@@ -399,10 +409,20 @@ class Channel {
 
   #release(n) {
     const r = this.#r
-    r.store(this.#base + O.head, (n.head + n.size) >>> 0)
+    const head = (n.head + n.size) >>> 0
+    r.store(this.#base + O.head, head)
     r.add(this.#base + O.received, 1)
     r.add(this.#base + O.spaceSeq, 1)
-    if (r.load(this.#base + O.spaceWaiters) !== 0) r.notify(this.#base + O.spaceSeq)
+    this.#wakeProducers(head)
+  }
+
+  /** Wakes sleeping producers once the room they wait for is free (not on every message: they would
+   * wake, send one message, and sleep again). */
+  #wakeProducers(head) {
+    const r = this.#r
+    if (r.load(this.#base + O.spaceWaiters) === 0) return
+    const free = this.#cap - ((r.load(this.#base + O.tail) - head) >>> 0)
+    if (free >= r.load(this.#base + O.spaceWanted) >>> 0) r.notify(this.#base + O.spaceSeq)
   }
 
   #copy(n) {
@@ -447,13 +467,59 @@ class Channel {
     this.#release(n)
   }
 
+  /**
+   * Copies the next message into `target` (a Buffer, typed array or DataView) and returns its length,
+   * or null if there is none now. `ERR_OUT_OF_RANGE` if it does not fit (the message stays).
+   */
+  tryReceiveInto(target) {
+    if (!ArrayBuffer.isView(target))
+      throw fail(
+        TypeError,
+        'ERR_INVALID_ARG_TYPE',
+        'The "target" argument must be a Buffer, typed array or DataView',
+      )
+    this.#checkNotPeeked()
+    const n = this.#next()
+    if (n === null) return null
+    if (n.len > target.byteLength)
+      throw fail(
+        RangeError,
+        'ERR_OUT_OF_RANGE',
+        `the next message has ${n.len} bytes; the target holds ${target.byteLength}`,
+      )
+    const dst = new Uint8Array(target.buffer, target.byteOffset, n.len)
+    if (this.#u8 !== null) dst.set(this.#u8.subarray(n.at - this.#base, n.at - this.#base + n.len))
+    else this.#r.readInto(dst, n.at)
+    this.#release(n)
+    return n.len
+  }
+
   /** `tryReceive`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
   receive(opts) {
+    return this.#waitFor(() => this.tryReceive(), opts)
+  }
+
+  /** `tryReceiveInto`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
+  receiveInto(target, opts) {
+    return this.#waitFor(() => this.tryReceiveInto(target), opts)
+  }
+
+  /** `receive` without blocking: a promise of the next message (null on timeout, or ended and empty); `signal` aborts. */
+  receiveAsync(opts) {
+    return this.#waitForAsync(() => this.tryReceive(), opts)
+  }
+
+  /** `receiveInto` as a promise. */
+  receiveIntoAsync(target, opts) {
+    return this.#waitForAsync(() => this.tryReceiveInto(target), opts)
+  }
+
+  #waitFor(take, opts) {
     const { timeout } = options(opts, 'options')
     checkTimeout(timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
-      const m = this.tryReceive()
+      const m = take()
       if (m !== null) return m
       const seen = this.#enterDataWait()
       try {
@@ -468,13 +534,12 @@ class Channel {
     }
   }
 
-  /** `receive` without blocking: a promise of the next message (null on timeout, or ended and empty); `signal` aborts. */
-  async receiveAsync(opts) {
+  async #waitForAsync(take, opts) {
     const { timeout, signal } = options(opts, 'options')
     checkTimeout(timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
-      const m = this.tryReceive()
+      const m = take()
       if (m !== null) return m
       const seen = this.#enterDataWait()
       try {

@@ -167,6 +167,15 @@ export declare class Channel implements AsyncIterable<Buffer> {
   end(): void
   /** The next message, copied out, or null. */
   tryReceive(): Buffer | null
+  /** Copies the next message into `target`; its length, or null. `ERR_OUT_OF_RANGE` if it does not fit (it stays). */
+  tryReceiveInto(target: ArrayBufferView): number | null
+  /** `tryReceiveInto`, blocking this thread up to `timeout` ms; null on timeout, or ended and empty. */
+  receiveInto(target: ArrayBufferView, options?: { timeout?: number }): number | null
+  /** `receiveInto` as a promise; `signal` aborts the wait. */
+  receiveIntoAsync(
+    target: ArrayBufferView,
+    options?: { timeout?: number; signal?: AbortSignal },
+  ): Promise<number | null>
   /** The next message in place (valid until `release()`), or null. */
   tryPeek(): Buffer | null
   /** Frees the message `tryPeek()` gave. */

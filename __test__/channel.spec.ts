@@ -223,6 +223,31 @@ test('in place: a reservation is written where the message lies, a peeked messag
   t.is(ch.tryPeek(), null)
 })
 
+test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_RANGE and the message stays", async (t) => {
+  const ch = Channel.create(MmapFile.anonymous(256 + 4096, { shared: true }))
+  ch.trySend('twelve bytes')
+  ch.trySend('next')
+  const small = Buffer.alloc(4)
+  t.is(
+    code(() => ch.tryReceiveInto(small)),
+    'ERR_OUT_OF_RANGE',
+  )
+  t.is(
+    code(() => ch.tryReceiveInto('x' as never)),
+    'ERR_INVALID_ARG_TYPE',
+  )
+  const big = new Uint8Array(64)
+  t.is(ch.tryReceiveInto(big), 12)
+  t.is(Buffer.from(big.subarray(0, 12)).toString(), 'twelve bytes')
+  t.is(ch.receiveInto(new DataView(big.buffer, 8), { timeout: 0 }), 4)
+  t.is(Buffer.from(big.subarray(8, 12)).toString(), 'next')
+  t.is(ch.tryReceiveInto(big), null)
+  const later = ch.receiveIntoAsync(big, { timeout: 5000 })
+  ch.trySend('async')
+  t.is(await later, 5)
+  t.is(await ch.receiveIntoAsync(big, { timeout: 10 }), null)
+})
+
 test('corrupt channel memory written by another process is ERR_MAPSHARE_CHANNEL_CORRUPT, never a crash or a hang', async (t) => {
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
   const region = MmapFile.open(file, { mode: 'r+' })

@@ -8,6 +8,7 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { MmapFile } from '../index.js'
 import { callRows } from './calls.ts'
+import { channelRows } from './channel.ts'
 import { lockRows } from './lock.ts'
 import { wakeRows } from './wake.ts'
 
@@ -59,6 +60,7 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`
 // benchmark on 2 cores measures instead of the wake-ups.
 const wake = await wakeRows(dataDir, quick)
 const locks = await lockRows(dataDir, quick)
+const messages = await channelRows(dataDir, quick) // also writes benchmark/channel.svg
 
 // --- 1. Summing a page-cached file as a Float64Array ---------------------------------------------
 const size = quick ? 64 * 1024 ** 2 : GiB
@@ -214,6 +216,9 @@ rows.push(...wake)
 
 // --- 5. Lock hand-off between processes -------------------------------------------------------
 rows.push(...locks)
+
+// --- 6. Messages between processes: Channel against process.send, a Unix socket, MessagePort ------
+rows.push(...messages)
 
 console.log(
   `mapshare benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}-${os.arch()}`,
