@@ -49,6 +49,9 @@ const MIN_CAPACITY = 64
  * batch, not one message per wake-up), and looks again on its own after this many ms: a message that
  * fits in less never waits longer than that. */
 const SPACE_RECHECK = 1
+/** How long a consumer watches for a message before it sleeps (machines with more than one CPU). */
+const WATCH_MS = 0.05
+const MULTI_CPU = require('node:os').availableParallelism() > 1
 const MAX_CAPACITY = 2 ** 30
 
 function fail(Ctor, code, message) {
@@ -521,6 +524,12 @@ class Channel {
     for (;;) {
       const m = take()
       if (m !== null) return m
+      // Watch for a message a moment before announcing a sleep (which makes every producer notify).
+      if (MULTI_CPU && timeout !== 0) {
+        const stop = performance.now() + WATCH_MS
+        while (!this.#ready() && performance.now() < stop && this.#r.load(this.#base + O.ended) === 0);
+        if (this.#ready()) continue
+      }
       const seen = this.#enterDataWait()
       try {
         if (this.#ready()) continue
@@ -541,6 +550,14 @@ class Channel {
     for (;;) {
       const m = take()
       if (m !== null) return m
+      // Watch for a message for a few turns of the event loop (which keeps running everything else)
+      // before announcing a sleep, which makes every producer notify.
+      if (MULTI_CPU && timeout !== 0 && !signal?.aborted) {
+        const stop = performance.now() + WATCH_MS
+        while (!this.#ready() && performance.now() < stop && this.#r.load(this.#base + O.ended) === 0)
+          await new Promise(setImmediate)
+        if (this.#ready()) continue
+      }
       const seen = this.#enterDataWait()
       try {
         if (this.#ready()) continue
