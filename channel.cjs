@@ -64,6 +64,7 @@ const corrupt = (why) =>
 const align8 = (n) => Math.ceil(n / 8) * 8
 
 function toBytes(data) {
+  if (data instanceof Uint8Array) return data // Buffers too: no new view per message
   if (typeof data === 'string') return Buffer.from(data, 'utf8')
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
@@ -490,9 +491,10 @@ class Channel {
         'ERR_OUT_OF_RANGE',
         `the next message has ${n.len} bytes; the target holds ${target.byteLength}`,
       )
-    const dst = new Uint8Array(target.buffer, target.byteOffset, n.len)
+    const dst =
+      target instanceof Uint8Array ? target : new Uint8Array(target.buffer, target.byteOffset, n.len)
     if (this.#u8 !== null) dst.set(this.#u8.subarray(n.at - this.#base, n.at - this.#base + n.len))
-    else this.#r.readInto(dst, n.at)
+    else this.#r.readInto(dst.subarray(0, n.len), n.at)
     this.#release(n)
     return n.len
   }

@@ -169,7 +169,7 @@ const show = (size: number) =>
 
 export async function channelRows(dataDir: string, quick: boolean) {
   const sizes = [64, 4 * KiB, MiB]
-  const counts = quick ? [20_000, 5_000, 100] : [200_000, 50_000, 1_000]
+  const counts = quick ? [20_000, 5_000, 100] : [300_000, 100_000, 2_000]
   const rounds = quick ? [1_000, 1_000, 50] : [5_000, 5_000, 200]
   const transports = ['mapshare Channel', 'process.send', 'Unix socket', 'MessagePort'] as const
   const results: Record<string, { tput: number[]; lat: number[] }> = {}
