@@ -500,12 +500,14 @@ function installMutex(Mutex, threadId, invalidThis) {
         if ((timeout === undefined || (typeof timeout === 'number' && timeout >= 0)) && tid !== 0) {
           // Free, or freed within a short spin (a critical section between processes is often
           // shorter than putting a thread to sleep and waking it): no native call.
-          for (let k = 0; k < SPIN; k++) {
-            const got = attempt(a, m.index)
-            if (got === 1) return { ownerDied: false }
-            if (got === -1) break
+          // The first try is a compare-and-swap; the spin then only reads the word until it looks free
+          // (a compare-and-swap takes the cache line away from the holder every time).
+          let got = attempt(a, m.index)
+          for (let k = 0; got === 0 && k < SPIN; k++) {
             pause()
+            if ((aLoad(a, m.index) & TID_MASK) === 0) got = attempt(a, m.index)
           }
+          if (got === 1) return { ownerDied: false }
         }
       } else warm(m.s, m.fastPath)
       if (tid === 0) tid = threadId()
