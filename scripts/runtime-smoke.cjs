@@ -1,6 +1,7 @@
 // A dependency-free smoke test for any Node-API runtime (Node of any version, Bun): loads the
 // package, shares a file between this process and a child of the same runtime, uses anonymous,
-// POSIX and System V memory, and checks that close() detaches the Buffer. Exits non-zero on failure.
+// POSIX and System V memory, struct layouts, views and a channel, and checks that a Buffer reads zeros
+// after close(). Exits non-zero on failure.
 'use strict'
 const assert = require('node:assert')
 const { spawnSync } = require('node:child_process')
@@ -10,7 +11,7 @@ const path = require('node:path')
 const { MmapFile, SharedMemory, ShmSegment, pageSize } = require('../main.cjs')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-runtime-'))
-try {
+async function main() {
   const file = path.join(dir, 'shared.bin')
   const region = MmapFile.open(file, { mode: 'w+', size: pageSize })
   region.buffer.write('from the parent')
@@ -26,12 +27,28 @@ try {
   assert.strictEqual(region.buffer.toString('utf8', 100, 114), 'from the child')
   const view = region.buffer.subarray(1)
   region.close()
-  assert.strictEqual(view.length, 0)
+  // Not detached: the range is inert memory after close() (zeros), never unmapped under the view.
+  assert.strictEqual(view.length, 4095)
+  assert.ok(view.every((b) => b === 0))
 
   const anon = MmapFile.anonymous(pageSize, { shared: true })
   anon.write('anon')
   assert.strictEqual(anon.read(0, 4).toString(), 'anon')
   anon.close()
+
+  // The JS layers: a struct layout, a view, a channel, and a wait that sleeps (threads under Bun).
+  const { Channel, c, struct } = require(path.resolve(__dirname, '../main.cjs'))
+  const shared = MmapFile.anonymous(8192, { shared: true })
+  const Pair = struct('pair', { a: c.u8, b: c.f64 })
+  Pair.write(shared, { a: 7, b: 1.5 }, 4096)
+  assert.deepStrictEqual(Pair.read(shared, 4096), { a: 7, b: 1.5 })
+  assert.strictEqual(shared.view(Float64Array, 4096 + 8, 1)[0], 1.5)
+  const channel = Channel.create(shared, { byteLength: 4096 })
+  assert.ok(channel.trySend('through the channel'))
+  assert.strictEqual(String(channel.tryReceive()), 'through the channel')
+  setTimeout(() => channel.trySend('later'), 20)
+  assert.strictEqual(String(await channel.receiveAsync({ timeout: 5000 })), 'later')
+  shared.close()
 
   const name = `mapshare-runtime-${process.pid}`
   const shm = SharedMemory.create(name, pageSize)
@@ -48,6 +65,12 @@ try {
   seg.remove()
   seg.detach()
   console.log(`ok: ${process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.version}`}`)
-} finally {
-  fs.rmSync(dir, { recursive: true, force: true })
 }
+main().then(
+  () => fs.rmSync(dir, { recursive: true, force: true }),
+  (e) => {
+    fs.rmSync(dir, { recursive: true, force: true })
+    console.error(e)
+    process.exit(1)
+  },
+)
