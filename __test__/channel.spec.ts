@@ -6,18 +6,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Channel, MmapFile, SharedMemory } from '../index.js'
 import { caged, kinds } from './helpers/kinds.ts'
+import { errorCode as code } from './helpers/errors.ts'
 import { snippet } from './helpers/snippet.ts'
 import { ROOT } from './helpers/spawn.ts'
 import { tmpDir, tmpFile } from './helpers/tmp.ts'
-
-const code = (fn: () => unknown) => {
-  try {
-    fn()
-    return 'no error'
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-}
 
 /** Message i of a test stream: its size varies (wrapping the ring at every offset), its bytes say i. */
 function message(i: number, max: number): Buffer {

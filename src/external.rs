@@ -73,6 +73,22 @@ pub fn external_buffer<'env>(
       &mut result,
     )
   };
+  // SAFETY: `hint` and `result` are this call's.
+  unsafe { made(env, code, hint, result, "napi_create_external_buffer") }
+}
+
+/// The outcome of a `napi_create_external_*` call that was given `hint` (a leaked `Box<Hold>`) for its
+/// finalizer.
+///
+/// # Safety
+/// `hint` came from `Box::into_raw` for that call, and `result` is what the call wrote.
+unsafe fn made<'env>(
+  env: &'env Env,
+  code: sys::napi_status,
+  hint: *mut Hold,
+  result: sys::napi_value,
+  what: &str,
+) -> Result<Unknown<'env>, ExternalError> {
   if code != sys::Status::napi_ok {
     if code == sys::Status::napi_no_external_buffers_allowed {
       // Refused before anything was made (Node checks this first): the finalizer never runs.
@@ -84,12 +100,9 @@ pub fn external_buffer<'env>(
     // buffer.constants.MAX_LENGTH, even later, from the event loop), others do not. Freeing `hint`
     // here could free it twice; leaking it keeps one mapping reserved: the safe side. Lengths are
     // checked against the runtime's limit before we get here, so this is not expected.
-    return Err(ExternalError::Napi(napi::Error::new(
-      napi::Status::from(code),
-      "napi_create_external_buffer failed",
-    )));
+    return Err(ExternalError::Napi(napi::Error::new(napi::Status::from(code), format!("{what} failed"))));
   }
-  // SAFETY: `result` is the live Buffer just created in this env.
+  // SAFETY: `result` is the live value just created in this env.
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), result) })
 }
 
@@ -131,31 +144,15 @@ pub fn external_arraybuffer<'env>(
       &mut result,
     )
   };
-  if code != sys::Status::napi_ok {
-    if code == sys::Status::napi_no_external_buffers_allowed {
-      // SAFETY: refused before anything was made: `hint` is still ours.
-      drop(unsafe { Box::from_raw(hint) });
-      return Err(ExternalError::Forbidden);
-    }
-    // As in external_buffer: leak the hold rather than risk freeing it twice.
-    return Err(ExternalError::Napi(napi::Error::new(
-      napi::Status::from(code),
-      "napi_create_external_arraybuffer failed",
-    )));
-  }
-  // SAFETY: `result` is the live ArrayBuffer just created in this env.
-  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), result) })
-}
-
-fn check(code: sys::napi_status, what: &str) -> napi::Result<()> {
-  status(code, what)
+  // SAFETY: `hint` and `result` are this call's.
+  unsafe { made(env, code, hint, result, "napi_create_external_arraybuffer") }
 }
 
 /// The `ArrayBuffer` under a typed array (a Buffer), and the typed array's offset in it.
 pub fn arraybuffer_of<'env>(env: &'env Env, view: &Unknown) -> napi::Result<(Unknown<'env>, usize)> {
   let (mut kind, mut len, mut data, mut ab, mut at) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
   // SAFETY: a live value of this env (Node-API checks that it is a typed array); valid out-pointers.
-  check(
+  status(
     unsafe {
       sys::napi_get_typedarray_info(env.raw(), view.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut at)
     },
@@ -177,7 +174,7 @@ pub fn make_view<'env>(
 ) -> napi::Result<Unknown<'env>> {
   let mut out = ptr::null_mut();
   // SAFETY: a live ArrayBuffer of this env; Node-API checks the range against it (RangeError).
-  check(
+  status(
     unsafe {
       match typed {
         Some(t) => sys::napi_create_typedarray(env.raw(), t, count, arraybuffer.raw(), start, &mut out),

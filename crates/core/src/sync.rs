@@ -172,11 +172,8 @@ pub const SPIN_ASYNC: Duration = Duration::from_micros(50);
 impl Word {
   /// The word's value, read without faulting on a page lost to truncation (`EFAULT` then).
   pub fn load_checked(&self) -> Result<u32> {
-    let mut v = 0u32;
-    // SAFETY: `addr` is an aligned word of the span `_hold` keeps mapped; `v` is 4 writable bytes.
-    unsafe { sys::copy_checked((&mut v as *mut u32).cast(), self.addr as *const u8, 4) }
-      .map_err(|f| crate::error::Error::os(f.errno, "futex_waitv"))?;
-    Ok(v)
+    // SAFETY: `addr` is an aligned word of the span `_hold` keeps mapped.
+    unsafe { sys::load_word_checked(self.addr) }
   }
 
   /// Watches the word for up to `budget` before a wait sleeps: another process running on another

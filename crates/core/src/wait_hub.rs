@@ -112,11 +112,8 @@ pub fn submit(job: Job, canceller: Arc<Canceller>) -> Result<()> {
 
 /// Reads a wait's word without faulting on a page lost to truncation.
 fn read_word(addr: usize) -> Result<u32> {
-  let mut v = 0u32;
-  // SAFETY: `addr` is an aligned word held by the wait's `Word`; `v` is 4 writable bytes.
-  unsafe { sys::copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
-    .map_err(|f| Error::os(f.errno, "futex_waitv"))?;
-  Ok(v)
+  // SAFETY: `addr` is an aligned word held by the wait's `Word`.
+  unsafe { sys::load_word_checked(addr) }
 }
 
 enum Step {

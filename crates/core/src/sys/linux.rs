@@ -180,11 +180,8 @@ pub unsafe fn futex_wait_cancellable(
   if timeout == Some(std::time::Duration::ZERO) {
     // No time to sleep: compare the word here. (A futex wait that has already timed out still
     // sleeps until its timer fires, up to the thread's timer slack, 50 µs by default.)
-    let mut v = 0u32;
-    // SAFETY: the caller's contract for `addr`; `v` is 4 writable bytes. The checked copy turns a
-    // page lost to truncation into EFAULT, as the futex call would.
-    unsafe { super::copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
-      .map_err(|f| crate::error::Error::os(f.errno, "futex_waitv"))?;
+    // SAFETY: the caller's contract for `addr`.
+    let v = unsafe { super::load_word_checked(addr as usize)? };
     return Ok(AsyncWait::Done(if v == expected as u32 {
       WaitResult::TimedOut
     } else {

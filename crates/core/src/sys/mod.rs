@@ -139,6 +139,19 @@ pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
   Ok(0)
 }
 
+/// Reads the aligned word at `addr` without faulting on a page lost to truncation (`EFAULT` then, as
+/// a futex call on it reports).
+///
+/// # Safety
+/// `addr` must be an aligned word of a mapping that stays mapped for the call.
+pub unsafe fn load_word_checked(addr: usize) -> crate::error::Result<u32> {
+  let mut v = 0u32;
+  // SAFETY: the caller's contract; `v` is 4 writable bytes.
+  unsafe { copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
+    .map_err(|f| crate::error::Error::os(f.errno, "futex_waitv"))?;
+  Ok(v)
+}
+
 /// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise
 /// `SIGBUS` there; the README says so).
 ///
