@@ -148,7 +148,7 @@ function struct(name, fields) {
     },
     /** Writes the fields present in `values`. */
     write(region, values, byteOffset = 0) {
-      assign(this.at(region, byteOffset), values, name)
+      setWhole(memory(region, byteOffset, layout), layout, 0, values, name)
     },
     /** The C definition (with the structs it contains, and checks of sizeof/offsetof). */
     cHeader() {
@@ -252,37 +252,37 @@ function setField(mem, type, at, value, path) {
       commit(mem, at, p)
       return
     }
-    case 'array': {
-      if (value === null || typeof value !== 'object' || typeof value.length !== 'number')
-        throw typeError(`${path} is an array of ${type.n}: expected an array, got ${describe(value)}`)
-      if (value.length !== type.n) throw rangeError(`${path} holds ${type.n} elements, got ${value.length}`)
-      const items = Array.from(value)
-      // Check every element before writing any, so that a bad one leaves the array as it was.
-      const scratch = new DataView(new ArrayBuffer(type.size))
-      items.forEach((v, i) => checkValue(type.of, v, `${path}[${i}]`, scratch, i * type.of.size))
-      items.forEach((v, i) => setField(mem, type.of, at + i * type.of.size, v, `${path}[${i}]`))
-      return
-    }
+    case 'array':
     case 'struct':
-      assign(new Access(type, mem, at, path), value, path)
+      setWhole(mem, type, at, value, path)
   }
 }
 
-/** Throws what setField would throw for `value`, writing only into `scratch`. */
-function checkValue(type, value, path, scratch, at) {
-  setField({ dv: scratch }, type, at, value, path)
-}
-
-function assign(access, values, path) {
-  if (values === null || typeof values !== 'object')
-    throw typeError(`${path}: expected an object of field values, got ${describe(values)}`)
-  const layout = access[kLayout]
-  for (const key of Object.keys(values))
-    if (!layout.fields.some((f) => f.name === key)) throw valueError(`${path} has no field '${key}'`)
-  const scratch = { dv: new DataView(new ArrayBuffer(layout.size)) }
-  for (const f of layout.fields)
-    if (f.name in values) setField(scratch, f.type, f.offset, values[f.name], `${path}.${f.name}`)
-  for (const f of layout.fields) if (f.name in values) access[f.name] = values[f.name]
+/**
+ * Writes an array or struct all at once: its values are encoded into a copy of its current bytes
+ * (each value read once, every one checked), then the copy goes in. A bad value writes nothing, and a
+ * getter cannot hand over one value to the check and another to the write.
+ */
+function setWhole(mem, type, at, value, path) {
+  const current = bytes(mem, at, type.size)
+  const image = new Uint8Array(type.size)
+  image.set(new Uint8Array(current.dv.buffer, current.dv.byteOffset + current.at, type.size))
+  const scratch = { dv: new DataView(image.buffer), base: 0, region: null }
+  if (type[kType] === 'array') {
+    if (value === null || typeof value !== 'object' || typeof value.length !== 'number')
+      throw typeError(`${path} is an array of ${type.n}: expected an array, got ${describe(value)}`)
+    if (value.length !== type.n) throw rangeError(`${path} holds ${type.n} elements, got ${value.length}`)
+    Array.from(value).forEach((v, i) => setField(scratch, type.of, i * type.of.size, v, `${path}[${i}]`))
+  } else {
+    if (value === null || typeof value !== 'object')
+      throw typeError(`${path}: expected an object of field values, got ${describe(value)}`)
+    for (const key of Object.keys(value))
+      if (!type.fields.some((f) => f.name === key)) throw valueError(`${path} has no field '${key}'`)
+    for (const f of type.fields)
+      if (f.name in value) setField(scratch, f.type, f.offset, value[f.name], `${path}.${f.name}`)
+  }
+  if (mem.dv !== null) new Uint8Array(mem.dv.buffer, mem.dv.byteOffset + at, type.size).set(image)
+  else mem.region.write(image, mem.base + at)
 }
 
 function plain(access) {

@@ -7,6 +7,8 @@ import path from 'node:path'
 import { MmapFile, SharedMemory, c, struct, type StructLayout } from '../index.js'
 import { runPeer } from './helpers/cc.ts'
 import { caged } from './helpers/kinds.ts'
+import { errorCode as code } from './helpers/errors.ts'
+import { snippet } from './helpers/snippet.ts'
 import { tmpDir, tmpFile } from './helpers/tmp.ts'
 
 const Setting = struct('st_setting', { agen: c.char(10), file_no: c.u8 })
@@ -127,14 +129,6 @@ test('fields are read and written in place; arrays of numbers are typed arrays o
 })
 
 test('bad layouts are coded errors', (t) => {
-  const code = (fn: () => unknown) => {
-    try {
-      fn()
-      return 'no error'
-    } catch (e) {
-      return (e as { code?: string }).code
-    }
-  }
   t.is(
     code(() => struct('1bad', { a: c.u8 })),
     'ERR_INVALID_ARG_VALUE',
@@ -187,14 +181,6 @@ test('bad layouts are coded errors', (t) => {
 
 test('bad places and values are coded errors, and a rejected write changes nothing', (t) => {
   const r = MmapFile.anonymous(4096, { shared: true })
-  const code = (fn: () => unknown) => {
-    try {
-      fn()
-      return 'no error'
-    } catch (e) {
-      return (e as { code?: string }).code
-    }
-  }
   t.is(
     code(() => Outer.at(r, 4)),
     'ERR_MAPSHARE_UNALIGNED',
@@ -265,4 +251,41 @@ test('bad places and values are coded errors, and a rejected write changes nothi
     'ERR_INVALID_ARG_VALUE',
   )
   r.close()
+})
+
+test('values are read once: a getter cannot pass the check with one value and write another', async (t) => {
+  const r = MmapFile.anonymous(4096, { shared: true })
+  let reads = 0
+  const fickle = {
+    a: 1,
+    get b() {
+      reads++
+      return reads === 1 ? 5n : ('not a bigint' as never)
+    },
+    xs: [1, 2, 3],
+  }
+  Outer.write(r, fickle as never)
+  t.is(reads, 1)
+  t.is(Outer.at(r).b, 5n)
+  // A getter that throws after others were read leaves the struct as it was.
+  const before = r.read(0, Outer.size)
+  t.throws(() =>
+    Outer.write(r, {
+      a: 9,
+      get b(): bigint {
+        throw new Error('from a getter')
+      },
+    } as never),
+  )
+  t.true(r.read(0, Outer.size).equals(before))
+  r.close()
+  // A getter that closes the region mid-write: a coded error or inert memory, never a crash.
+  const res = await snippet(`
+    const { c, struct } = mapshare
+    const S = struct('s', { a: c.u8, b: c.u32 })
+    const r = MmapFile.anonymous(4096, { shared: true })
+    try { S.write(r, { a: 1, get b() { r.close(); return 2 } }); console.log('written') } catch (e) { console.log(e.code) }
+  `)
+  t.is(res.signal, null, res.stderr)
+  t.regex(res.stdout.trim(), /^(written|ERR_MAPSHARE_CLOSED)$/)
 })
