@@ -4,17 +4,28 @@
 // and so do producers waiting for space. The layout (mapshare_channel.h has it for C):
 //
 //   header, 256 bytes (little-endian u32 words; the positions run freely, mod 2^32):
-//     0 magic 'MSCH' (0x4843534d)   4 version (1)   8 capacity (a power of two)   12 flags (1: many producers)
+//     0 magic 'MSCH' (0x4843534d)   4 version (2)   8 capacity (a power of two)   12 flags (1: many producers)
 //     16 largest message (capacity / 2 - 8)
 //     64 tail: where the next message goes, published when it is complete
-//     68 data sequence (futex: +1 per message)   72 consumer sleeping (0/1)   76 producers' lock (robust)
+//     68 data sequence (futex)   72 consumer sleeping (0/1)   76 producers' lock (robust)
 //     80 messages sent   84 ended (1: no more messages)
 //     128 head: where the next message to read starts, published when it is released
-//     132 space sequence (futex: +1 per release)   136 producers sleeping (a count)   140 messages received
-//     144 free bytes a sleeping producer waits for (the consumer wakes it once that much is free)
+//     132 space sequence (futex)   136 producers sleeping (a count)   140 messages received
+//     144 free bytes a sleeping producer waits for (0xffffffff: none)
+//   The producer side writes the 64..127 line and the consumer side the 128..191 line; each reads the
+//   other's position only when its own copy says the channel is empty or full.
 //   data, `capacity` bytes: records of { u32 length, u32 kind (1 message, 2 padding to the end) } and
 //   the payload, each record 8-aligned. A message never wraps: it is placed at the start after a
 //   padding record instead.
+//
+// Sleeping and waking (the futex words change only to wake someone, so a sender or receiver that is
+// keeping up makes no system call): a consumer about to sleep reads the data sequence, sets 'consumer
+// sleeping', looks at the tail once more and sleeps while the sequence is unchanged; a producer that
+// published a message and finds 'consumer sleeping' set swaps it to 0 and, if it was 1, adds 1 to the
+// data sequence and wakes it. A producer about to sleep reads the space sequence, counts itself in
+// 'producers sleeping', stores the free bytes it waits for, looks at the head once more and sleeps; a
+// consumer that released a message while producers sleep and that much is free swaps the wanted
+// bytes to 0xffffffff (one wake-up per wait) and adds 1 to the space sequence and wakes them.
 //
 // A message exists for the consumer once the tail is past it: a producer that dies before that left
 // nothing (the next one writes over it). The consumer checks every record it reads against the
@@ -22,7 +33,7 @@
 'use strict'
 
 const MAGIC = 0x4843534d
-const VERSION = 1
+const VERSION = 2
 const HEADER = 256
 const O = {
   magic: 0,
@@ -53,6 +64,16 @@ const SPACE_RECHECK = 1
 const WATCH_MS = 0.05
 const MULTI_CPU = require('node:os').availableParallelism() > 1
 const MAX_CAPACITY = 2 ** 30
+const NO_WANT = -1 // 0xffffffff as an Int32
+/** On Windows a closed region's views stay mapped (README, Lifetime): ask the region on every call. */
+const STALE_VIEWS_KEEP_MEMORY = process.platform === 'win32'
+const {
+  load: aLoad,
+  store: aStore,
+  add: aAdd,
+  exchange: aExchange,
+  compareExchange: aCompareExchange,
+} = Atomics
 
 function fail(Ctor, code, message) {
   const e = new Ctor(message)
@@ -62,6 +83,13 @@ function fail(Ctor, code, message) {
 const corrupt = (why) =>
   fail(Error, 'ERR_MAPSHARE_CHANNEL_CORRUPT', `the channel's memory is not a valid channel: ${why}`)
 const align8 = (n) => Math.ceil(n / 8) * 8
+/** Whether a record of `need` bytes fits after `tail` (with the padding to the start, if it would
+ * run past the end) while the consumer is at `head`. */
+function fits(tail, head, need, cap) {
+  const pos = tail & (cap - 1)
+  const pad = pos + need > cap ? cap - pos : 0
+  return ((tail - head) >>> 0) + pad + need <= cap
+}
 
 function toBytes(data) {
   if (data instanceof Uint8Array) return data // Buffers too: no new view per message
@@ -95,12 +123,14 @@ function checkTimeout(t) {
 class Channel {
   #r
   #base
-  #data
   #cap
   #max
   #many
   #mutex = null
   #u8 = null // a view of the channel's bytes, or null: copies through the region
+  #w = null // the same bytes as 32-bit words (with #u8)
+  #headSeen = 0 // the producer's last look at the head (one producer: it only moves on)
+  #tailSeen = 0 // the consumer's last look at the tail
   #peeked = null
   #reserved = false
 
@@ -134,6 +164,7 @@ class Channel {
     region.store(base + O.capacity, cap)
     region.store(base + O.flags, producers === 'many' ? 1 : 0)
     region.store(base + O.maxMessage, cap / 2 - 8)
+    region.store(base + O.spaceWanted, NO_WANT)
     region.store(base + O.magic, MAGIC) // last: a channel is complete once it has its magic
     return new Channel(region, base)
   }
@@ -162,17 +193,68 @@ class Channel {
     if ((flags & ~1) !== 0) throw corrupt(`flags ${flags}`)
     this.#r = region
     this.#base = base
-    this.#data = base + HEADER
     this.#cap = cap
     this.#max = cap / 2 - 8 // from the capacity, whatever the header now says
     this.#many = flags === 1
     if (this.#many) this.#mutex = region.mutex(base + O.lock)
+    // Producer and consumer both write the header: a read-only mapping fails here, with the region's
+    // own error, rather than later (its views are copy-on-write: writes would stay in this process).
+    region.add(base + O.received, 0)
+    this.#takeViews()
+    this.#headSeen = this.#ld(O.head) >>> 0
+    this.#tailSeen = this.#ld(O.tail) >>> 0
+  }
+
+  /** Views of the channel's bytes where the region gives them (after a resize: of the new mapping). */
+  #takeViews() {
+    this.#u8 = this.#w = null
     try {
-      this.#u8 = region.view(Uint8Array, base, HEADER + cap)
+      const u8 = this.#r.view(Uint8Array, this.#base, HEADER + this.#cap)
+      this.#w = new Int32Array(u8.buffer, u8.byteOffset, (HEADER + this.#cap) / 4)
+      this.#u8 = u8
     } catch (e) {
       if (e.code !== 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE' && e.code !== 'ERR_MAPSHARE_NO_SAFE_VIEW')
         throw e
     }
+  }
+
+  /** At the start of every call: ERR_MAPSHARE_CLOSED once the region is closed, new views once it
+   * was resized. Old views read zeros after either (the magic is gone), so where they do (not on
+   * Windows) a view that still shows the magic needs no question to the region. */
+  #live() {
+    const w = this.#w
+    if (w !== null && w[0] === MAGIC && !STALE_VIEWS_KEEP_MEMORY) return
+    if (this.#r.load(this.#base + O.magic) !== MAGIC) throw corrupt('no channel magic at this offset')
+    if (w !== null && w[0] !== MAGIC) this.#takeViews()
+  }
+
+  // Header words by offset from the channel's start: atomics on the view, or the region's own.
+  #ld(off) {
+    return this.#w !== null ? aLoad(this.#w, off >> 2) : this.#r.load(this.#base + off)
+  }
+  #st(off, v) {
+    if (this.#w !== null) aStore(this.#w, off >> 2, v)
+    else this.#r.store(this.#base + off, v)
+  }
+  #add(off, v) {
+    return this.#w !== null ? aAdd(this.#w, off >> 2, v) : this.#r.add(this.#base + off, v)
+  }
+  #swap(off, v) {
+    return this.#w !== null ? aExchange(this.#w, off >> 2, v) : this.#r.exchange(this.#base + off, v)
+  }
+  #cas(off, expected, v) {
+    return this.#w !== null
+      ? aCompareExchange(this.#w, off >> 2, expected, v)
+      : this.#r.compareExchange(this.#base + off, expected, v)
+  }
+  // Plain accesses: record header words (ordered by the atomic tail: published after, read before)
+  // and words with one writer.
+  #put(off, v) {
+    if (this.#w !== null) this.#w[off >> 2] = v
+    else this.#r.store(this.#base + off, v)
+  }
+  #get(off) {
+    return this.#w !== null ? this.#w[off >> 2] : this.#r.load(this.#base + off)
   }
 
   /** Data bytes; a message takes 8 bytes more, rounded up to 8. */
@@ -192,24 +274,23 @@ class Channel {
 
   /** How the channel is doing: bytes in use, messages sent and received (counted mod 2^32), ended. */
   stats() {
+    this.#live()
     const { head, tail } = this.#positions()
-    const r = this.#r
-    const sent = r.load(this.#base + O.sent) >>> 0
-    const received = r.load(this.#base + O.received) >>> 0
+    const sent = this.#ld(O.sent) >>> 0
+    const received = this.#ld(O.received) >>> 0
     return {
       capacity: this.#cap,
       used: (tail - head) >>> 0,
       sent,
       received,
       pending: (sent - received) >>> 0,
-      ended: r.load(this.#base + O.ended) !== 0,
+      ended: this.#ld(O.ended) !== 0,
     }
   }
 
   #positions() {
-    const r = this.#r
-    const head = r.load(this.#base + O.head) >>> 0
-    const tail = r.load(this.#base + O.tail) >>> 0
+    const head = this.#ld(O.head) >>> 0
+    const tail = this.#ld(O.tail) >>> 0
     if ((tail - head) >>> 0 > this.#cap)
       throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
     return { head, tail }
@@ -217,34 +298,53 @@ class Channel {
 
   // --- producing ---
 
-  /** Where a message of `len` bytes would go, or null if there is no room now. */
+  /** Where a message of `len` bytes would go, or null if there is no room now. The head is read
+   * again only when the last one seen leaves no room (with many producers: always). */
   #place(len) {
-    const { head, tail } = this.#positions()
+    const cap = this.#cap
     const need = 8 + align8(len)
-    const pos = tail & (this.#cap - 1)
-    const pad = pos + need > this.#cap ? this.#cap - pos : 0
-    if (((tail - head) >>> 0) + pad + need > this.#cap) return null
-    return { tail, pos, pad, need, at: this.#data + (pad ? 0 : pos) + 8 }
+    let tail = this.#ld(O.tail) >>> 0
+    if (this.#many || !fits(tail, this.#headSeen, need, cap)) {
+      const head = this.#ld(O.head) >>> 0
+      tail = this.#ld(O.tail) >>> 0 // after the head (other producers hold the lock now)
+      if ((tail - head) >>> 0 > cap)
+        throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
+      this.#headSeen = head
+      if (!fits(tail, head, need, cap)) return null
+    }
+    const pos = tail & (cap - 1)
+    const pad = pos + need > cap ? cap - pos : 0
+    return { tail, pos, pad, need, at: HEADER + (pad ? 0 : pos) + 8 }
+  }
+
+  /** Whether a message of `len` bytes may fit now: the last look of a producer about to sleep. It
+   * holds no lock, so with many producers both positions may move between the two reads (the tail
+   * then looks more than the capacity ahead): that says yes, and trySend looks again under the lock. */
+  #mayFit(len) {
+    const head = this.#ld(O.head) >>> 0
+    const tail = this.#ld(O.tail) >>> 0
+    return (tail - head) >>> 0 > this.#cap || fits(tail, head, 8 + align8(len), this.#cap)
   }
 
   /** Writes the records' headers and publishes the tail: the message now exists. */
   #publish(p, len) {
-    const r = this.#r
     if (p.pad) {
-      r.store(this.#data + p.pos, p.pad - 8)
-      r.store(this.#data + p.pos + 4, KIND_PAD)
+      this.#put(HEADER + p.pos, p.pad - 8)
+      this.#put(HEADER + p.pos + 4, KIND_PAD)
     }
-    r.store(p.at - 8, len)
-    r.store(p.at - 4, KIND_MESSAGE)
-    r.store(this.#base + O.tail, (p.tail + p.pad + p.need) >>> 0)
-    r.add(this.#base + O.sent, 1)
-    r.add(this.#base + O.dataSeq, 1)
-    if (r.load(this.#base + O.dataWaiters) !== 0) r.notify(this.#base + O.dataSeq)
+    this.#put(p.at - 8, len)
+    this.#put(p.at - 4, KIND_MESSAGE)
+    this.#st(O.tail, (p.tail + p.pad + p.need) >>> 0)
+    this.#put(O.sent, this.#get(O.sent) + 1) // one writer (the producer, or the lock's holder)
+    if (this.#ld(O.dataWaiters) !== 0 && this.#swap(O.dataWaiters, 0) !== 0) {
+      this.#add(O.dataSeq, 1)
+      this.#r.notify(this.#base + O.dataSeq)
+    }
   }
 
   #write(at, bytes) {
-    if (this.#u8 !== null) this.#u8.set(bytes, at - this.#base)
-    else this.#r.write(bytes, at)
+    if (this.#u8 !== null) this.#u8.set(bytes, at)
+    else this.#r.write(bytes, this.#base + at)
   }
 
   #checkSize(len) {
@@ -256,7 +356,8 @@ class Channel {
       )
     if (this.#reserved)
       throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'a reservation is open: commit() or abort() it first')
-    if (this.#r.load(this.#base + O.ended) !== 0)
+    this.#live()
+    if (this.#get(O.ended) !== 0)
       throw fail(Error, 'ERR_MAPSHARE_CHANNEL_ENDED', 'the channel was ended: no more messages can be sent')
   }
 
@@ -286,12 +387,12 @@ class Channel {
       if (this.trySend(bytes)) return true
       const seen = this.#enterSpaceWait(bytes.length)
       try {
-        if (this.#place(bytes.length) !== null) continue
+        if (this.#mayFit(bytes.length)) continue
         const left = until - Date.now()
         if (left <= 0) return false
         this.#r.wait(this.#base + O.spaceSeq, seen, Math.min(left, SPACE_RECHECK))
       } finally {
-        this.#r.sub(this.#base + O.spaceWaiters, 1)
+        this.#add(O.spaceWaiters, -1)
       }
     }
   }
@@ -306,7 +407,7 @@ class Channel {
       if (this.trySend(bytes)) return true
       const seen = this.#enterSpaceWait(bytes.length)
       try {
-        if (this.#place(bytes.length) !== null) continue
+        if (this.#mayFit(bytes.length)) continue
         const left = until - Date.now()
         if (left <= 0) return false
         await this.#r.waitAsync(this.#base + O.spaceSeq, seen, {
@@ -314,7 +415,7 @@ class Channel {
           signal,
         })
       } finally {
-        this.#r.sub(this.#base + O.spaceWaiters, 1)
+        this.#add(O.spaceWaiters, -1)
       }
     }
   }
@@ -322,10 +423,9 @@ class Channel {
   /** Announces a sleeping producer that wants a quarter of the channel free (at least room for two
    * records of `len`) before it is woken (see SPACE_RECHECK). */
   #enterSpaceWait(len) {
-    const r = this.#r
-    const seen = r.load(this.#base + O.spaceSeq)
-    r.add(this.#base + O.spaceWaiters, 1)
-    r.store(this.#base + O.spaceWanted, Math.min(this.#cap, Math.max(this.#cap / 4, 2 * (8 + align8(len)))))
+    const seen = this.#ld(O.spaceSeq)
+    this.#add(O.spaceWaiters, 1)
+    this.#st(O.spaceWanted, Math.min(this.#cap, Math.max(this.#cap / 4, 2 * (8 + align8(len)))))
     return seen
   }
 
@@ -340,15 +440,16 @@ class Channel {
       throw fail(RangeError, 'ERR_OUT_OF_RANGE', `length must be an integer >= 0, got ${String(length)}`)
     this.#checkSize(length)
     if (this.#many && this.#mutex.lock() === null) return null
-    const p = this.#place(length)
-    if (p === null) {
-      if (this.#many) this.#mutex.unlock()
-      return null
+    let p
+    try {
+      p = this.#place(length)
+    } finally {
+      if (this.#many && !p) this.#mutex.unlock()
     }
+    if (p === null) return null
     this.#reserved = true
     const u8 = this.#u8
-    const buffer =
-      u8 !== null ? Buffer.from(u8.buffer, u8.byteOffset + (p.at - this.#base), length) : Buffer.alloc(length)
+    const buffer = u8 !== null ? Buffer.from(u8.buffer, u8.byteOffset + p.at, length) : Buffer.alloc(length)
     let open = true
     const end = () => {
       if (!open)
@@ -363,7 +464,14 @@ class Channel {
           throw fail(RangeError, 'ERR_OUT_OF_RANGE', `commit(length): 0 to ${length}, got ${String(used)}`)
         end()
         try {
-          if (u8 === null) this.#r.write(buffer.subarray(0, used), p.at)
+          this.#live()
+          if (this.#u8 !== u8)
+            throw fail(
+              Error,
+              'ERR_MAPSHARE_CHANNEL_STATE',
+              'the region was resized while this reservation was open: nothing was sent',
+            )
+          if (u8 === null) this.#r.write(buffer.subarray(0, used), this.#base + p.at)
           this.#publish({ ...p, need: 8 + align8(used) }, used)
         } finally {
           if (this.#many) this.#mutex.unlock()
@@ -378,60 +486,67 @@ class Channel {
 
   /** No more messages: the consumer's `receive`/`receiveAsync` give null (and iteration ends) once it has read the rest. */
   end() {
-    this.#r.store(this.#base + O.ended, 1)
-    this.#r.add(this.#base + O.dataSeq, 1)
+    this.#live()
+    this.#st(O.ended, 1)
+    this.#add(O.dataSeq, 1)
     this.#r.notify(this.#base + O.dataSeq)
   }
 
   // --- consuming ---
 
-  /** The next complete message: where its payload is, and how far the head moves past it; or null. */
+  /** The next complete message: where its payload is, and how far the head moves past it; or null.
+   * The tail is read again only when the last one seen says there is nothing more. */
   #next() {
-    const r = this.#r
+    const cap = this.#cap
     for (;;) {
-      const { head, tail } = this.#positions()
-      if (head === tail) return null
-      const pos = head & (this.#cap - 1)
+      const head = this.#get(O.head) >>> 0 // one writer: this consumer
+      let tail = this.#tailSeen
+      if (head === tail || (tail - head) >>> 0 > cap) {
+        tail = this.#tailSeen = this.#ld(O.tail) >>> 0
+        if (head === tail) return null
+      }
       const avail = (tail - head) >>> 0
-      if (avail < 8 || pos + 8 > this.#cap) throw corrupt(`a record header at ${pos} does not fit`)
-      const len = r.load(this.#data + pos) >>> 0
-      const kind = r.load(this.#data + pos + 4)
+      if (avail > cap) throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
+      const pos = head & (cap - 1)
+      if (avail < 8 || pos + 8 > cap) throw corrupt(`a record header at ${pos} does not fit`)
+      const len = this.#get(HEADER + pos) >>> 0
+      const kind = this.#get(HEADER + pos + 4)
       if (kind === KIND_PAD) {
-        if (len !== this.#cap - pos - 8 || this.#cap - pos > avail)
-          throw corrupt(`padding of ${len} bytes at ${pos}`)
-        r.store(this.#base + O.head, (head + this.#cap - pos) >>> 0)
-        r.add(this.#base + O.spaceSeq, 1)
-        this.#wakeProducers((head + this.#cap - pos) >>> 0)
+        if (len !== cap - pos - 8 || cap - pos > avail) throw corrupt(`padding of ${len} bytes at ${pos}`)
+        const next = (head + cap - pos) >>> 0
+        this.#st(O.head, next)
+        this.#wakeProducers(next)
         continue
       }
       const size = 8 + align8(len)
-      if (kind !== KIND_MESSAGE || len > this.#max || pos + size > this.#cap || size > avail)
+      if (kind !== KIND_MESSAGE || len > this.#max || pos + size > cap || size > avail)
         throw corrupt(`a record of kind ${kind} and length ${len} at ${pos}`)
-      return { head, at: this.#data + pos + 8, len, size }
+      return { head, at: HEADER + pos + 8, len, size }
     }
   }
 
   #release(n) {
-    const r = this.#r
     const head = (n.head + n.size) >>> 0
-    r.store(this.#base + O.head, head)
-    r.add(this.#base + O.received, 1)
-    r.add(this.#base + O.spaceSeq, 1)
+    this.#st(O.head, head)
+    this.#put(O.received, this.#get(O.received) + 1) // one writer: the consumer
     this.#wakeProducers(head)
   }
 
-  /** Wakes sleeping producers once the room they wait for is free (not on every message: they would
-   * wake, send one message, and sleep again). */
+  /** Wakes sleeping producers once the room they wait for is free: once per wait (not on every
+   * message: they would wake, send one message, and sleep again). */
   #wakeProducers(head) {
-    const r = this.#r
-    if (r.load(this.#base + O.spaceWaiters) === 0) return
-    const free = this.#cap - ((r.load(this.#base + O.tail) - head) >>> 0)
-    if (free >= r.load(this.#base + O.spaceWanted) >>> 0) r.notify(this.#base + O.spaceSeq)
+    if (this.#ld(O.spaceWaiters) === 0) return
+    const want = this.#ld(O.spaceWanted)
+    const free = this.#cap - ((this.#ld(O.tail) - head) >>> 0)
+    if (free >= want >>> 0 && this.#cas(O.spaceWanted, want, NO_WANT) === want) {
+      this.#add(O.spaceSeq, 1)
+      this.#r.notify(this.#base + O.spaceSeq)
+    }
   }
 
   #copy(n) {
-    if (this.#u8 !== null) return Buffer.from(this.#u8.subarray(n.at - this.#base, n.at - this.#base + n.len))
-    return this.#r.read(n.at, n.len)
+    if (this.#u8 !== null) return Buffer.from(this.#u8.subarray(n.at, n.at + n.len))
+    return this.#r.read(this.#base + n.at, n.len)
   }
 
   #checkNotPeeked() {
@@ -442,6 +557,7 @@ class Channel {
   /** The next message, copied out (a Buffer), or null if there is none now. */
   tryReceive() {
     this.#checkNotPeeked()
+    this.#live()
     const n = this.#next()
     if (n === null) return null
     const out = this.#copy(n)
@@ -455,19 +571,21 @@ class Channel {
    */
   tryPeek() {
     this.#checkNotPeeked()
+    this.#live()
     const n = this.#next()
     if (n === null) return null
     this.#peeked = n
-    if (this.#u8 === null) return this.#r.read(n.at, n.len)
-    return Buffer.from(this.#u8.buffer, this.#u8.byteOffset + (n.at - this.#base), n.len)
+    if (this.#u8 === null) return this.#r.read(this.#base + n.at, n.len)
+    return Buffer.from(this.#u8.buffer, this.#u8.byteOffset + n.at, n.len)
   }
 
-  /** Frees the message `tryPeek()` gave. */
+  /** Frees the message `tryPeek()`/`peek()`/`peekAsync()` gave. */
   release() {
     if (this.#peeked === null)
       throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'release() without a peeked message')
     const n = this.#peeked
-    this.#peeked = null
+    this.#peeked = null // even if the region is gone: nothing of it is left to release
+    this.#live()
     this.#release(n)
   }
 
@@ -483,6 +601,7 @@ class Channel {
         'The "target" argument must be a Buffer, typed array or DataView',
       )
     this.#checkNotPeeked()
+    this.#live()
     const n = this.#next()
     if (n === null) return null
     if (n.len > target.byteLength)
@@ -493,8 +612,8 @@ class Channel {
       )
     const dst =
       target instanceof Uint8Array ? target : new Uint8Array(target.buffer, target.byteOffset, n.len)
-    if (this.#u8 !== null) dst.set(this.#u8.subarray(n.at - this.#base, n.at - this.#base + n.len))
-    else this.#r.readInto(dst.subarray(0, n.len), n.at)
+    if (this.#u8 !== null) dst.set(this.#u8.subarray(n.at, n.at + n.len))
+    else this.#r.readInto(dst.subarray(0, n.len), this.#base + n.at)
     this.#release(n)
     return n.len
   }
@@ -507,6 +626,16 @@ class Channel {
   /** `tryReceiveInto`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
   receiveInto(target, opts) {
     return this.#waitFor(() => this.tryReceiveInto(target), opts)
+  }
+
+  /** `tryPeek`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
+  peek(opts) {
+    return this.#waitFor(() => this.tryPeek(), opts)
+  }
+
+  /** `peek` as a promise (null on timeout, or ended and empty); `signal` aborts. */
+  peekAsync(opts) {
+    return this.#waitForAsync(() => this.tryPeek(), opts)
   }
 
   /** `receive` without blocking: a promise of the next message (null on timeout, or ended and empty); `signal` aborts. */
@@ -529,18 +658,18 @@ class Channel {
       // Watch for a message a moment before announcing a sleep (which makes every producer notify).
       if (MULTI_CPU && timeout !== 0) {
         const stop = performance.now() + WATCH_MS
-        while (!this.#ready() && performance.now() < stop && this.#r.load(this.#base + O.ended) === 0);
+        while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0);
         if (this.#ready()) continue
       }
       const seen = this.#enterDataWait()
       try {
         if (this.#ready()) continue
-        if (this.#r.load(this.#base + O.ended) !== 0) return null
+        if (this.#ld(O.ended) !== 0) return null
         const left = until - Date.now()
         if (left <= 0) return null
         this.#r.wait(this.#base + O.dataSeq, seen, left === Infinity ? undefined : left)
       } finally {
-        this.#r.store(this.#base + O.dataWaiters, 0)
+        this.#st(O.dataWaiters, 0)
       }
     }
   }
@@ -556,14 +685,14 @@ class Channel {
       // before announcing a sleep, which makes every producer notify.
       if (MULTI_CPU && timeout !== 0 && !signal?.aborted) {
         const stop = performance.now() + WATCH_MS
-        while (!this.#ready() && performance.now() < stop && this.#r.load(this.#base + O.ended) === 0)
+        while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0)
           await new Promise(setImmediate)
         if (this.#ready()) continue
       }
       const seen = this.#enterDataWait()
       try {
         if (this.#ready()) continue
-        if (this.#r.load(this.#base + O.ended) !== 0) return null
+        if (this.#ld(O.ended) !== 0) return null
         const left = until - Date.now()
         if (left <= 0) return null
         await this.#r.waitAsync(this.#base + O.dataSeq, seen, {
@@ -571,18 +700,19 @@ class Channel {
           signal,
         })
       } finally {
-        this.#r.store(this.#base + O.dataWaiters, 0)
+        this.#st(O.dataWaiters, 0)
       }
     }
   }
 
   #enterDataWait() {
-    const seen = this.#r.load(this.#base + O.dataSeq)
-    this.#r.store(this.#base + O.dataWaiters, 1)
+    const seen = this.#ld(O.dataSeq)
+    this.#st(O.dataWaiters, 1)
     return seen
   }
 
   #ready() {
+    this.#live()
     const { head, tail } = this.#positions()
     return head !== tail
   }

@@ -180,7 +180,7 @@ test('backpressure: trySend says no, send times out, sendAsync waits for the con
   t.is(Channel.create(MmapFile.anonymous(512, { shared: true })).receive({ timeout: 10 }), null)
 })
 
-test('in place: a reservation is written where the message lies, a peeked message is read there', (t) => {
+test('in place: a reservation is written where the message lies, a peeked message is read there', async (t) => {
   const r = SharedMemory.anonymous(256 + 4096)
   const ch = Channel.create(r)
   const res = ch.tryReserve(64)!
@@ -213,6 +213,59 @@ test('in place: a reservation is written where the message lies, a peeked messag
     'ERR_MAPSHARE_CHANNEL_STATE',
   )
   t.is(ch.tryPeek(), null)
+  // peek waits for a message, peekAsync sleeps for one; both leave it in the channel until release().
+  t.is(ch.peek({ timeout: 5 }), null)
+  setTimeout(() => ch.trySend('later'), 20)
+  const later = await ch.peekAsync({ timeout: 5000 })
+  t.is(String(later), 'later')
+  t.is(ch.stats().pending, 1)
+  t.is(
+    code(() => ch.peek()),
+    'ERR_MAPSHARE_CHANNEL_STATE',
+  )
+  ch.release()
+  t.is(ch.stats().pending, 0)
+  t.is(await ch.peekAsync({ timeout: 5 }), null)
+})
+
+test('a channel goes on over a resized region; a closed or read-only one is refused with its code', (t) => {
+  const file = tmpFile(t, Buffer.alloc(256 + 4096))
+  const r = MmapFile.open(file, { mode: 'r+' })
+  const tx = Channel.create(r)
+  const rx = Channel.open(r)
+  t.true(tx.trySend('before'))
+  const res = tx.tryReserve(5)!
+  res.buffer.write('stale')
+  r.resize(256 + 8192) // the old mapping's views now read zeros: the channel takes new ones
+  if (caged)
+    res.commit() // a scratch copy: still good
+  else
+    t.is(
+      code(() => res.commit()),
+      'ERR_MAPSHARE_CHANNEL_STATE',
+    ) // written where nobody sees it: nothing sent
+  t.true(tx.trySend('after'))
+  const got = []
+  for (let m; (m = rx.tryReceive()) !== null;) got.push(String(m))
+  t.deepEqual(got, caged ? ['before', 'stale', 'after'] : ['before', 'after'])
+  t.like(tx.stats(), { sent: got.length, received: got.length, used: 0 })
+  t.true(tx.trySend('peeked'))
+  t.is(String(rx.tryPeek()), 'peeked')
+  r.close()
+  for (const f of [
+    () => tx.trySend('x'),
+    () => tx.tryReserve(1),
+    () => tx.end(),
+    () => tx.stats(),
+    () => rx.release(),
+    () => rx.tryReceiveInto(Buffer.alloc(8)),
+    () => rx.receive({ timeout: 0 }),
+  ])
+    t.is(code(f), 'ERR_MAPSHARE_CLOSED', String(f))
+  t.is(
+    code(() => Channel.open(MmapFile.open(file))),
+    'ERR_MAPSHARE_READ_ONLY',
+  ) // even a consumer writes the head
 })
 
 test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_RANGE and the message stays", async (t) => {
@@ -275,7 +328,8 @@ test('corrupt channel memory written by another process is ERR_MAPSHARE_CHANNEL_
   // Opening what is not a channel.
   for (const [at, value] of [
     [0, 0],
-    [4, 2],
+    [4, 1], // the version before the wake-up protocol changed
+    [4, 3],
     [8, 100],
     [8, 2 ** 31],
     [12, 6],

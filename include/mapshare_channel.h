@@ -4,10 +4,13 @@
  *
  * Layout at the channel's offset (a multiple of 64) of the shared memory; u32 words in the machine's
  * byte order, positions running freely mod 2^32:
- *   header (256 bytes): magic 'MSCH', version 1, capacity (a power of two), flags (1: many producers),
+ *   header (256 bytes): magic 'MSCH', version 2, capacity (a power of two), flags (1: many producers),
  *   largest message; tail (published after a message is complete), data sequence (futex), consumer
  *   sleeping; head (published after a message is released), space sequence (futex), producers
- *   sleeping; counts of messages sent and received; ended.
+ *   sleeping, free bytes they wait for; counts of messages sent and received; ended.
+ *   The futex words change only to wake a sleeper (see channel.cjs for the whole protocol): a producer
+ *   that finds the consumer sleeping swaps that flag to 0 and wakes it; a consumer that frees the room
+ *   sleeping producers wait for swaps the wanted bytes to 0xffffffff and wakes them.
  *   data (capacity bytes): records { u32 length; u32 kind (1 message, 2 padding to the end) } plus the
  *   payload, 8-aligned; a message never wraps (a padding record sends it to the start).
  */
@@ -25,7 +28,8 @@
 long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURCE; the same declaration */
 
 #define MSCH_MAGIC 0x4843534du
-#define MSCH_VERSION 1u
+#define MSCH_VERSION 2u
+#define MSCH_NO_WANT 0xffffffffu
 #define MSCH_HEADER 256u
 #define MSCH_KIND_MESSAGE 1u
 #define MSCH_KIND_PAD 2u
@@ -35,14 +39,15 @@ struct msch_header {
   uint32_t _pad0[11];
   _Atomic uint32_t tail, data_seq, data_waiters, lock, sent, ended;
   uint32_t _pad1[10];
-  _Atomic uint32_t head, space_seq, space_waiters, received;
-  uint32_t _pad2[28];
+  _Atomic uint32_t head, space_seq, space_waiters, received, space_wanted;
+  uint32_t _pad2[27];
 };
 _Static_assert(sizeof(struct msch_header) == MSCH_HEADER, "mapshare channel header");
 _Static_assert(offsetof(struct msch_header, tail) == 64, "tail");
 _Static_assert(offsetof(struct msch_header, ended) == 84, "ended");
 _Static_assert(offsetof(struct msch_header, head) == 128, "head");
 _Static_assert(offsetof(struct msch_header, received) == 140, "received");
+_Static_assert(offsetof(struct msch_header, space_wanted) == 144, "space_wanted");
 
 /* Returns the header at `mem` if it holds a valid channel, else NULL. */
 static inline struct msch_header *msch_open(void *mem) {
@@ -56,6 +61,18 @@ static inline unsigned char *msch_data(struct msch_header *h) { return (unsigned
 
 static inline void msch_wake(_Atomic uint32_t *word) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+}
+
+/* After the head moved to `head`: wakes sleeping producers once the room they wait for is free. */
+static inline void msch_wake_producers(struct msch_header *h, uint32_t head) {
+  if (!atomic_load(&h->space_waiters)) return;
+  uint32_t want = atomic_load(&h->space_wanted);
+  uint32_t used = atomic_load(&h->tail) - head;
+  if (used > h->capacity || h->capacity - used < want) return;
+  if (atomic_compare_exchange_strong(&h->space_wanted, &want, MSCH_NO_WANT)) {
+    atomic_fetch_add(&h->space_seq, 1);
+    msch_wake(&h->space_seq);
+  }
 }
 
 /* Copies `len` bytes in as one message: 1 if sent, 0 if there is no room now, -1 if too large. */
@@ -77,8 +94,10 @@ static inline int msch_try_send(struct msch_header *h, const void *msg, uint32_t
   atomic_store((_Atomic uint32_t *)(d + at + 4), MSCH_KIND_MESSAGE);
   atomic_store(&h->tail, tail + pad + need); /* the message exists from here */
   atomic_fetch_add(&h->sent, 1);
-  atomic_fetch_add(&h->data_seq, 1);
-  if (atomic_load(&h->data_waiters)) msch_wake(&h->data_seq);
+  if (atomic_load(&h->data_waiters) && atomic_exchange(&h->data_waiters, 0)) {
+    atomic_fetch_add(&h->data_seq, 1);
+    msch_wake(&h->data_seq);
+  }
   return 1;
 }
 
@@ -97,8 +116,7 @@ static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t s
     if (kind == MSCH_KIND_PAD) {
       if (len != cap - pos - 8 || cap - pos > avail) return -1;
       atomic_store(&h->head, head + (cap - pos));
-      atomic_fetch_add(&h->space_seq, 1);
-      if (atomic_load(&h->space_waiters)) msch_wake(&h->space_seq);
+      msch_wake_producers(h, head + (cap - pos));
       continue;
     }
     uint32_t rec = 8 + ((len + 7) & ~7u);
@@ -107,8 +125,7 @@ static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t s
     memcpy(out, d + pos + 8, len);
     atomic_store(&h->head, head + rec);
     atomic_fetch_add(&h->received, 1);
-    atomic_fetch_add(&h->space_seq, 1);
-    if (atomic_load(&h->space_waiters)) msch_wake(&h->space_seq);
+    msch_wake_producers(h, head + rec);
     return (long)len;
   }
 }
@@ -124,12 +141,20 @@ static inline void msch_wait_data(struct msch_header *h, long ms) {
   atomic_store(&h->data_waiters, 0);
 }
 
-/* Sleeps until the consumer may have freed room, or `ms` milliseconds pass. */
-static inline void msch_wait_space(struct msch_header *h, long ms) {
+/* Sleeps until a message of `len` bytes may fit (the consumer wakes producers once a quarter of the
+ * channel, or room for two such messages, is free), or `ms` milliseconds pass. */
+static inline void msch_wait_space(struct msch_header *h, uint32_t len, long ms) {
+  uint32_t cap = h->capacity, need = 8 + ((len + 7) & ~7u);
+  uint32_t want = cap / 4 > 2 * need ? cap / 4 : 2 * need;
   uint32_t seen = atomic_load(&h->space_seq);
   atomic_fetch_add(&h->space_waiters, 1);
-  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-  syscall(SYS_futex, (uint32_t *)&h->space_seq, FUTEX_WAIT, seen, ms < 0 ? NULL : &t, NULL, 0);
+  atomic_store(&h->space_wanted, want < cap ? want : cap);
+  uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), pos = tail & (cap - 1);
+  uint32_t pad = pos + need > cap ? cap - pos : 0;
+  if ((uint32_t)(tail - head) + pad + need > cap) { /* still no room: sleep */
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    syscall(SYS_futex, (uint32_t *)&h->space_seq, FUTEX_WAIT, seen, ms < 0 ? NULL : &t, NULL, 0);
+  }
   atomic_fetch_sub(&h->space_waiters, 1);
 }
 

@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     char msg[64];
     for (long i = 0; i < n; i++) {
       int len = snprintf(msg, sizeof msg, "c %ld", i);
-      while (msch_try_send(h, msg, (uint32_t)len) == 0) msch_wait_space(h, 1000);
+      while (msch_try_send(h, msg, (uint32_t)len) == 0) msch_wait_space(h, (uint32_t)len, 1000);
     }
     msch_end(h);
     return 0;
