@@ -60,8 +60,12 @@ const MIN_CAPACITY = 64
  * batch, not one message per wake-up), and looks again on its own after this many ms: a message that
  * fits in less never waits longer than that. */
 const SPACE_RECHECK = 1
-/** How long a consumer watches for a message before it sleeps (machines with more than one CPU). */
-const WATCH_MS = 0.05
+/** How long (ms) a consumer watches for a message before it sleeps (machines with more than one
+ * CPU): twice the time the last one took to come, between WATCH_MIN and WATCH_MAX, when that was less
+ * than WATCH_MAX (a steady stream, such as large messages: catching the next one costs less than a
+ * wake-up, which the producer pays, ~30-60 us on a VM); WATCH_MIN otherwise. */
+const WATCH_MIN = 0.05
+const WATCH_MAX = 0.25
 const MULTI_CPU = require('node:os').availableParallelism() > 1
 const MAX_CAPACITY = 2 ** 30
 const NO_WANT = -1 // 0xffffffff as an Int32
@@ -133,6 +137,7 @@ class Channel {
   #tailSeen = 0 // the consumer's last look at the tail
   #peeked = null
   #reserved = false
+  #watch = WATCH_MIN
 
   /** Makes a channel in `region` at `byteOffset` (a multiple of 64) over `byteLength` bytes. */
   static create(region, opts) {
@@ -652,12 +657,14 @@ class Channel {
     const { timeout } = options(opts, 'options')
     checkTimeout(timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
+    let began = 0
     for (;;) {
       const m = take()
-      if (m !== null) return m
+      if (m !== null) return this.#came(m, began)
+      if (began === 0) began = performance.now()
       // Watch for a message a moment before announcing a sleep (which makes every producer notify).
       if (MULTI_CPU && timeout !== 0) {
-        const stop = performance.now() + WATCH_MS
+        const stop = performance.now() + Math.min(this.#watch, until - Date.now())
         while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0);
         if (this.#ready()) continue
       }
@@ -678,13 +685,15 @@ class Channel {
     const { timeout, signal } = options(opts, 'options')
     checkTimeout(timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
+    let began = 0
     for (;;) {
       const m = take()
-      if (m !== null) return m
+      if (m !== null) return this.#came(m, began)
+      if (began === 0) began = performance.now()
       // Watch for a message for a few turns of the event loop (which keeps running everything else)
       // before announcing a sleep, which makes every producer notify.
       if (MULTI_CPU && timeout !== 0 && !signal?.aborted) {
-        const stop = performance.now() + WATCH_MS
+        const stop = performance.now() + Math.min(this.#watch, until - Date.now())
         while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0)
           await new Promise(setImmediate)
         if (this.#ready()) continue
@@ -703,6 +712,15 @@ class Channel {
         this.#st(O.dataWaiters, 0)
       }
     }
+  }
+
+  /** A message came after the consumer began waiting at `began` (0: it did not wait): sets the next watch. */
+  #came(m, began) {
+    if (began !== 0) {
+      const took = performance.now() - began
+      this.#watch = took < WATCH_MAX ? Math.min(WATCH_MAX, Math.max(WATCH_MIN, 2 * took)) : WATCH_MIN
+    }
+    return m
   }
 
   #enterDataWait() {

@@ -178,7 +178,11 @@ export declare class Channel implements AsyncIterable<Buffer> {
   ): Promise<number | null>
   /** The next message in place (valid until `release()`), or null. */
   tryPeek(): Buffer | null
-  /** Frees the message `tryPeek()` gave. */
+  /** `tryPeek`, blocking this thread up to `timeout` ms; null on timeout, or ended and empty. */
+  peek(options?: { timeout?: number }): Buffer | null
+  /** `peek` as a promise; `signal` aborts the wait. */
+  peekAsync(options?: { timeout?: number; signal?: AbortSignal }): Promise<Buffer | null>
+  /** Frees the message `tryPeek()`/`peek()`/`peekAsync()` gave. */
   release(): void
   /** `tryReceive`, blocking this thread up to `timeout` ms; null on timeout, or ended and empty. */
   receive(options?: { timeout?: number }): Buffer | null

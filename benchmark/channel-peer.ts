@@ -1,6 +1,6 @@
 // The other side of the channel benchmark (benchmark/channel.ts), in its own process: consumes a
 // stream of messages (reporting the time the last one arrived) or echoes every message back.
-// Usage: channel-peer.ts <transport> <sink|echo> <size> <count> [shm name | socket path] [echo channel offset]
+// Usage: channel-peer.ts <channel|channel-peek|send|socket> <sink|echo> <size> <count> [shm name | socket path] [echo channel offset]
 import net from 'node:net'
 import { Channel, SharedMemory } from '../index.js'
 
@@ -12,18 +12,23 @@ const done = (bytes: number) => {
   process.stdout.write(`done ${process.hrtime.bigint()} ${bytes}\n`)
 }
 
-if (transport === 'channel') {
+if (transport === 'channel' || transport === 'channel-peek') {
+  // 'channel' copies each message into one reused buffer (no allocation per message); 'channel-peek'
+  // reads it in place (a Buffer over the channel's memory until release()).
+  const inPlace = transport === 'channel-peek'
   const shm = SharedMemory.open(where)
   const rx = Channel.open(shm, { byteOffset: 0 })
   const tx = mode === 'echo' ? Channel.open(shm, { byteOffset: Number(process.argv[7]) }) : null
   process.stdout.write('ready\n')
-  // Copies each message into one reused buffer (no allocation per message).
   const buf = Buffer.alloc(rx.maxMessageSize)
   let bytes = 0
   for (let i = 0; i < count; i++) {
-    const len = rx.tryReceiveInto(buf) ?? (await rx.receiveIntoAsync(buf))!
-    bytes += len
-    if (tx !== null && !tx.trySend(buf.subarray(0, len))) await tx.sendAsync(buf.subarray(0, len))
+    let m: Buffer
+    if (inPlace) m = rx.tryPeek() ?? (await rx.peekAsync())!
+    else m = buf.subarray(0, rx.tryReceiveInto(buf) ?? (await rx.receiveIntoAsync(buf))!)
+    bytes += m.length
+    if (tx !== null && !tx.trySend(m)) await tx.sendAsync(m)
+    if (inPlace) rx.release()
   }
   done(bytes)
   shm.close()

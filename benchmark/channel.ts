@@ -3,7 +3,7 @@
 // worker threads; for 1 MiB also against memcpy bandwidth. Throughput: one side sends as fast as the
 // transport takes, the other counts (the time runs to the last message's arrival). Latency: a round
 // trip, each side echoing. Async APIs everywhere (what a Node program uses). Also writes an SVG chart.
-import { fork, spawn } from 'node:child_process'
+import { execFileSync, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -42,20 +42,31 @@ async function start(args: string[], ipc = false): Promise<Child> {
   return { child, done }
 }
 
-async function channel(size: number, n: number, echo: boolean): Promise<number> {
+async function channel(size: number, n: number, echo: boolean, inPlace: boolean): Promise<number> {
   const cap = size >= MiB ? 8 * MiB : MiB
   const name = `/mapshare-bench-${process.pid}-${size}-${echo}`
   const shm = SharedMemory.create(name, 2 * (256 + cap))
   const tx = Channel.create(shm, { byteLength: 256 + cap })
   const rx = Channel.create(shm, { byteOffset: 256 + cap, byteLength: 256 + cap })
-  const p = await start(['channel', echo ? 'echo' : 'sink', String(size), String(n), name, String(256 + cap)])
+  const p = await start([
+    inPlace ? 'channel-peek' : 'channel',
+    echo ? 'echo' : 'sink',
+    String(size),
+    String(n),
+    name,
+    String(256 + cap),
+  ])
   SharedMemory.unlink(name)
   const msg = Buffer.alloc(size, 7)
   const t0 = process.hrtime.bigint()
   const reply = Buffer.alloc(size)
   for (let i = 0; i < n; i++) {
     if (!tx.trySend(msg)) await tx.sendAsync(msg)
-    if (echo && rx.tryReceiveInto(reply) === null) await rx.receiveIntoAsync(reply)
+    if (!echo) continue
+    if (inPlace) {
+      if (rx.tryPeek() === null) await rx.peekAsync()
+      rx.release()
+    } else if (rx.tryReceiveInto(reply) === null) await rx.receiveIntoAsync(reply)
   }
   const end = echo ? process.hrtime.bigint() : await p.done
   await once(p.child, 'exit')
@@ -153,6 +164,66 @@ async function port(size: number, n: number, echo: boolean): Promise<number> {
   return Number(stop - t0) / n
 }
 
+/** The Python of a virtual environment with iceoryx2 (benchmark/requirements-iceoryx2.txt, installed
+ * from PyPI on first use), or why there is none. */
+function iceoryx2Python(dataDir: string): { python: string } | { skip: string } {
+  const venv = path.join(dataDir, 'iceoryx2-venv')
+  const python = path.join(venv, 'bin', 'python')
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe', timeout: 300_000 })
+  try {
+    if (!fs.existsSync(python)) run('python3', ['-m', 'venv', venv])
+    try {
+      run(python, ['-c', 'import iceoryx2'])
+    } catch {
+      run(python, ['-m', 'pip', 'install', '-q', '-r', path.join(here, 'requirements-iceoryx2.txt')])
+    }
+    return { python }
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string }
+    return { skip: (err.stderr?.toString().trim().split('\n').pop() ?? '') || err.message }
+  }
+}
+
+/** The first match of `re` in `child`'s output; rejects if it exits first. */
+function lineOf(child: ReturnType<typeof spawn>, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const look = (d: Buffer) => {
+      out += d
+      const m = re.exec(out)
+      if (m) {
+        child.stdout!.off('data', look)
+        resolve(m)
+      }
+    }
+    child.stdout!.on('data', look)
+    child.on('exit', (code) => reject(new Error(`iceoryx2 peer exited with ${code} before ${re}`)))
+  })
+}
+
+let services = 0
+/** iceoryx2 publish-subscribe between two Python processes (benchmark/iceoryx2_peer.py). */
+async function iceoryx2(python: string, size: number, n: number, echo: boolean): Promise<number> {
+  const name = `mapshare-bench-${process.pid}-${services++}`
+  const peer = (role: string) =>
+    spawn(python, [path.join(here, 'iceoryx2_peer.py'), role, String(size), String(n), name], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+  const first = peer(echo ? 'pong' : 'sub')
+  const firstExit = once(first, 'exit')
+  await lineOf(first, /ready\n/)
+  const second = peer(echo ? 'ping' : 'pub')
+  const secondExit = once(second, 'exit')
+  let ns: number
+  if (echo) ns = Number((await lineOf(second, /rtt (\d+)\n/))[1])
+  else {
+    const start = BigInt((await lineOf(second, /start (\d+)\n/))[1])
+    ns = Number(BigInt((await lineOf(first, /done (\d+)\n/))[1]) - start) / n
+  }
+  await Promise.all([firstExit, secondExit])
+  return ns
+}
+
 /** memcpy bandwidth for `size`-byte copies, as ns per copy. */
 function memcpy(size: number): number {
   const a = Buffer.alloc(size, 1)
@@ -164,6 +235,11 @@ function memcpy(size: number): number {
   return Number(process.hrtime.bigint() - t0) / n
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
 const show = (size: number) =>
   size >= MiB ? `${size / MiB} MiB` : size >= KiB ? `${size / KiB} KiB` : `${size} B`
 
@@ -171,16 +247,25 @@ export async function channelRows(dataDir: string, quick: boolean) {
   const sizes = [64, 4 * KiB, MiB]
   const counts = quick ? [20_000, 5_000, 100] : [300_000, 100_000, 2_000]
   const rounds = quick ? [1_000, 1_000, 50] : [5_000, 5_000, 200]
-  const transports = ['mapshare Channel', 'process.send', 'Unix socket', 'MessagePort'] as const
+  const COPY = 'mapshare Channel, copied out'
+  const PEEK = 'mapshare Channel, read in place'
+  const channels = [COPY, PEEK]
+  const ICEORYX2 = 'iceoryx2 (Python, busy polling)'
+  const ice = iceoryx2Python(dataDir)
+  const transports = [...channels, 'process.send', 'Unix socket', 'MessagePort']
+  if ('python' in ice) transports.push(ICEORYX2)
+  else console.error(`iceoryx2 row skipped: ${ice.skip}`)
   const results: Record<string, { tput: number[]; lat: number[] }> = {}
   for (const t of transports) results[t] = { tput: [], lat: [] }
   const rows: { case: string; value: string; ratio: string }[] = []
   for (const [i, size] of sizes.entries()) {
-    const run = {
-      'mapshare Channel': (n: number, e: boolean) => channel(size, n, e),
-      'process.send': (n: number, e: boolean) => send(size, n, e),
-      'Unix socket': (n: number, e: boolean) => socket(dataDir, size, n, e),
-      MessagePort: (n: number, e: boolean) => port(size, n, e),
+    const run: Record<string, (n: number, echo: boolean) => Promise<number>> = {
+      [COPY]: (n, e) => channel(size, n, e, false),
+      [PEEK]: (n, e) => channel(size, n, e, true),
+      'process.send': (n, e) => send(size, n, e),
+      'Unix socket': (n, e) => socket(dataDir, size, n, e),
+      MessagePort: (n, e) => port(size, n, e),
+      [ICEORYX2]: (n, e) => iceoryx2((ice as { python: string }).python, size, n, e),
     }
     const tput: Record<string, number> = {}
     const lat: Record<string, number> = {}
@@ -193,7 +278,7 @@ export async function channelRows(dataDir: string, quick: boolean) {
     const base = tput['process.send']
     for (const t of transports)
       rows.push({
-        case: `${show(size)} messages, throughput: ${t === 'mapshare Channel' ? 'mapshare Channel (into a reused buffer)' : t}`,
+        case: `${show(size)} messages, throughput: ${t}`,
         value: `${(1e9 / tput[t]).toFixed(0)} msg/s`,
         ratio: (tput[t] / base).toFixed(3), // time per message / process.send's
       })
@@ -203,39 +288,81 @@ export async function channelRows(dataDir: string, quick: boolean) {
         value: `${(lat[t] / 1000).toFixed(1)} µs`,
         ratio: (lat[t] / lat['process.send']).toFixed(2),
       })
-    if (size === 4 * KiB)
-      rows.push({
-        case: '4 KiB throughput: process.send / Channel (goal >= 10)',
-        value: '',
-        ratio: (tput['process.send'] / tput['mapshare Channel']).toFixed(1),
-      })
-    if (size === 64)
-      rows.push({
-        case: '64 B round trip: Channel / MessagePort (goal <= 1)',
-        value: '',
-        ratio: (lat['mapshare Channel'] / lat.MessagePort).toFixed(2),
-      })
-    if (size === MiB) {
-      const copy = memcpy(MiB)
-      rows.push({
-        case: '1 MiB: memcpy (Buffer.copy) bandwidth',
-        value: `${(MiB / copy).toFixed(2)} GB/s`,
-        ratio: '',
-      })
-      rows.push({
-        case: '1 MiB: Channel bandwidth / memcpy (goal >= 0.5)',
-        value: `${(MiB / tput['mapshare Channel']).toFixed(2)} GB/s`,
-        ratio: (copy / tput['mapshare Channel']).toFixed(2),
-      })
-    }
+    if (ICEORYX2 in tput)
+      for (const c of channels) {
+        const how = c === COPY ? 'copied out' : 'in place'
+        rows.push(
+          {
+            case: `${show(size)}: Channel ${how} / iceoryx2, messages per second`,
+            value: '',
+            ratio: (tput[ICEORYX2] / tput[c]).toFixed(2),
+          },
+          {
+            case: `${show(size)}: Channel ${how} / iceoryx2, round trip`,
+            value: '',
+            ratio: (lat[c] / lat[ICEORYX2]).toFixed(2),
+          },
+        )
+      }
   }
+  // The goals, each from interleaved repetitions (baseline, then each Channel, REPS times): the ratio of
+  // every repetition, and their median, so that a noisy neighbour slows both sides of a ratio alike.
+  const REPS = quick ? 1 : 3
+  const how = (c: string) => (c === COPY ? 'copied out' : 'in place')
+  const goal = async (
+    label: string,
+    baseline: () => Promise<number> | number,
+    subject: (c: string) => Promise<number>,
+    ratio: (base: number, value: number) => number,
+    digits: number,
+  ) => {
+    const per: Record<string, number[]> = { [COPY]: [], [PEEK]: [] }
+    for (let r = 0; r < REPS; r++)
+      for (const c of channels) {
+        const base = await baseline()
+        per[c].push(ratio(base, await subject(c)))
+      }
+    for (const c of channels)
+      rows.push({
+        case: label.replace('Channel', `Channel ${how(c)}`),
+        value: per[c].map((x) => x.toFixed(digits)).join(', '),
+        ratio: median(per[c]).toFixed(digits),
+      })
+  }
+  const inPlace = (c: string) => c === PEEK
+  await goal(
+    '64 B round trip: Channel / MessagePort (goal <= 1)',
+    () => port(64, rounds[0], true),
+    (c) => channel(64, rounds[0], true, inPlace(c)),
+    (base, v) => v / base,
+    2,
+  )
+  await goal(
+    '4 KiB throughput: Channel / process.send (goal >= 10)',
+    () => send(4 * KiB, counts[1], false),
+    (c) => channel(4 * KiB, counts[1], false, inPlace(c)),
+    (base, v) => base / v,
+    1,
+  )
+  await goal(
+    '1 MiB bandwidth: Channel / memcpy (Buffer.copy, 1 MiB again and again) (goal >= 0.5)',
+    () => memcpy(MiB),
+    (c) => channel(MiB, counts[2], false, inPlace(c)),
+    (base, v) => base / v,
+    2,
+  )
+  rows.push({
+    case: '1 MiB: memcpy (Buffer.copy) bandwidth',
+    value: `${(MiB / memcpy(MiB)).toFixed(2)} GB/s`,
+    ratio: '',
+  })
   fs.writeFileSync(path.join(here, 'channel.svg'), chart(sizes.map(show), results))
   return rows
 }
 
 /** Two log-scale panels (throughput, round trip) against message size, one line per transport. */
 function chart(labels: string[], results: Record<string, { tput: number[]; lat: number[] }>): string {
-  const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd']
+  const colors = ['#d62728', '#ff7f0e', '#1f77b4', '#2ca02c', '#9467bd', '#8c564b']
   const W = 420
   const H = 300
   const pad = { l: 70, r: 20, t: 40, b: 50 }
@@ -265,12 +392,14 @@ function chart(labels: string[], results: Record<string, { tput: number[]; lat: 
     return out.join('\n')
   }
   const legend = Object.keys(results)
-    .map(
-      (name, k) =>
-        `<rect x="${80 + k * 200}" y="${H + 2}" width="12" height="12" fill="${colors[k]}"/><text x="${96 + k * 200}" y="${H + 12}" font-size="12">${name}</text>`,
-    )
+    .map((name, k) => {
+      const x = 80 + (k % 3) * 260
+      const y = H + 2 + Math.floor(k / 3) * 20
+      return `<rect x="${x}" y="${y}" width="12" height="12" fill="${colors[k]}"/><text x="${x + 16}" y="${y + 10}" font-size="12">${name}</text>`
+    })
     .join('\n')
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 24}" font-family="sans-serif">
+  const rowsOfLegend = Math.ceil(Object.keys(results).length / 3)
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 4 + 20 * rowsOfLegend}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 ${panel(0, 'Throughput between 2 processes (higher is better)', 'messages / s', 'tput')}
 ${panel(W, 'Round trip between 2 processes (lower is better)', 'µs', 'lat')}
