@@ -133,8 +133,12 @@ class Channel {
   #mutex = null
   #u8 = null // a view of the channel's bytes, or null: copies through the region
   #w = null // the same bytes as 32-bit words (with #u8)
-  #headSeen = 0 // the producer's last look at the head (one producer: it only moves on)
-  #tailSeen = 0 // the consumer's last look at the tail
+  // Each side's last look at the other's position, kept while its own position is where it left
+  // it (else another object of this or another process sent or received in between: look again).
+  #headSeen = 0
+  #tailLeft = -1 // where this producer left the tail (-1: nowhere yet)
+  #tailSeen = 0
+  #headLeft = -1 // where this consumer left the head
   #peeked = null
   #reserved = false
   #watch = WATCH_MIN
@@ -309,7 +313,7 @@ class Channel {
     const cap = this.#cap
     const need = 8 + align8(len)
     let tail = this.#ld(O.tail) >>> 0
-    if (this.#many || !fits(tail, this.#headSeen, need, cap)) {
+    if (this.#many || tail !== this.#tailLeft || !fits(tail, this.#headSeen, need, cap)) {
       const head = this.#ld(O.head) >>> 0
       tail = this.#ld(O.tail) >>> 0 // after the head (other producers hold the lock now)
       if ((tail - head) >>> 0 > cap)
@@ -339,7 +343,8 @@ class Channel {
     }
     this.#put(p.at - 8, len)
     this.#put(p.at - 4, KIND_MESSAGE)
-    this.#st(O.tail, (p.tail + p.pad + p.need) >>> 0)
+    this.#tailLeft = (p.tail + p.pad + p.need) >>> 0
+    this.#st(O.tail, this.#tailLeft)
     this.#put(O.sent, this.#get(O.sent) + 1) // one writer (the producer, or the lock's holder)
     if (this.#ld(O.dataWaiters) !== 0 && this.#swap(O.dataWaiters, 0) !== 0) {
       this.#add(O.dataSeq, 1)
@@ -506,7 +511,7 @@ class Channel {
     for (;;) {
       const head = this.#get(O.head) >>> 0 // one writer: this consumer
       let tail = this.#tailSeen
-      if (head === tail || (tail - head) >>> 0 > cap) {
+      if (head === tail || head !== this.#headLeft || (tail - head) >>> 0 > cap) {
         tail = this.#tailSeen = this.#ld(O.tail) >>> 0
         if (head === tail) return null
       }
@@ -518,7 +523,7 @@ class Channel {
       const kind = this.#get(HEADER + pos + 4)
       if (kind === KIND_PAD) {
         if (len !== cap - pos - 8 || cap - pos > avail) throw corrupt(`padding of ${len} bytes at ${pos}`)
-        const next = (head + cap - pos) >>> 0
+        const next = (this.#headLeft = (head + cap - pos) >>> 0)
         this.#st(O.head, next)
         this.#wakeProducers(next)
         continue
@@ -531,7 +536,7 @@ class Channel {
   }
 
   #release(n) {
-    const head = (n.head + n.size) >>> 0
+    const head = (this.#headLeft = (n.head + n.size) >>> 0)
     this.#st(O.head, head)
     this.#put(O.received, this.#get(O.received) + 1) // one writer: the consumer
     this.#wakeProducers(head)

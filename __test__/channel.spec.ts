@@ -268,6 +268,40 @@ test('a channel goes on over a resized region; a closed or read-only one is refu
   ) // even a consumer writes the head
 })
 
+test('two objects taking turns at one side of a channel, with 4 GiB passing in between, see where the other one left it', (t) => {
+  const r = SharedMemory.anonymous(256 + 4096)
+  const P = 2 ** 32 // positions run mod 2^32
+  const at = (pos: number) => r.store(64, pos >>> 0) // the tail: moved as 4 GiB of traffic would have
+  // Producers: A sends once and remembers the head (0); B then fills the ring after the positions
+  // wrapped, so that A's old head and the new tail look like plenty of room. A must look again.
+  const tx = Channel.create(r)
+  const rx = Channel.open(r)
+  const a = Channel.open(r)
+  t.true(a.trySend('a'))
+  t.is(String(rx.tryReceive()), 'a')
+  at(P - 1024)
+  r.store(128, P - 1024) // the head: empty again
+  const big = Buffer.alloc(1000, 1)
+  let sent = 0
+  while (tx.trySend(big)) sent++
+  t.is(sent, 4)
+  t.false(a.trySend(big)) // the ring is full: A's head from before the wrap would have said room for one
+  for (let i = 0; i < 4; i++) t.deepEqual(rx.tryReceive(), big)
+  t.is(rx.tryReceive(), null)
+  // Consumers: C1 reads once and remembers the tail; C2 reads on; the positions wrap; C1 must look again.
+  const c1 = Channel.open(r)
+  const c2 = Channel.open(r)
+  t.true(tx.trySend('x'))
+  t.true(tx.trySend('y'))
+  t.is(String(c1.tryReceive()), 'x')
+  t.is(String(c2.tryReceive()), 'y')
+  at(P - 8)
+  r.store(128, P - 8) // empty, 8 bytes before C1's old tail
+  t.is(c1.tryReceive(), null)
+  t.true(tx.trySend('z'))
+  t.is(String(c1.tryReceive()), 'z')
+})
+
 test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_RANGE and the message stays", async (t) => {
   const ch = Channel.create(MmapFile.anonymous(256 + 4096, { shared: true }))
   ch.trySend('twelve bytes')
