@@ -23,12 +23,16 @@ if (transport === 'channel' || transport === 'channel-peek') {
   const buf = Buffer.alloc(rx.maxMessageSize)
   let bytes = 0
   for (let i = 0; i < count; i++) {
-    let m: Buffer
-    if (inPlace) m = rx.tryPeek() ?? (await rx.peekAsync())!
-    else m = buf.subarray(0, rx.tryReceiveInto(buf) ?? (await rx.receiveIntoAsync(buf))!)
-    bytes += m.length
-    if (tx !== null && !tx.trySend(m)) await tx.sendAsync(m)
-    if (inPlace) rx.release()
+    if (inPlace) {
+      const m = rx.tryPeek() ?? (await rx.peekAsync())!
+      bytes += m.length
+      if (tx !== null && !tx.trySend(m)) await tx.sendAsync(m)
+      rx.release()
+    } else {
+      const len = rx.tryReceiveInto(buf) ?? (await rx.receiveIntoAsync(buf))!
+      bytes += len
+      if (tx !== null && !tx.trySend(buf.subarray(0, len))) await tx.sendAsync(buf.subarray(0, len))
+    }
   }
   done(bytes)
   shm.close()
