@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from '../index.js'
+import { Channel, MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from '../index.js'
 
 const entry = path.resolve('main.cjs')
 const caged = process.env.MAPSHARE_NO_EXTERNAL_BUFFERS === '1'
@@ -69,4 +69,30 @@ test('smoke: System V exists on POSIX systems and says so clearly elsewhere', (t
   seg.remove()
   seg.detach()
   t.true(ftok('.', 1) > 0)
+})
+
+test('smoke: a channel between two mappings of named shared memory; closed, it says so', (t) => {
+  const name = `mapshare-smoke-ch-${process.pid}`
+  const shm = SharedMemory.create(name, 256 + 4096)
+  const other = SharedMemory.open(name)
+  const tx = Channel.create(shm)
+  const rx = Channel.open(other)
+  t.true(tx.trySend('copied'))
+  const room = tx.tryReserve(8)!
+  room.buffer.write('in place')
+  room.commit()
+  t.is(String(rx.tryReceive()), 'copied')
+  t.is(String(rx.tryPeek()), 'in place')
+  rx.release()
+  t.is(rx.tryReceive(), null)
+  t.like(rx.stats(), { sent: 2, received: 2, used: 0 })
+  other.close()
+  // Every platform: ERR_MAPSHARE_CLOSED (on Windows the old views still map the memory: the channel
+  // asks the region, not its views, whether it is open).
+  t.throws(() => rx.tryReceive(), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.throws(() => rx.stats(), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.true(tx.trySend('still open'))
+  shm.close()
+  t.throws(() => tx.trySend('x'), { code: 'ERR_MAPSHARE_CLOSED' })
+  SharedMemory.unlink(name)
 })
