@@ -572,6 +572,27 @@ test('resizeAsync: close() before it settles rejects with ERR_MAPSHARE_CLOSED an
   t.is(fs.statSync(file).size, pageSize)
 })
 
+test('resizeAsync: a resize whose promise never gets to swap (its worker ends first) leaves no mapping behind', async (t) => {
+  if (process.platform !== 'linux') return t.pass('counts mappings in /proc/self/maps')
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  // The worker's promises never run their callbacks, so the swap after the pool's work never happens:
+  // the mapping the pool made ready must go with the worker's environment.
+  const code = `
+    const { MmapFile } = require(${JSON.stringify(path.resolve('main.cjs'))})
+    const { parentPort } = require('node:worker_threads')
+    const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' })
+    Promise.prototype.then = function () { return this }
+    r.resizeAsync(16 * ${pageSize})
+    setTimeout(() => parentPort.postMessage('done'), 300)`
+  for (let i = 0; i < 3; i++) {
+    const w = new Worker(code, { eval: true })
+    await new Promise((resolve) => w.once('message', resolve))
+    await w.terminate()
+  }
+  t.is(mappingCount(file), 0)
+  t.is(fs.statSync(file).size, pageSize) // nothing was swapped in: the file keeps its size
+})
+
 test('resizeAsync: bad arguments and regions that cannot resize reject (never throw)', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
   const r = MmapFile.open(file, { mode: 'r+' })

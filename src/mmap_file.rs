@@ -7,11 +7,11 @@ use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, Pr
 use napi::bindgen_prelude::AsyncTask;
 use napi::Task;
 use napi::{Env, Result, Unknown};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::sync::OnceLock;
 
 /// Options of `MmapFile.open`.
 #[napi(object, object_from_js = false, object_to_js = false)]
@@ -236,14 +236,19 @@ impl MmapFile {
   /// Internal (main.cjs's `resizeAsync`): swaps in the mapping a settled `resizeAsync` prepared.
   #[napi(js_name = "_finishResize", skip_typescript, catch_unwind)]
   pub fn finish_resize(&self, env: &Env, token: u32) -> Result<()> {
-    let mut tokens = prepared();
     // Only this region's own resize: a token is bound to the backing it was prepared for.
-    let mine = match (tokens.get(&token), &self.backing) {
-      (Some((b, _)), Some(own)) => Arc::ptr_eq(b, own),
-      _ => false,
-    };
-    let taken = if mine { tokens.remove(&token) } else { None };
-    drop(tokens);
+    let taken = PREPARED.with(|p| {
+      let mut p = p.borrow_mut();
+      let mine = match (p.0.get(&token), &self.backing) {
+        (Some((b, _)), Some(own)) => Arc::ptr_eq(b, own),
+        _ => false,
+      };
+      if mine {
+        p.0.remove(&token)
+      } else {
+        None
+      }
+    });
     let Some((backing, prepared)) = taken else {
       return Err(crate::error::internal_message(env, format!("no resize {token} prepared for this region")));
     };
@@ -261,11 +266,29 @@ fn not_resizable(env: &Env) -> napi::Error {
 
 type Tokens = HashMap<u32, (Arc<Backing>, PreparedResize)>;
 
-/// Mappings `resizeAsync` made ready, by token, until `_finishResize` swaps them in (main.cjs calls
-/// it as soon as the promise settles).
-fn prepared() -> std::sync::MutexGuard<'static, Tokens> {
-  static PREPARED: OnceLock<std::sync::Mutex<Tokens>> = OnceLock::new();
-  PREPARED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner())
+thread_local! {
+  /// Mappings `resizeAsync` made ready for the environment on this thread (one per thread), by
+  /// token, until `_finishResize` swaps them in (the JS layer calls it as soon as the promise
+  /// settles); and whether the environment's cleanup hook is installed. The hook drops what is left
+  /// (unmapped, descriptors closed) when a continuation never ran: its worker ended first.
+  static PREPARED: RefCell<(Tokens, bool)> = RefCell::new((HashMap::new(), false));
+}
+
+/// Keeps a prepared resize for `_finishResize`: its token.
+fn keep(env: &Env, done: (Arc<Backing>, PreparedResize)) -> u32 {
+  static NEXT: AtomicU32 = AtomicU32::new(0);
+  let token = NEXT.fetch_add(1, Ordering::Relaxed);
+  let install = PREPARED.with(|p| {
+    let mut p = p.borrow_mut();
+    p.0.insert(token, done);
+    !std::mem::replace(&mut p.1, true)
+  });
+  if install
+    && env.add_env_cleanup_hook((), |()| PREPARED.with(|p| *p.borrow_mut() = Default::default())).is_err()
+  {
+    PREPARED.with(|p| p.borrow_mut().1 = false);
+  }
+  token
 }
 
 /// `resizeAsync`'s work on the pool: [`Backing::prepare_resize`].
@@ -283,11 +306,8 @@ impl Task for PrepareResize {
   }
 
   fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let done = output.js(&env)?;
-    let token = NEXT.fetch_add(1, Ordering::Relaxed);
-    prepared().insert(token, done);
-    Ok(token)
+    Ok(keep(&env, done))
   }
 }
 
