@@ -155,6 +155,7 @@ test('a C process calling the futex syscall wakes a Node waiter, and Node wakes 
   t.is(region.load(64), 1)
   // Node wakes C: the C program waits on the word at 128 while it is 0.
   const cw = spawn(exe, ['wait', file, '128'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const cwClosed = new Promise((r) => cw.on('close', r)) // listened to at once: it may end before we look
   let out = ''
   cw.stdout.on('data', (d) => (out += d))
   await new Promise<void>((resolve) => {
@@ -169,7 +170,7 @@ test('a C process calling the futex syscall wakes a Node waiter, and Node wakes 
     woke = region.notify(128, 1)
     if (woke === 0 && out.includes('woken')) break
   }
-  const code = await new Promise((r) => cw.on('close', r))
+  const code = await cwClosed
   t.is(code, 0, out)
   t.regex(out, /woken 7/)
   region.close()
