@@ -65,6 +65,9 @@ const SPACE_RECHECK = 1
  * than WATCH_MAX (a steady stream, such as large messages: catching the next one costs less than a
  * wake-up, which the producer pays, ~30-60 us on a VM); WATCH_MIN otherwise. */
 const WATCH_MIN = 0.05
+/** A sleeping consumer looks again after this many ms even if nobody woke it: a producer killed
+ * between taking the 'consumer sleeping' flag and its wake-up leaves no one else to wake it. */
+const DATA_RECHECK = 200
 const WATCH_MAX = 0.25
 const MULTI_CPU = require('node:os').availableParallelism() > 1
 const MAX_CAPACITY = 2 ** 30
@@ -135,10 +138,15 @@ class Channel {
   #w = null // the same bytes as 32-bit words (with #u8)
   // Each side's last look at the other's position, kept while its own position is where it left
   // it (else another object of this or another process sent or received in between: look again).
+  // Where this object left its own side: the position and the side's message count (a position
+  // alone comes back after 2^32 bytes; -1: nowhere yet).
   #headSeen = 0
-  #tailLeft = -1 // where this producer left the tail (-1: nowhere yet)
+  #tailLeft = -1
+  #sentLeft = -1
   #tailSeen = 0
-  #headLeft = -1 // where this consumer left the head
+  #headLeft = -1
+  #receivedLeft = -1
+  #sleepers = 0 // this object's receives asleep now (the flag stays set until the last one leaves)
   #peeked = null
   #reserved = false
   #watch = WATCH_MIN
@@ -313,7 +321,12 @@ class Channel {
     const cap = this.#cap
     const need = 8 + align8(len)
     let tail = this.#ld(O.tail) >>> 0
-    if (this.#many || tail !== this.#tailLeft || !fits(tail, this.#headSeen, need, cap)) {
+    if (
+      this.#many ||
+      tail !== this.#tailLeft ||
+      (this.#get(O.sent) | 0) !== this.#sentLeft ||
+      !fits(tail, this.#headSeen, need, cap)
+    ) {
       const head = this.#ld(O.head) >>> 0
       tail = this.#ld(O.tail) >>> 0 // after the head (other producers hold the lock now)
       if ((tail - head) >>> 0 > cap)
@@ -345,7 +358,8 @@ class Channel {
     this.#put(p.at - 4, KIND_MESSAGE)
     this.#tailLeft = (p.tail + p.pad + p.need) >>> 0
     this.#st(O.tail, this.#tailLeft)
-    this.#put(O.sent, this.#get(O.sent) + 1) // one writer (the producer, or the lock's holder)
+    this.#sentLeft = (this.#get(O.sent) + 1) | 0
+    this.#put(O.sent, this.#sentLeft) // one writer (the producer, or the lock's holder)
     if (this.#ld(O.dataWaiters) !== 0 && this.#swap(O.dataWaiters, 0) !== 0) {
       this.#add(O.dataSeq, 1)
       this.#r.notify(this.#base + O.dataSeq)
@@ -400,9 +414,9 @@ class Channel {
         if (this.#mayFit(bytes.length)) continue
         const left = until - Date.now()
         if (left <= 0) return false
-        this.#r.wait(this.#base + O.spaceSeq, seen, Math.min(left, SPACE_RECHECK))
+        this.#sleep(() => this.#r.wait(this.#base + O.spaceSeq, seen, Math.min(left, SPACE_RECHECK)))
       } finally {
-        this.#add(O.spaceWaiters, -1)
+        this.#tidy(() => this.#add(O.spaceWaiters, -1))
       }
     }
   }
@@ -420,12 +434,14 @@ class Channel {
         if (this.#mayFit(bytes.length)) continue
         const left = until - Date.now()
         if (left <= 0) return false
-        await this.#r.waitAsync(this.#base + O.spaceSeq, seen, {
-          timeout: Math.min(left, SPACE_RECHECK),
-          signal,
-        })
+        await this.#sleepAsync(
+          this.#r.waitAsync(this.#base + O.spaceSeq, seen, {
+            timeout: Math.min(left, SPACE_RECHECK),
+            signal,
+          }),
+        )
       } finally {
-        this.#add(O.spaceWaiters, -1)
+        this.#tidy(() => this.#add(O.spaceWaiters, -1))
       }
     }
   }
@@ -511,7 +527,12 @@ class Channel {
     for (;;) {
       const head = this.#get(O.head) >>> 0 // one writer: this consumer
       let tail = this.#tailSeen
-      if (head === tail || head !== this.#headLeft || (tail - head) >>> 0 > cap) {
+      if (
+        head === tail ||
+        head !== this.#headLeft ||
+        (this.#get(O.received) | 0) !== this.#receivedLeft ||
+        (tail - head) >>> 0 > cap
+      ) {
         tail = this.#tailSeen = this.#ld(O.tail) >>> 0
         if (head === tail) return null
       }
@@ -538,7 +559,8 @@ class Channel {
   #release(n) {
     const head = (this.#headLeft = (n.head + n.size) >>> 0)
     this.#st(O.head, head)
-    this.#put(O.received, this.#get(O.received) + 1) // one writer: the consumer
+    this.#receivedLeft = (this.#get(O.received) + 1) | 0
+    this.#put(O.received, this.#receivedLeft) // one writer: the consumer
     this.#wakeProducers(head)
   }
 
@@ -679,9 +701,9 @@ class Channel {
         if (this.#ld(O.ended) !== 0) return null
         const left = until - Date.now()
         if (left <= 0) return null
-        this.#r.wait(this.#base + O.dataSeq, seen, left === Infinity ? undefined : left)
+        this.#sleep(() => this.#r.wait(this.#base + O.dataSeq, seen, Math.min(left, DATA_RECHECK)))
       } finally {
-        this.#st(O.dataWaiters, 0)
+        this.#leaveDataWait()
       }
     }
   }
@@ -709,12 +731,11 @@ class Channel {
         if (this.#ld(O.ended) !== 0) return null
         const left = until - Date.now()
         if (left <= 0) return null
-        await this.#r.waitAsync(this.#base + O.dataSeq, seen, {
-          timeout: left === Infinity ? undefined : left,
-          signal,
-        })
+        await this.#sleepAsync(
+          this.#r.waitAsync(this.#base + O.dataSeq, seen, { timeout: Math.min(left, DATA_RECHECK), signal }),
+        )
       } finally {
-        this.#st(O.dataWaiters, 0)
+        this.#leaveDataWait()
       }
     }
   }
@@ -730,8 +751,44 @@ class Channel {
 
   #enterDataWait() {
     const seen = this.#ld(O.dataSeq)
+    this.#sleepers++
     this.#st(O.dataWaiters, 1)
     return seen
+  }
+
+  #leaveDataWait() {
+    if (--this.#sleepers === 0) this.#tidy(() => this.#st(O.dataWaiters, 0))
+  }
+
+  /** A sleep on the region: a resize cancels it (ERR_MAPSHARE_CLOSED) but the channel goes on over
+   * the new mapping, so that is a wake-up; a close is not (#live() throws it again). */
+  #sleep(wait) {
+    try {
+      wait()
+    } catch (e) {
+      if (e?.code !== 'ERR_MAPSHARE_CLOSED') throw e
+      this.#live()
+    }
+  }
+
+  async #sleepAsync(waiting) {
+    try {
+      await waiting
+    } catch (e) {
+      if (e?.code !== 'ERR_MAPSHARE_CLOSED') throw e
+      this.#live()
+    }
+  }
+
+  /** A sleeper's own cleanup, through the current mapping (after a resize the old views write into
+   * inert pages); nothing to tidy once the region is closed. */
+  #tidy(fn) {
+    try {
+      this.#live()
+      fn()
+    } catch {
+      // closed (or corrupt): the next call says so
+    }
   }
 
   #ready() {

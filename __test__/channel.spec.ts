@@ -1,7 +1,7 @@
 // The message channel: between processes (Node and C), one or many producers, kills mid-message,
 // backpressure, corrupt memory, on every region kind and without views (npm run test:caged).
 import test from 'ava'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Channel, MmapFile, SharedMemory } from '../index.js'
@@ -139,23 +139,34 @@ test('a C program sends to Node and receives from Node through include/mapshare_
   const region = MmapFile.open(file, { mode: 'r+' })
   let ch = Channel.create(region)
   const sender = spawn(exe, ['send', file, '10000'], { stdio: 'inherit' })
+  // Listened to at once: under load the sender can be gone before the last message is read here.
+  const senderClosed = new Promise((r) => sender.on('close', r))
   let n = 0
   let wrong = 0
   for await (const m of ch) if (String(m) !== `c ${n++}`) wrong++
   t.is(n, 10_000)
   t.is(wrong, 0)
-  await new Promise((r) => sender.on('close', r))
+  await senderClosed
   ch = Channel.create(region)
   const receiver = spawn(exe, ['receive', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const receiverClosed = new Promise((r) => receiver.on('close', r))
   let out = ''
   receiver.stdout.on('data', (d) => (out += d))
   for (let i = 0; i < 5000; i++) await ch.sendAsync(`node ${i}`)
   ch.end()
-  const status = await new Promise((r) => receiver.on('close', r))
+  const status = await receiverClosed
   t.is(status, 0)
   const lines = out.trim().split('\n')
   t.is(lines.length, 5000)
   t.true(lines.every((l, i) => l === `node ${i}`))
+  // A header that claims more capacity than the file holds: the C side refuses it at msch_open
+  // (it would read past its mapping).
+  Channel.create(region)
+  region.store(8, 1 << 20)
+  const refused = spawnSync(exe, ['receive', file], { encoding: 'utf8', timeout: 10_000 })
+  t.is(refused.status, 1, refused.stderr)
+  t.regex(refused.stderr, /not a channel/)
+  region.close()
 })
 
 test('backpressure: trySend says no, send times out, sendAsync waits for the consumer', async (t) => {
@@ -300,6 +311,75 @@ test('two objects taking turns at one side of a channel, with 4 GiB passing in b
   t.is(c1.tryReceive(), null)
   t.true(tx.trySend('z'))
   t.is(String(c1.tryReceive()), 'z')
+  // Exactly 2^32 bytes later a position is back where an object left it: the message counts tell.
+  const d = Channel.open(r)
+  t.true(d.trySend('d'))
+  const left = r.load(64) >>> 0
+  t.is(String(rx.tryReceive()), 'd')
+  r.store(128, left - 4096) // full: 4096 bytes the other producer sent, from where d left the tail
+  r.store(80, r.load(80) + 1000) // ... counted in 'sent'
+  t.false(d.trySend('no room'))
+  const e = Channel.open(r)
+  r.store(128, left) // empty again, at the tail d and e know
+  r.store(64, left)
+  t.true(tx.trySend('e'))
+  t.is(String(e.tryReceive()), 'e')
+  const f = Channel.open(r)
+  t.true(tx.trySend('f'))
+  t.is(String(f.tryReceive()), 'f')
+  r.store(140, r.load(140) + 1000) // f's side counted more messages, and the positions are back where
+  r.store(128, r.load(128) >>> 0) // e left them: empty
+  r.store(64, r.load(128) >>> 0)
+  t.is(e.tryReceive(), null) // not 'f' again
+})
+
+test('sleepers: a resize wakes them (the channel goes on), a dead producer cannot strand the consumer, two waits on one consumer keep its flag', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(256 + 4096))
+  const r = MmapFile.open(file, { mode: 'r+' })
+  const tx = Channel.create(r)
+  const rx = Channel.open(r)
+  // A receive and a send asleep across a resize: both go on, and their flags end up cleared in the
+  // file (not in the old mapping's inert pages).
+  const receiving = rx.receiveAsync()
+  await new Promise((w) => setTimeout(w, 20))
+  t.is(r.load(72), 1) // the consumer sleeps
+  r.resize(256 + 8192)
+  t.true(tx.trySend('after resize'))
+  t.is(String(await receiving), 'after resize')
+  while (tx.trySend(Buffer.alloc(1000)));
+  const sending = tx.sendAsync(Buffer.alloc(1000))
+  await new Promise((w) => setTimeout(w, 20))
+  t.is(r.load(136), 1) // a producer sleeps
+  r.resize(256 + 4096 + 4096)
+  while (rx.tryReceive() !== null);
+  t.true(await sending)
+  t.is(r.load(136), 0)
+  t.is(r.load(72), 0)
+  while (rx.tryReceive() !== null);
+  // A producer that took the 'consumer sleeping' flag and died before waking it: the consumer looks
+  // again on its own (a receive without a timeout never returned).
+  const stranded = rx.receiveAsync()
+  await new Promise((w) => setTimeout(w, 20))
+  r.store(72, 0) // what the dead producer's swap did
+  t.true(tx.trySend('found anyway')) // a live producer sees no sleeper: no wake-up
+  const got = await Promise.race([stranded, new Promise((w) => setTimeout(() => w('stranded'), 5000))])
+  t.is(String(got), 'found anyway')
+  // Two waits on one consumer: the first to time out leaves the flag to the other, which still sleeps.
+  const short = rx.receiveAsync({ timeout: 30 })
+  const long = rx.receiveAsync({ timeout: 10_000 })
+  t.is(await short, null)
+  // The long wait sleeps on (it may be between two of its looks, each a few turns of the loop).
+  let announced = r.load(72)
+  for (let turn = 0; turn < 50 && announced !== 1; turn++) {
+    await new Promise((w) => setTimeout(w, 2))
+    announced = r.load(72)
+  }
+  t.is(announced, 1)
+  t.true(tx.trySend('to the long wait'))
+  t.is(String(await long), 'to the long wait')
+  t.is(r.load(72), 0)
+  r.close()
+  await t.throwsAsync(rx.receiveAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
 })
 
 test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_RANGE and the message stays", async (t) => {

@@ -49,12 +49,27 @@ _Static_assert(offsetof(struct msch_header, head) == 128, "head");
 _Static_assert(offsetof(struct msch_header, received) == 140, "received");
 _Static_assert(offsetof(struct msch_header, space_wanted) == 144, "space_wanted");
 
-/* Returns the header at `mem` if it holds a valid channel, else NULL. */
-static inline struct msch_header *msch_open(void *mem) {
+/* A channel opened by msch_open: its header and the capacity checked then (what the functions use,
+ * whatever another process writes into the header later). */
+struct msch {
+  struct msch_header *h;
+  uint32_t cap;
+};
+
+/* Opens the channel at `mem`, `size` bytes mapped from there: `.h` is NULL if they hold no valid
+ * channel. Every function below checks what it reads against the capacity and the record headers, so
+ * corrupt memory gives -1, never an access outside the `size` bytes. */
+static inline struct msch msch_open(void *mem, size_t size) {
+  struct msch c = {NULL, 0};
   struct msch_header *h = (struct msch_header *)mem;
+  if (size < MSCH_HEADER + 64) return c;
   uint32_t cap = h->capacity;
-  if (h->magic != MSCH_MAGIC || h->version != MSCH_VERSION || cap < 64 || (cap & (cap - 1)) != 0) return NULL;
-  return h;
+  if (h->magic != MSCH_MAGIC || h->version != MSCH_VERSION || cap < 64 || cap > (1u << 30) ||
+      (cap & (cap - 1)) != 0 || MSCH_HEADER + (size_t)cap > size)
+    return c;
+  c.h = h;
+  c.cap = cap;
+  return c;
 }
 
 static inline unsigned char *msch_data(struct msch_header *h) { return (unsigned char *)h + MSCH_HEADER; }
@@ -64,25 +79,29 @@ static inline void msch_wake(_Atomic uint32_t *word) {
 }
 
 /* After the head moved to `head`: wakes sleeping producers once the room they wait for is free. */
-static inline void msch_wake_producers(struct msch_header *h, uint32_t head) {
+static inline void msch_wake_producers(const struct msch *c, uint32_t head) {
+  struct msch_header *h = c->h;
   if (!atomic_load(&h->space_waiters)) return;
   uint32_t want = atomic_load(&h->space_wanted);
   uint32_t used = atomic_load(&h->tail) - head;
-  if (used > h->capacity || h->capacity - used < want) return;
+  if (used > c->cap || c->cap - used < want) return;
   if (atomic_compare_exchange_strong(&h->space_wanted, &want, MSCH_NO_WANT)) {
     atomic_fetch_add(&h->space_seq, 1);
     msch_wake(&h->space_seq);
   }
 }
 
-/* Copies `len` bytes in as one message: 1 if sent, 0 if there is no room now, -1 if too large. */
-static inline int msch_try_send(struct msch_header *h, const void *msg, uint32_t len) {
-  uint32_t cap = h->capacity;
+/* Copies `len` bytes in as one message: 1 if sent, 0 if there is no room now, -1 if too large, -2 if
+ * the channel's memory is corrupt. */
+static inline int msch_try_send(const struct msch *c, const void *msg, uint32_t len) {
+  struct msch_header *h = c->h;
+  uint32_t cap = c->cap;
   if (len > cap / 2 - 8) return -1;
   uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+  if ((uint32_t)(tail - head) > cap || (tail & 7) != 0) return -2;
   uint32_t need = 8 + ((len + 7) & ~7u), pos = tail & (cap - 1);
   uint32_t pad = pos + need > cap ? cap - pos : 0;
-  if ((uint32_t)(tail - head) + pad + need > cap) return 0;
+  if ((uint64_t)(uint32_t)(tail - head) + pad + need > cap) return 0;
   unsigned char *d = msch_data(h);
   if (pad) {
     atomic_store((_Atomic uint32_t *)(d + pos), pad - 8);
@@ -103,12 +122,13 @@ static inline int msch_try_send(struct msch_header *h, const void *msg, uint32_t
 
 /* Copies the next message out (at most `size` bytes): its length, 0 if none now, -1 if the channel's
  * memory is corrupt, -2 if `size` is too small (the message stays). */
-static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t size) {
-  uint32_t cap = h->capacity;
+static inline long msch_try_receive(const struct msch *c, void *out, uint32_t size) {
+  struct msch_header *h = c->h;
+  uint32_t cap = c->cap;
   unsigned char *d = msch_data(h);
   for (;;) {
     uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), avail = tail - head;
-    if (avail > cap) return -1;
+    if (avail > cap || ((head | tail) & 7) != 0) return -1; /* records are 8-aligned */
     if (avail == 0) return 0;
     uint32_t pos = head & (cap - 1);
     uint32_t len = atomic_load((_Atomic uint32_t *)(d + pos));
@@ -116,7 +136,7 @@ static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t s
     if (kind == MSCH_KIND_PAD) {
       if (len != cap - pos - 8 || cap - pos > avail) return -1;
       atomic_store(&h->head, head + (cap - pos));
-      msch_wake_producers(h, head + (cap - pos));
+      msch_wake_producers(c, head + (cap - pos));
       continue;
     }
     uint32_t rec = 8 + ((len + 7) & ~7u);
@@ -125,13 +145,16 @@ static inline long msch_try_receive(struct msch_header *h, void *out, uint32_t s
     memcpy(out, d + pos + 8, len);
     atomic_store(&h->head, head + rec);
     atomic_fetch_add(&h->received, 1);
-    msch_wake_producers(h, head + rec);
+    msch_wake_producers(c, head + rec);
     return (long)len;
   }
 }
 
-/* Sleeps until a message may have arrived (or the channel ended), or `ms` milliseconds pass. */
-static inline void msch_wait_data(struct msch_header *h, long ms) {
+/* Sleeps until a message may have arrived (or the channel ended), or `ms` milliseconds pass. Keep
+ * `ms` bounded (the Node consumer looks again every 200 ms): a producer killed between taking the
+ * 'consumer sleeping' flag and waking the consumer leaves nobody else to wake it. */
+static inline void msch_wait_data(const struct msch *c, long ms) {
+  struct msch_header *h = c->h;
   uint32_t seen = atomic_load(&h->data_seq);
   atomic_store(&h->data_waiters, 1);
   if (atomic_load(&h->head) == atomic_load(&h->tail) && !atomic_load(&h->ended)) {
@@ -142,16 +165,18 @@ static inline void msch_wait_data(struct msch_header *h, long ms) {
 }
 
 /* Sleeps until a message of `len` bytes may fit (the consumer wakes producers once a quarter of the
- * channel, or room for two such messages, is free), or `ms` milliseconds pass. */
-static inline void msch_wait_space(struct msch_header *h, uint32_t len, long ms) {
-  uint32_t cap = h->capacity, need = 8 + ((len + 7) & ~7u);
+ * channel, or room for two such messages, is free), or `ms` milliseconds pass. Keep `ms` bounded (Node
+ * producers look again every 1 ms): a consumer killed before its wake-up leaves nobody to wake them. */
+static inline void msch_wait_space(const struct msch *c, uint32_t len, long ms) {
+  struct msch_header *h = c->h;
+  uint32_t cap = c->cap, need = 8 + ((len + 7) & ~7u);
   uint32_t want = cap / 4 > 2 * need ? cap / 4 : 2 * need;
   uint32_t seen = atomic_load(&h->space_seq);
   atomic_fetch_add(&h->space_waiters, 1);
   atomic_store(&h->space_wanted, want < cap ? want : cap);
   uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), pos = tail & (cap - 1);
   uint32_t pad = pos + need > cap ? cap - pos : 0;
-  if ((uint32_t)(tail - head) + pad + need > cap) { /* still no room: sleep */
+  if ((uint64_t)(uint32_t)(tail - head) + pad + need > cap) { /* still no room: sleep */
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     syscall(SYS_futex, (uint32_t *)&h->space_seq, FUTEX_WAIT, seen, ms < 0 ? NULL : &t, NULL, 0);
   }
@@ -159,7 +184,8 @@ static inline void msch_wait_space(struct msch_header *h, uint32_t len, long ms)
 }
 
 /* No more messages (the consumer reads the rest, then sees the end). */
-static inline void msch_end(struct msch_header *h) {
+static inline void msch_end(const struct msch *c) {
+  struct msch_header *h = c->h;
   atomic_store(&h->ended, 1);
   atomic_fetch_add(&h->data_seq, 1);
   msch_wake(&h->data_seq);

@@ -16,24 +16,24 @@ int main(int argc, char **argv) {
   if (fd < 0 || fstat(fd, &st) != 0) { perror("open"); return 1; }
   void *mem = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (mem == MAP_FAILED) { perror("mmap"); return 1; }
-  struct msch_header *h = msch_open(mem);
-  if (!h) { fprintf(stderr, "not a channel\n"); return 1; }
+  struct msch ch = msch_open(mem, (size_t)st.st_size);
+  if (!ch.h) { fprintf(stderr, "not a channel\n"); return 1; }
   if (strcmp(argv[1], "send") == 0) {
     long n = atol(argv[3]);
     char msg[64];
     for (long i = 0; i < n; i++) {
       int len = snprintf(msg, sizeof msg, "c %ld", i);
-      while (msch_try_send(h, msg, (uint32_t)len) == 0) msch_wait_space(h, (uint32_t)len, 1000);
+      while (msch_try_send(&ch, msg, (uint32_t)len) == 0) msch_wait_space(&ch, (uint32_t)len, 1000);
     }
-    msch_end(h);
+    msch_end(&ch);
     return 0;
   }
   char buf[65536];
   for (;;) {
-    long len = msch_try_receive(h, buf, sizeof buf);
+    long len = msch_try_receive(&ch, buf, sizeof buf);
     if (len < 0) { fprintf(stderr, "corrupt (%ld)\n", len); return 1; }
     if (len > 0) { printf("%.*s\n", (int)len, buf); continue; }
-    if (atomic_load(&h->ended) && atomic_load(&h->head) == atomic_load(&h->tail)) return 0;
-    msch_wait_data(h, 1000);
+    if (atomic_load(&ch.h->ended) && atomic_load(&ch.h->head) == atomic_load(&ch.h->tail)) return 0;
+    msch_wait_data(&ch, 1000);
   }
 }
