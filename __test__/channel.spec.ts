@@ -227,7 +227,7 @@ test('in place: a reservation is written where the message lies, a peeked messag
   // peek waits for a message, peekAsync sleeps for one; both leave it in the channel until release().
   t.is(ch.peek({ timeout: 5 }), null)
   setTimeout(() => ch.trySend('later'), 20)
-  const later = await ch.peekAsync({ timeout: 5000 })
+  const later = await ch.peekAsync({ timeout: 60_000 }) // long: a loaded machine can stall this loop for seconds
   t.is(String(later), 'later')
   t.is(ch.stats().pending, 1)
   t.is(
@@ -362,7 +362,10 @@ test('sleepers: a resize wakes them (the channel goes on), a dead producer canno
   await new Promise((w) => setTimeout(w, 20))
   r.store(72, 0) // what the dead producer's swap did
   t.true(tx.trySend('found anyway')) // a live producer sees no sleeper: no wake-up
-  const got = await Promise.race([stranded, new Promise((w) => setTimeout(() => w('stranded'), 5000))])
+  const got = await Promise.race([
+    stranded,
+    new Promise((w) => setTimeout(() => w('stranded'), 60_000).unref()), // does not keep the test alive
+  ])
   t.is(String(got), 'found anyway')
   // Two waits on one consumer: the first to time out leaves the flag to the other, which still sleeps.
   const short = rx.receiveAsync({ timeout: 30 })
@@ -401,7 +404,7 @@ test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_R
   t.is(ch.receiveInto(new DataView(big.buffer, 8), { timeout: 0 }), 4)
   t.is(Buffer.from(big.subarray(8, 12)).toString(), 'next')
   t.is(ch.tryReceiveInto(big), null)
-  const later = ch.receiveIntoAsync(big, { timeout: 5000 })
+  const later = ch.receiveIntoAsync(big, { timeout: 60_000 })
   ch.trySend('async')
   t.is(await later, 5)
   t.is(await ch.receiveIntoAsync(big, { timeout: 10 }), null)
