@@ -11,6 +11,7 @@ import { callRows } from './calls.ts'
 import { channelRows } from './channel.ts'
 import { lockRows } from './lock.ts'
 import { wakeRows } from './wake.ts'
+import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const dataDir = path.join(here, '.data')
@@ -18,11 +19,6 @@ fs.mkdirSync(dataDir, { recursive: true })
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 const GiB = 1024 ** 3
 const quick = process.argv.includes('--quick')
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 function time(fn: () => void): number {
   const t0 = process.hrtime.bigint()

@@ -5,11 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { MmapFile } from '../index.js'
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
+import { median } from './median.ts'
 
 /** ns per iteration of `fn(i)`, the median of 5 runs of `n` iterations. */
 function per(n: number, fn: (i: number) => void): number {

@@ -11,6 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { Channel, SharedMemory } from '../index.js'
+import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const peer = path.join(here, 'channel-peer.ts')
@@ -233,11 +234,6 @@ function memcpy(size: number): number {
   const t0 = process.hrtime.bigint()
   for (let i = 0; i < n; i++) a.copy(b)
   return Number(process.hrtime.bigint() - t0) / n
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
 }
 
 const show = (size: number) =>

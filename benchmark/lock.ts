@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MmapFile } from '../index.js'
+import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -42,8 +43,6 @@ async function mapshare(file: string, n: number, mode: 'plain' | 'atomics'): Pro
   if (total !== 4 * n) throw new Error(`lock benchmark: counter ${total}, expected ${4 * n}`)
   return Number(end - t0) / (4 * n)
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /**
  * Interleaved repetitions (C, mapshare plain, mapshare atomics, C, ...); each row gives the median,

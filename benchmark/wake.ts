@@ -7,6 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { MmapFile } from '../index.js'
+import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -120,8 +121,6 @@ async function idleWaitCpu(file: string, n: number) {
   region.close()
   return { atomicsWait, sync, timer, async }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /**
  * Every transport runs `reps` times, interleaved (C, wait, waitAsync, process.send, MessagePort, C,
