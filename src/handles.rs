@@ -1,7 +1,8 @@
-//! Regions by number, for main.cjs: plain exported functions that take a handle instead of a class
-//! receiver. A Node-API class method pays for unwrapping its receiver and checking its type tag
-//! (two private-property lookups) on every call; these functions skip both, and cost about a third
-//! of a method call. main.cjs checks the receiver itself, then calls them with the region's handle.
+//! Regions by number, for the JS fast path (src-js/fast-path.ts): plain exported functions that take
+//! a handle instead of a class receiver. A Node-API class method pays for unwrapping its receiver and
+//! checking its type tag (two private-property lookups) on every call; these functions skip both,
+//! and cost about a third of a method call. The fast path checks the receiver itself, then calls them
+//! with the region's handle.
 //!
 //! Handles are per JS thread (each worker has its own table) and live as long as the JS object:
 //! its finalizer frees the slot, and nothing else keeps the number (the region's JS state, which
@@ -14,29 +15,44 @@ use napi::{Env, Result, Unknown};
 use std::cell::RefCell;
 use std::sync::Arc;
 
+/// This thread's regions by handle, and the free slots (taken and given back in O(1): a process
+/// may hold hundreds of thousands of regions).
+#[derive(Default)]
+struct Table {
+  slots: Vec<Option<Cell>>,
+  free: Vec<u32>,
+}
+
 thread_local! {
-  static SLOTS: RefCell<Vec<Option<Cell>>> = const { RefCell::new(Vec::new()) };
+  static SLOTS: RefCell<Table> = RefCell::new(Table::default());
 }
 
 /// A slot for `cell` in this thread's table.
 pub fn register(cell: &Cell) -> u32 {
-  SLOTS.with(|s| {
-    let mut s = s.borrow_mut();
-    let slot = s.iter().position(Option::is_none).unwrap_or_else(|| {
-      s.push(None);
-      s.len() - 1
-    });
-    s[slot] = Some(cell.clone());
-    slot as u32
+  SLOTS.with(|t| {
+    let mut t = t.borrow_mut();
+    match t.free.pop() {
+      Some(slot) => {
+        t.slots[slot as usize] = Some(cell.clone());
+        slot
+      }
+      None => {
+        t.slots.push(Some(cell.clone()));
+        (t.slots.len() - 1) as u32
+      }
+    }
   })
 }
 
 /// Frees the slot (the region's JS object was collected).
 pub fn release(handle: u32) {
   // try_with: the table may already be gone if this runs while the thread exits.
-  let _ = SLOTS.try_with(|s| {
-    if let Some(slot) = s.borrow_mut().get_mut(handle as usize) {
-      *slot = None;
+  let _ = SLOTS.try_with(|t| {
+    let mut t = t.borrow_mut();
+    if let Some(slot) = t.slots.get_mut(handle as usize) {
+      if slot.take().is_some() {
+        t.free.push(handle);
+      }
     }
   });
 }
@@ -45,7 +61,7 @@ pub fn release(handle: u32) {
 /// main.cjs calls these functions, with handles it got from the addon).
 fn cell(env: &Env, handle: u32) -> Result<Arc<Shared>> {
   SLOTS
-    .with(|s| s.borrow().get(handle as usize).cloned().flatten())
+    .with(|t| t.borrow().slots.get(handle as usize).cloned().flatten())
     .ok_or_else(|| crate::error::internal_message(env, format!("no region has handle {handle}")))
 }
 
