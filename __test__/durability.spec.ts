@@ -1,7 +1,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { MmapFile, SharedMemory } from '../index.js'
+import { MmapFile, SharedMemory } from '../src-js/index.ts'
 import { fixture, LOADER, ROOT, start, waitForLine } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
 

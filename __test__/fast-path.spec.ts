@@ -1,4 +1,4 @@
-// The JS fast path (fast-path.cjs): after a few calls, atomics, copies and the uncontended lock run
+// The JS fast path (src-js/fast-path.ts): after a few calls, atomics, copies and the uncontended lock run
 // on typed arrays instead of native calls. It must be indistinguishable from the native methods:
 // the same results and the same errors for any argument, the end of the fast path at close, resize
 // and detach, and nothing different seen by other processes.
@@ -6,7 +6,8 @@ import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { MmapFile, SharedMemory, ShmSegment, pageSize, type Region } from '../index.js'
+import { regionState } from '../src-js/brand.ts'
+import { MmapFile, SharedMemory, ShmSegment, pageSize, type Region } from '../src-js/index.ts'
 import { snippet } from './helpers/snippet.ts'
 import { ROOT } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
@@ -22,8 +23,8 @@ function warm(r: Region) {
 
 /** Whether the region's calls now take the fast path (its internal state has typed arrays). */
 function engaged(r: object): boolean {
-  const key = Object.getOwnPropertySymbols(r).find((k) => k.description === 'mapshare.fastPath')
-  return key !== undefined && (r as Record<symbol, { i32: unknown }>)[key].i32 !== null
+  const s = regionState(r)
+  return s !== undefined && s.i32 !== null
 }
 
 /** What a call gave: its value, or its error's code and message. */
@@ -509,7 +510,7 @@ test('the fast lock records the thread id: a killed holder is seen dead, and thr
   // worker cannot unlock a lock this thread holds.
   const code = `
     const { workerData, parentPort } = require('node:worker_threads')
-    const { MmapFile } = require(${JSON.stringify(path.join(ROOT, 'index.js'))})
+    const { MmapFile } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))})
     const r = MmapFile.open(workerData, { mode: 'r+' })
     const m = r.mutex(0)
     let notOwner = ''

@@ -2,7 +2,7 @@ import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { MmapFile, pageSize, allocationGranularity, c, struct } from '../index.js'
+import { MmapFile, pageSize, allocationGranularity, c, struct } from '../src-js/index.ts'
 import { fixture, run, start, waitForLine } from './helpers/spawn.ts'
 import { mappingCount, tmpDir, tmpFile } from './helpers/tmp.ts'
 import { runPeer } from './helpers/cc.ts'
@@ -578,7 +578,7 @@ test('resizeAsync: a resize whose promise never gets to swap (its worker ends fi
   // The worker's promises never run their callbacks, so the swap after the pool's work never happens:
   // the mapping the pool made ready must go with the worker's environment.
   const code = `
-    const { MmapFile } = require(${JSON.stringify(path.resolve('main.cjs'))})
+    const { MmapFile } = require(${JSON.stringify(path.resolve('dist/index.js'))})
     const { parentPort } = require('node:worker_threads')
     const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' })
     Promise.prototype.then = function () { return this }

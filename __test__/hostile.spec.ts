@@ -36,7 +36,7 @@ test('the README table is generated from these cases (npm run docs:hostile)', (t
 })
 
 test('every function and method rejects an argument of the wrong type with ERR_INVALID_ARG_TYPE', async (t) => {
-  const { MmapFile, SharedMemory, ShmSegment, ftok } = await import('../index.js')
+  const { MmapFile, SharedMemory, ShmSegment, ftok } = await import('../src-js/index.ts')
   const bad = Symbol('bad') as never
   const seg = ShmSegment.create('private', 64)
   t.teardown(() => {

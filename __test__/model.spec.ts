@@ -5,7 +5,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import fs from 'node:fs'
 import path from 'node:path'
-import { MmapFile, SharedMemory } from '../index.js'
+import { MmapFile, SharedMemory } from '../src-js/index.ts'
 import { caged } from './helpers/kinds.ts'
 import { tmpDir } from './helpers/tmp.ts'
 

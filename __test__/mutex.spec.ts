@@ -1,6 +1,6 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { MmapFile, pageSize } from '../index.js'
+import { MmapFile, pageSize } from '../src-js/index.ts'
 import { fixture, LOADER, ROOT, start, waitForLine } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
 

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { ROOT } from './helpers/spawn.ts'
 
 const npmCli = (() => {
@@ -59,7 +60,18 @@ test('npm pack + install without a compiler: require, import, tsc and a cross-pr
   const mainTgz = pack(ROOT, work)
   const listed = execFileSync('tar', ['-tzf', mainTgz], { encoding: 'utf8' })
   t.false(listed.includes('.node'), 'the main package carries no binary')
-  t.regex(listed, /package\/main\.cjs/)
+  t.regex(listed, /package\/dist\/index\.js/)
+  t.regex(listed, /package\/dist\/binding\/generated\.d\.ts/)
+  // Every shipped .js is built from src-js/: one for each TypeScript source, nothing hand-written.
+  const shippedJs = listed
+    .split('\n')
+    .filter((f) => /\.(c|m)?js$/.test(f))
+    .map((f) => f.replace(/^package\//, ''))
+  const sources = fs
+    .readdirSync(path.join(ROOT, 'src-js'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => `dist/${f.replace(/\.ts$/, '.js')}`)
+  t.deepEqual(shippedJs.sort(), sources.sort())
 
   const app = path.join(work, 'app')
   fs.mkdirSync(app)
@@ -170,14 +182,28 @@ test('without a fitting platform package, require says which platform and what t
   t.regex(r.stdout, /optional dependency mapshare-linux-x64-gnu/)
 })
 
-test('main.cjs names every value index.d.ts declares, so ES module imports see them all', (t) => {
-  const dts = fs.readFileSync(path.join(ROOT, 'index.d.ts'), 'utf8')
-  const declared = [...dts.matchAll(/^export declare (?:class|function|const) (\w+)/gm)]
-    .map((m) => m[1])
-    .filter((n) => n !== '__napiBindingTarget')
-  const main = fs.readFileSync(path.join(ROOT, 'main.cjs'), 'utf8')
-  const listed = [...main.matchAll(/^module\.exports\.(\w+) = /gm)].map((m) => m[1])
-  t.deepEqual([...listed].sort(), [...declared].sort())
+test('the built package exports every value src-js/index.ts exports, to require and to ES module imports', (t) => {
+  const source = fs.readFileSync(path.join(ROOT, 'src-js', 'index.ts'), 'utf8')
+  const declared = [...source.matchAll(/^export \{([^}]*)\} from/gm)].flatMap((m) =>
+    m[1]!.split(',').map((n) => n.trim()),
+  )
+  t.true(declared.length >= 10, declared.join(' '))
+  const entry = path.join(ROOT, 'dist', 'index.js')
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import * as m from ${JSON.stringify(pathToFileURL(entry).href)}; import { createRequire } from 'node:module'; ` +
+        `const c = createRequire(import.meta.url)(${JSON.stringify(entry)}); ` +
+        `console.log(JSON.stringify([Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule'), Object.keys(c).filter((k) => k !== '__esModule')]))`,
+    ],
+    { encoding: 'utf8' },
+  )
+  t.is(r.status, 0, r.stderr)
+  const [esm, cjs] = JSON.parse(r.stdout) as [string[], string[]]
+  t.deepEqual([...esm].sort(), [...declared].sort())
+  t.deepEqual([...cjs].sort(), [...declared].sort())
 })
 
 test('a binary that is there but cannot load says so, with the real reason', (t) => {
@@ -187,12 +213,47 @@ test('a binary that is there but cannot load says so, with the real reason', (t)
   fs.writeFileSync(bad, 'not an ELF file')
   const r = spawnSync(
     process.execPath,
-    ['-e', "try { require('./main.cjs') } catch (e) { console.log(e.code + ' ' + e.message) }"],
+    ['-e', "try { require('./dist/index.js') } catch (e) { console.log(e.code + ' ' + e.message) }"],
     { cwd: ROOT, env: { ...process.env, MAPSHARE_BINARY_PATH: bad }, encoding: 'utf8' },
   )
   t.regex(r.stdout, /^ERR_MAPSHARE_BINARY_LOAD_FAILED /)
   t.regex(r.stdout, /could not be loaded: .*(invalid ELF header|too short)/)
   t.notRegex(r.stdout, /no prebuilt binary|wasi/i)
+})
+
+test('a damaged binary, a JSON file, a folder or another addon is refused before it is loaded, with a code', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-badbin-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const built = fs.readFileSync(path.join(ROOT, `mapshare.${target}.node`))
+  const half = path.join(dir, 'half.node')
+  fs.writeFileSync(half, built.subarray(0, Math.floor(built.length / 2)))
+  const json = path.join(dir, 'data.json')
+  fs.writeFileSync(json, '{"MmapFile": 1}')
+  const other = fs
+    .readdirSync(path.join(ROOT, 'node_modules', '@oxc-node'), { recursive: true, encoding: 'utf8' })
+    .map((f) => path.join(ROOT, 'node_modules', '@oxc-node', f))
+    .find((f) => f.endsWith('.node'))
+  const cases: Array<[string, string, RegExp]> = [
+    ['half', half, /cut short/],
+    ['json', json, /not an ELF file/],
+    ['folder', ROOT, /is not a file/],
+  ]
+  if (other !== undefined) cases.push(['other addon', other, /not mapshare's/])
+  t.true(other !== undefined, 'another Node addon to try (@oxc-node/core ships one)')
+  for (const [what, file, reason] of cases) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        "try { require('./dist/index.js'); console.log('loaded') } catch (e) { console.log(e.code + ' ' + e.message) }",
+      ],
+      { cwd: ROOT, env: { ...process.env, MAPSHARE_BINARY_PATH: file }, encoding: 'utf8' },
+    )
+    t.is(r.signal, null, `${what}: ${r.stderr}`)
+    t.is(r.status, 0, `${what}: ${r.stderr}`)
+    t.regex(r.stdout, /^ERR_MAPSHARE_BINARY_LOAD_FAILED /, what)
+    t.regex(r.stdout, reason, what)
+  }
 })
 
 test('a platform package of another version is refused, not loaded silently', (t) => {
@@ -202,7 +263,7 @@ test('a platform package of another version is refused, not loaded silently', (t
   const platformPkg = path.join(dir, 'node_modules', `mapshare-${target}`)
   fs.mkdirSync(pkg, { recursive: true })
   fs.mkdirSync(platformPkg, { recursive: true })
-  fs.copyFileSync(path.join(ROOT, 'main.cjs'), path.join(pkg, 'main.cjs'))
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true })
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'))
   fs.writeFileSync(
     path.join(platformPkg, 'package.json'),
@@ -224,7 +285,11 @@ test('a platform package of another version is refused, not loaded silently', (t
 })
 
 test('the loader and typings know nothing of WASI', (t) => {
-  for (const file of ['main.cjs', 'index.js', 'index.d.ts']) {
-    t.notRegex(fs.readFileSync(path.join(ROOT, file), 'utf8'), /wasi|wasm32|NAPI_RS_/i, file)
+  const files = [
+    ...fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts')),
+    'binding/generated.d.ts',
+  ]
+  for (const file of files) {
+    t.notRegex(fs.readFileSync(path.join(ROOT, 'dist', file), 'utf8'), /wasi|wasm32|NAPI_RS_/i, file)
   }
 })

@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, allocationGranularity } from '../index.js'
+import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, allocationGranularity } from '../src-js/index.ts'
 
-const entry = path.resolve('main.cjs')
+const entry = path.resolve('dist/index.js')
 const windows = process.platform === 'win32'
 const linux = process.platform === 'linux'
 const caged = process.env.MAPSHARE_NO_EXTERNAL_BUFFERS === '1'

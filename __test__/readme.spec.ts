@@ -7,7 +7,7 @@ import { tmpDir } from './helpers/tmp.ts'
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
-const entry = path.join(ROOT, 'main.cjs')
+const entry = path.join(ROOT, 'dist', 'index.js')
 
 test('the README has code samples', (t) => {
   t.true(samples.length >= 4, `${samples.length} samples`)

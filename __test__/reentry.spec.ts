@@ -7,7 +7,7 @@ import { getEventListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from 'node:util'
-import { MmapFile, SharedMemory } from '../index.js'
+import { MmapFile, SharedMemory } from '../src-js/index.ts'
 import { ended, snippet } from './helpers/snippet.ts'
 import { start, waitForLine } from './helpers/spawn.ts'
 import { tmpDir } from './helpers/tmp.ts'
@@ -71,7 +71,7 @@ for (const kind of ['file', 'shm'] as const) {
     const dir = tmpDir(t)
     const file = path.join(dir, 'reader.mjs')
     // The reader is an unrelated process; the writer is this test process.
-    const body = (await import('node:url')).pathToFileURL(path.resolve('index.js')).href
+    const body = (await import('node:url')).pathToFileURL(path.resolve('dist/index.js')).href
     fs.writeFileSync(
       file,
       `import * as mapshare from ${JSON.stringify(body)}\nconst { MmapFile, SharedMemory } = mapshare\n${READER}`,
@@ -194,7 +194,7 @@ console.log(out.join(' '))
 })
 
 test('the classes cannot be constructed with new: ERR_ILLEGAL_CONSTRUCTOR', async (t) => {
-  const m = await import('../index.js')
+  const m = await import('../src-js/index.ts')
   for (const C of [m.MmapFile, m.SharedMemory, m.ShmSegment, m.Mutex]) {
     const err = t.throws(() => new (C as unknown as new () => unknown)(), { instanceOf: TypeError })
     t.is((err as NodeJS.ErrnoException).code, 'ERR_ILLEGAL_CONSTRUCTOR', C.name)
@@ -295,7 +295,7 @@ test('shared memory larger than the free space of /dev/shm is ENOSPC at create, 
   if (canNamespace) {
     const dir = tmpDir(t)
     const file = path.join(dir, 'small-shm.mjs')
-    const index = (await import('node:url')).pathToFileURL(path.resolve('index.js')).href
+    const index = (await import('node:url')).pathToFileURL(path.resolve('dist/index.js')).href
     fs.writeFileSync(
       file,
       `import fs from 'node:fs'\nimport { SharedMemory } from ${JSON.stringify(index)}\n${SMALL_SHM}`,
@@ -331,7 +331,7 @@ test('util.inspect shows what a region is', (t) => {
 })
 
 test('a method or getter called on the wrong receiver: ERR_INVALID_THIS', async (t) => {
-  const m = await import('../index.js')
+  const m = await import('../src-js/index.ts')
   const region = m.MmapFile.anonymous(64, { shared: true })
   const calls: Array<() => unknown> = [
     () => m.MmapFile.prototype.read.call({}),

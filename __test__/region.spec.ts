@@ -3,7 +3,7 @@
 import test from 'ava'
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { MmapFile, pageSize } from '../index.js'
+import { MmapFile, pageSize } from '../src-js/index.ts'
 import { fixture } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
 import { caged, kinds } from './helpers/kinds.ts'

@@ -106,7 +106,7 @@ test('timeouts, aborts, close and a notify from another process settle ring wait
     out.push(await closing.catch((e) => e.code))
     console.log(out.join(' '))
   `,
-    { args: [new URL('../index.js', import.meta.url).pathname] },
+    { args: [new URL('../dist/index.js', import.meta.url).pathname] },
   )
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.trim(), 'timed-out AbortError:stop ok ERR_MAPSHARE_CLOSED')

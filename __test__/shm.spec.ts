@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { SharedMemory, pageSize } from '../index.js'
+import { SharedMemory, pageSize } from '../src-js/index.ts'
 import { runPeer } from './helpers/cc.ts'
 import { fixture, LOADER, ROOT, run } from './helpers/spawn.ts'
 

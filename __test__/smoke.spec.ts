@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Channel, MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from '../index.js'
+import { Channel, MmapFile, SharedMemory, ShmSegment, ftok, pageSize } from '../src-js/index.ts'
 
-const entry = path.resolve('main.cjs')
+const entry = path.resolve('dist/index.js')
 const caged = process.env.MAPSHARE_NO_EXTERNAL_BUFFERS === '1'
 
 test('smoke: a file written by one process through a mapping is read by another', (t) => {

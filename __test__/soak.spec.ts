@@ -1,5 +1,5 @@
 import test from 'ava'
-import { SharedMemory, ShmSegment, pageSize } from '../index.js'
+import { SharedMemory, ShmSegment, pageSize } from '../src-js/index.ts'
 import { fixture, run } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
 

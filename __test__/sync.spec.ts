@@ -1,7 +1,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import { MmapFile, SharedMemory, pageSize } from '../index.js'
+import { MmapFile, SharedMemory, pageSize } from '../src-js/index.ts'
 import { peer } from './helpers/cc.ts'
 import { kinds } from './helpers/kinds.ts'
 import { fixture, LOADER, ROOT } from './helpers/spawn.ts'

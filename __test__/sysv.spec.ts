@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import { ShmSegment, ftok } from '../index.js'
+import { ShmSegment, ftok } from '../src-js/index.ts'
 import path from 'node:path'
 import { runPeer } from './helpers/cc.ts'
 import { ROOT, run } from './helpers/spawn.ts'

@@ -157,7 +157,7 @@ console.log(mem.load(4), Date.now() - t0 < 15000)
 })
 
 function indexPath(): string {
-  return new URL('../index.js', import.meta.url).pathname
+  return new URL('../dist/index.js', import.meta.url).pathname
 }
 
 test('thousands of pending waitAsync and lockAsync calls use a bounded number of threads', async (t) => {

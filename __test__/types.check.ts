@@ -7,8 +7,11 @@ import {
   type Mutex,
   type Region,
   c,
+  Channel,
+  type ChannelStats,
+  type Reservation,
   struct,
-} from '../index.js'
+} from '../src-js/index.ts'
 
 export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): unknown[] {
   const lock: Mutex = file.mutex(0) // typed Mutex on every class, never any
@@ -67,5 +70,37 @@ export function layouts(region: Region): unknown[] {
   o.missing = 1
   const plain = Outer.read(region)
   const t: number = plain.inner.tag
+  // Writes take what the runtime takes: an array-like for an array field, part of a nested struct.
+  Outer.write(region, { xs: [1, 2, 3], inner: { tag: 1 }, two: [{ tag: 1 }, { value: 2 }] })
+  // @ts-expect-error a char field is a string
+  Outer.write(region, { name: 5 })
+  // @ts-expect-error field types come from c and struct only
+  struct('s', { a: 5 })
   return [n, xs, name, v, w, t]
+}
+
+export async function channels(region: Region): Promise<unknown[]> {
+  const ch: Channel = Channel.create(region, { byteOffset: 64, producers: 'many' })
+  const opened: Channel = Channel.open(region, { byteOffset: 64 })
+  // @ts-expect-error producers is 'single' or 'many'
+  Channel.create(region, { producers: 'several' })
+  // @ts-expect-error channels are made by Channel.create() and Channel.open()
+  new Channel()
+  const sent: boolean = ch.trySend('text')
+  const later: Promise<boolean> = ch.sendAsync(new Uint8Array(4), {
+    timeout: 10,
+    signal: AbortSignal.timeout(5),
+  })
+  const copy: Buffer | null = ch.receive({ timeout: 1 })
+  const n: number | null = ch.tryReceiveInto(Buffer.alloc(16))
+  const stats: ChannelStats = ch.stats()
+  const room: Reservation | null = ch.tryReserve(8)
+  room?.commit(4)
+  // @ts-expect-error a message is bytes or a string
+  ch.trySend(5)
+  for await (const m of opened) {
+    const b: Buffer = m
+    void b
+  }
+  return [sent, later, copy, n, stats.pending, room]
 }

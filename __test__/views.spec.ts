@@ -1,6 +1,6 @@
 // region.view(Type, byteOffset, length): typed arrays and DataViews over a region's memory.
 import test from 'ava'
-import { MmapFile, SharedMemory, ShmSegment } from '../index.js'
+import { MmapFile, SharedMemory, ShmSegment } from '../src-js/index.ts'
 import { caged, kinds } from './helpers/kinds.ts'
 import { snippet } from './helpers/snippet.ts'
 import { tmpFile } from './helpers/tmp.ts'

@@ -4,7 +4,7 @@
 // buffers are forbidden, as under Electron). Returns table rows; used by bench.ts.
 import fs from 'node:fs'
 import path from 'node:path'
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 import { median } from './median.ts'
 
 /** ns per iteration of `fn(i)`, the median of 5 runs of `n` iterations. */

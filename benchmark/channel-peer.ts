@@ -2,7 +2,7 @@
 // stream of messages (reporting the time the last one arrived) or echoes every message back.
 // Usage: channel-peer.ts <channel|channel-peek|send|socket> <sink|echo> <size> <count> [shm name | socket path] [echo channel offset]
 import net from 'node:net'
-import { Channel, SharedMemory } from '../index.js'
+import { Channel, SharedMemory } from 'mapshare'
 
 const [transport, mode, sizeArg, countArg, where] = process.argv.slice(2)
 const count = Number(countArg)

@@ -10,7 +10,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { Channel, SharedMemory } from '../index.js'
+import { Channel, SharedMemory } from 'mapshare'
 import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

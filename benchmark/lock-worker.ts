@@ -3,8 +3,8 @@
 // with its plain `long`); mode 'atomics' uses region.load/store (two separate atomics: only the lock
 // makes them one increment). Started by lock.ts; warms up (the JIT) on the counter at byte 16, then
 // waits for 'go' on stdin.
-import { MmapFile } from '../index.js'
-import type { Mutex } from '../index.js'
+import { MmapFile } from 'mapshare'
+import type { Mutex } from 'mapshare'
 
 const [file, countArg, mode] = process.argv.slice(2)
 const region = MmapFile.open(file, { mode: 'r+' })

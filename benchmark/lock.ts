@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

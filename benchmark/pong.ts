@@ -1,6 +1,6 @@
 // The other process of the wake-latency benchmark: answers every ping on the word at offset 0
 // (mode 'sync': wait/notify; 'async': waitAsync/notify; 'ipc': process.send).
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 
 const [file, roundsArg, mode] = process.argv.slice(2)
 const rounds = Number(roundsArg)

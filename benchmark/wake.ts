@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

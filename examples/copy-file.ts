@@ -1,7 +1,7 @@
 // Seed 000 §3 / seed 004: copy a file through two mappings. Map the source, create the destination
 // with the same size, map it shared, and copy memory to memory; the kernel writes the file.
 // Usage: node --import @oxc-node/core/register examples/copy-file.ts <source> <destination>
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 
 export function copyFile(source: string, destination: string): number {
   using src = MmapFile.open(source) // read-only

@@ -3,7 +3,7 @@
 // Usage: node --import @oxc-node/core/register examples/memfd-child.ts
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { SharedMemory } from '../index.js'
+import { SharedMemory } from 'mapshare'
 
 if (process.argv[2] === 'child') {
   const shm = SharedMemory.fromFd(3) // the descriptor is in slot 3 of our stdio

@@ -3,7 +3,7 @@
 // Usage: node --import @oxc-node/core/register examples/posix-shm.ts [writer|reader|both]
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { SharedMemory, c, struct } from '../index.js'
+import { SharedMemory, c, struct } from 'mapshare'
 
 const SHM_NAME = 'my_shm'
 const SHM_SIZE = 4 * 1000 * 1000 * 1000

@@ -1,6 +1,6 @@
 // Process B of seed 000 §2.2 / seed 001 §3: maps the same file and prints what process A wrote.
 // Usage: node --import @oxc-node/core/register examples/reader.ts <file>
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 
 const [file] = process.argv.slice(2)
 const region = MmapFile.open(file) // read-only

@@ -2,7 +2,7 @@
 // unsigned char file_no; }. Removes a leftover segment, creates it with IPC_CREAT|IPC_EXCL, writes,
 // shows nattch going 1 -> 0 on detach, and removes it.
 // Usage: node --import @oxc-node/core/register examples/sysv-shm.ts
-import { ShmSegment, c, struct } from '../index.js'
+import { ShmSegment, c, struct } from 'mapshare'
 
 const IPCKEY = 0x366378
 // typedef struct st_setting { char agen[10]; unsigned char file_no; } st_setting;

@@ -1,6 +1,6 @@
 // Process A of seed 000 §2.2 / seed 001 §3: maps a file shared and writes a message into it.
 // Usage: node --import @oxc-node/core/register examples/writer.ts <file> [message]
-import { MmapFile } from '../index.js'
+import { MmapFile } from 'mapshare'
 
 const [file, message = `hello from writer pid ${process.pid}`] = process.argv.slice(2)
 // 'w+' creates the file; size gives it room (a zero-length file cannot be mapped).

@@ -1,6 +1,5 @@
-// ava under other Node versions (npm run test:runtimes): TypeScript through Node's own type stripping.
-// The usual loader (@oxc-node/core, through module.register() below Node 26.2) loses the named exports
-// that index.js re-exports from main.cjs, which plain Node finds.
+// ava under other Node versions (npm run test:runtimes): the TypeScript of the tests and of src-js/
+// through Node's own type stripping, so that the sources run as Node itself reads them.
 export default {
   extensions: { ts: 'module' },
   files: [

@@ -63,7 +63,7 @@ echo "== npm pack (root, $target)"
 npm pack --pack-destination "$work" >/dev/null
 (cd "npm/$target" && npm pack --pack-destination "$work" >/dev/null)
 tar tzf "$work/mapshare-$version.tgz" | sort >"$work/root-files.txt"
-for f in package/main.cjs package/fast-path.cjs package/layout.cjs package/channel.cjs package/include/mapshare_channel.h package/index.js package/index.d.ts package/package.json; do
+for f in package/dist/index.js package/dist/index.d.ts package/dist/fast-path.js package/dist/layout.js package/dist/channel.js package/dist/binding/generated.d.ts package/include/mapshare_channel.h package/package.json; do
   grep -qx "$f" "$work/root-files.txt" || { echo "the root tarball lacks $f"; exit 1; }
 done
 if grep -q '\.node$' "$work/root-files.txt"; then echo "the root tarball carries a binary"; exit 1; fi

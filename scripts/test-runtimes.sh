@@ -17,7 +17,7 @@ run() { # name, binary
   if [[ $name == node20 ]]; then
     "$bin" node_modules/ava/entrypoints/cli.mjs __test__/smoke.spec.ts || ok=FAIL
   elif [[ $name != bun* ]]; then
-    # Node's own type stripping (the TypeScript loader loses index.js's re-exported names there).
+    # Node's own type stripping runs the TypeScript sources (src-js/ and the tests) there.
     MAPSHARE_STRIP_TYPES=1 "$bin" node_modules/ava/entrypoints/cli.mjs --config scripts/ava.runtimes.config.mjs || ok=FAIL
   fi
   results+=("$name ($("$bin" --version)): $ok")

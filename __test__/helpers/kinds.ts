@@ -1,6 +1,6 @@
 // Every kind of region, made the same way for tests that cover the shared region surface.
 import type { ExecutionContext } from 'ava'
-import { MmapFile, SharedMemory, ShmSegment } from '../../index.js'
+import { MmapFile, SharedMemory, ShmSegment } from '../../src-js/index.ts'
 import { tmpFile } from './tmp.ts'
 
 export type Region = MmapFile | SharedMemory | ShmSegment

@@ -6,11 +6,11 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ROOT, run, type RunResult } from './spawn.ts'
 
-const INDEX = pathToFileURL(path.join(ROOT, 'index.js')).href
+const INDEX = pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href
 
 /**
  * Runs `body` as the rest of an ES module that starts with
- * `import * as mapshare from '<root>/index.js'` and `const { MmapFile, SharedMemory, ShmSegment } = mapshare`.
+ * `import * as mapshare from '<root>/dist/index.js'` (the built package) and `const { MmapFile, SharedMemory, ShmSegment } = mapshare`.
  * `gc()` is available. Top-level `await` works.
  */
 export async function snippet(

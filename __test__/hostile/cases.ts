@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { MmapFile, SharedMemory, ShmSegment, pageSize } from '../../index.js'
+import { MmapFile, SharedMemory, ShmSegment, pageSize } from '../../src-js/index.ts'
 
 export interface Fixture {
   dir: string

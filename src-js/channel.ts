@@ -30,12 +30,21 @@
 // A message exists for the consumer once the tail is past it: a producer that dies before that left
 // nothing (the next one writes over it). The consumer checks every record it reads against the
 // capacity and the tail, so corrupt memory gives ERR_MAPSHARE_CHANNEL_CORRUPT, never a crash or a hang.
-'use strict'
+import os from 'node:os'
+import { codeOf, coded, invalidArgType, invalidArgValue, outOfRange, unaligned } from './errors.ts'
+import type { LockResult, Mutex, Region } from './native.ts'
+import {
+  integer,
+  optionsObject,
+  region as checkRegion,
+  timeout as checkTimeout,
+  viewOrNull,
+} from './validate.ts'
 
 const MAGIC = 0x4843534d
 const VERSION = 2
 const HEADER = 256
-const O = {
+const O = Object.freeze({
   magic: 0,
   version: 4,
   capacity: 8,
@@ -52,7 +61,8 @@ const O = {
   spaceWaiters: 136,
   received: 140,
   spaceWanted: 144,
-}
+})
+type Word = (typeof O)[keyof typeof O]
 const KIND_MESSAGE = 1
 const KIND_PAD = 2
 const MIN_CAPACITY = 64
@@ -69,7 +79,7 @@ const WATCH_MIN = 0.05
  * between taking the 'consumer sleeping' flag and its wake-up leaves no one else to wake it. */
 const DATA_RECHECK = 200
 const WATCH_MAX = 0.25
-const MULTI_CPU = require('node:os').availableParallelism() > 1
+const MULTI_CPU = os.availableParallelism() > 1
 const MAX_CAPACITY = 2 ** 30
 const NO_WANT = -1 // 0xffffffff as an Int32
 /** On Windows a closed region's views stay mapped (README, Lifetime): ask the region on every call. */
@@ -82,60 +92,99 @@ const {
   compareExchange: aCompareExchange,
 } = Atomics
 
-function fail(Ctor, code, message) {
-  const e = new Ctor(message)
-  e.code = code
-  return e
-}
-const corrupt = (why) =>
-  fail(Error, 'ERR_MAPSHARE_CHANNEL_CORRUPT', `the channel's memory is not a valid channel: ${why}`)
-const align8 = (n) => Math.ceil(n / 8) * 8
+const corrupt = (why: string): Error =>
+  coded(Error, 'ERR_MAPSHARE_CHANNEL_CORRUPT', `the channel's memory is not a valid channel: ${why}`)
+const align8 = (n: number): number => Math.ceil(n / 8) * 8
 /** Whether a record of `need` bytes fits after `tail` (with the padding to the start, if it would
  * run past the end) while the consumer is at `head`. */
-function fits(tail, head, need, cap) {
+function fits(tail: number, head: number, need: number, cap: number): boolean {
   const pos = tail & (cap - 1)
   const pad = pos + need > cap ? cap - pos : 0
   return ((tail - head) >>> 0) + pad + need <= cap
 }
 
-function toBytes(data) {
+type Data = string | ArrayBuffer | SharedArrayBuffer | ArrayBufferView
+
+function toBytes(data: unknown): Uint8Array {
   if (data instanceof Uint8Array) return data // Buffers too: no new view per message
   if (typeof data === 'string') return Buffer.from(data, 'utf8')
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data)
-  throw fail(
-    TypeError,
-    'ERR_INVALID_ARG_TYPE',
-    'The "data" argument must be a string, an ArrayBuffer or a typed array, Buffer or DataView',
-  )
+  throw invalidArgType('data', 'a string, an ArrayBuffer or a typed array, Buffer or DataView', data)
 }
 
-function options(o, name) {
-  if (o === undefined) return {}
-  if (o === null || typeof o !== 'object')
-    throw fail(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an object`)
-  return o
+/** Where a message goes: the tail it is placed at, its position, the padding before it, its record's
+ * size, and where its payload starts (from the channel's start). */
+interface Place {
+  readonly tail: number
+  readonly pos: number
+  readonly pad: number
+  readonly need: number
+  readonly at: number
+}
+/** A message found by the consumer: the head before it, where its payload is, its length and record size. */
+interface Found {
+  readonly head: number
+  readonly at: number
+  readonly len: number
+  readonly size: number
 }
 
-function checkTimeout(t) {
-  if (t === undefined) return
-  if (typeof t !== 'number' || Number.isNaN(t) || t < 0)
-    throw fail(
-      RangeError,
-      'ERR_OUT_OF_RANGE',
-      `options.timeout must be >= 0 (milliseconds), got ${String(t)}`,
-    )
+/** Room for one message, written in place (`Channel.tryReserve`). */
+export interface Reservation {
+  /** Where to write the message: the channel's own memory where views exist (else a scratch copy). */
+  readonly buffer: Buffer
+  /** Publishes the message (its first `length` bytes; default: all). */
+  commit(length?: number): void
+  /** Gives the room back: no message. */
+  abort(): void
 }
 
-class Channel {
-  #r
-  #base
-  #cap
-  #max
-  #many
-  #mutex = null
-  #u8 = null // a view of the channel's bytes, or null: copies through the region
-  #w = null // the same bytes as 32-bit words (with #u8)
+/** What `Channel.stats()` reports; counts run mod 2^32. */
+export interface ChannelStats {
+  capacity: number
+  /** Bytes taken by messages not yet released. */
+  used: number
+  sent: number
+  received: number
+  /** Messages sent and not yet received: how far the consumer is behind. */
+  pending: number
+  ended: boolean
+}
+
+/** Options of the waiting forms. */
+export interface WaitOptions {
+  /** Milliseconds to wait at most (default: no limit). */
+  timeout?: number
+}
+/** Options of the promise forms. */
+export interface AsyncWaitOptions extends WaitOptions {
+  /** Aborts the wait: the promise rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+const KEY = Symbol('mapshare.Channel')
+
+/** The options of one sleep on the region: the signal only where the caller gave one. */
+const sleepOptions = (
+  timeout: number,
+  signal: AbortSignal | undefined,
+): { timeout: number; signal?: AbortSignal } => (signal === undefined ? { timeout } : { timeout, signal })
+
+/**
+ * A queue of variable-size messages in a shared region: one consumer, and one producer or many
+ * (`producers: 'many'`, Linux: they take the channel's robust lock to place a message). The layout is
+ * in `include/mapshare_channel.h` for C peers.
+ */
+export class Channel implements AsyncIterable<Buffer> {
+  #r: Region
+  #base: number
+  #cap: number
+  #max: number
+  #many: boolean
+  #mutex: Mutex | null = null
+  #u8: Uint8Array | null = null // a view of the channel's bytes, or null: copies through the region
+  #w: Int32Array | null = null // the same bytes as 32-bit words (with #u8)
   // Each side's last look at the other's position, kept while its own position is where it left
   // it (else another object of this or another process sent or received in between: look again).
   // Where this object left its own side: the position and the side's message count (a position
@@ -147,54 +196,58 @@ class Channel {
   #headLeft = -1
   #receivedLeft = -1
   #sleepers = 0 // this object's receives asleep now (the flag stays set until the last one leaves)
-  #peeked = null
+  #peeked: Found | null = null
   #reserved = false
   #watch = WATCH_MIN
 
-  /** Makes a channel in `region` at `byteOffset` (a multiple of 64) over `byteLength` bytes. */
-  static create(region, opts) {
-    const { byteOffset = 0, byteLength, producers = 'single' } = options(opts, 'options')
-    const base = checkPlace(region, byteOffset)
-    const room = byteLength === undefined ? region.length - base : byteLength
+  /** Makes a channel at `byteOffset` (a multiple of 64) over `byteLength` bytes (default: the rest of the region). */
+  static create(
+    region: Region,
+    options?: { byteOffset?: number; byteLength?: number; producers?: 'single' | 'many' },
+  ): Channel {
+    const o = optionsObject(options)
+    const r = checkRegion(region)
+    const base = checkPlace(r, o.byteOffset)
+    const byteLength = o.byteLength
+    const room = byteLength === undefined ? r.length - base : byteLength
     if (
       typeof room !== 'number' ||
       !Number.isSafeInteger(room) ||
       room < HEADER + MIN_CAPACITY ||
-      base + room > region.length
+      base + room > r.length
     )
-      throw fail(
-        RangeError,
-        'ERR_OUT_OF_RANGE',
-        `a channel needs ${HEADER + MIN_CAPACITY} to ${HEADER + MAX_CAPACITY} bytes inside the region; got byteLength ${String(room)} at byteOffset ${base} of ${region.length}`,
+      throw outOfRange(
+        'options.byteLength',
+        `${HEADER + MIN_CAPACITY} to ${HEADER + MAX_CAPACITY} bytes inside the region (${r.length - base} from byteOffset ${base})`,
+        room,
       )
+    const producers = o.producers ?? 'single'
     if (producers !== 'single' && producers !== 'many')
-      throw fail(
-        TypeError,
-        'ERR_INVALID_ARG_VALUE',
-        `options.producers must be 'single' or 'many', got ${String(producers)}`,
-      )
+      throw invalidArgValue('options.producers', producers, "must be 'single' or 'many'")
     let cap = MIN_CAPACITY
     while (cap * 2 <= Math.min(room - HEADER, MAX_CAPACITY)) cap *= 2
-    if (producers === 'many') region.mutex(base + O.lock) // ERR_FEATURE_UNAVAILABLE_ON_PLATFORM where there is no lock
-    for (const key of Object.keys(O)) if (key !== 'magic') region.store(base + O[key], 0)
-    region.store(base + O.version, VERSION)
-    region.store(base + O.capacity, cap)
-    region.store(base + O.flags, producers === 'many' ? 1 : 0)
-    region.store(base + O.maxMessage, cap / 2 - 8)
-    region.store(base + O.spaceWanted, NO_WANT)
-    region.store(base + O.magic, MAGIC) // last: a channel is complete once it has its magic
-    return new Channel(region, base)
+    if (producers === 'many') r.mutex(base + O.lock) // ERR_FEATURE_UNAVAILABLE_ON_PLATFORM where there is no lock
+    for (const word of Object.values(O)) if (word !== O.magic) r.store(base + word, 0)
+    r.store(base + O.version, VERSION)
+    r.store(base + O.capacity, cap)
+    r.store(base + O.flags, producers === 'many' ? 1 : 0)
+    r.store(base + O.maxMessage, cap / 2 - 8)
+    r.store(base + O.spaceWanted, NO_WANT)
+    r.store(base + O.magic, MAGIC) // last: a channel is complete once it has its magic
+    return new Channel(KEY, r, base)
   }
 
   /** Opens the channel made at `byteOffset` of `region` (by this or another process). */
-  static open(region, opts) {
-    const { byteOffset = 0 } = options(opts, 'options')
-    return new Channel(region, checkPlace(region, byteOffset))
+  static open(region: Region, options?: { byteOffset?: number }): Channel {
+    const o = optionsObject(options)
+    const r = checkRegion(region)
+    return new Channel(KEY, r, checkPlace(r, o.byteOffset))
   }
 
-  constructor(region, base) {
-    if (arguments.length !== 2 || typeof base !== 'number')
-      throw fail(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', 'Channel.create() and Channel.open() make channels')
+  /** Channels are made by `Channel.create()` and `Channel.open()`. */
+  private constructor(key: typeof KEY, region: Region, base: number) {
+    if (key !== KEY)
+      throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', 'Channel.create() and Channel.open() make channels')
     if (region.load(base + O.magic) !== MAGIC) throw corrupt('no channel magic at this offset')
     if (region.load(base + O.version) !== VERSION)
       throw corrupt(`version ${region.load(base + O.version)}, not ${VERSION}`)
@@ -223,22 +276,18 @@ class Channel {
   }
 
   /** Views of the channel's bytes where the region gives them (after a resize: of the new mapping). */
-  #takeViews() {
+  #takeViews(): void {
     this.#u8 = this.#w = null
-    try {
-      const u8 = this.#r.view(Uint8Array, this.#base, HEADER + this.#cap)
-      this.#w = new Int32Array(u8.buffer, u8.byteOffset, (HEADER + this.#cap) / 4)
-      this.#u8 = u8
-    } catch (e) {
-      if (e.code !== 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE' && e.code !== 'ERR_MAPSHARE_NO_SAFE_VIEW')
-        throw e
-    }
+    const u8 = viewOrNull(this.#r, Uint8Array, this.#base, HEADER + this.#cap)
+    if (u8 === null) return
+    this.#w = new Int32Array(u8.buffer, u8.byteOffset, (HEADER + this.#cap) / 4)
+    this.#u8 = u8
   }
 
   /** At the start of every call: ERR_MAPSHARE_CLOSED once the region is closed, new views once it
    * was resized. Old views read zeros after either (the magic is gone), so where they do (not on
    * Windows) a view that still shows the magic needs no question to the region. */
-  #live() {
+  #live(): void {
     const w = this.#w
     if (w !== null && w[0] === MAGIC && !STALE_VIEWS_KEEP_MEMORY) return
     if (this.#r.load(this.#base + O.magic) !== MAGIC) throw corrupt('no channel magic at this offset')
@@ -246,51 +295,51 @@ class Channel {
   }
 
   // Header words by offset from the channel's start: atomics on the view, or the region's own.
-  #ld(off) {
+  #ld(off: Word): number {
     return this.#w !== null ? aLoad(this.#w, off >> 2) : this.#r.load(this.#base + off)
   }
-  #st(off, v) {
+  #st(off: Word, v: number): void {
     if (this.#w !== null) aStore(this.#w, off >> 2, v)
     else this.#r.store(this.#base + off, v)
   }
-  #add(off, v) {
+  #add(off: Word, v: number): number {
     return this.#w !== null ? aAdd(this.#w, off >> 2, v) : this.#r.add(this.#base + off, v)
   }
-  #swap(off, v) {
+  #swap(off: Word, v: number): number {
     return this.#w !== null ? aExchange(this.#w, off >> 2, v) : this.#r.exchange(this.#base + off, v)
   }
-  #cas(off, expected, v) {
+  #cas(off: Word, expected: number, v: number): number {
     return this.#w !== null
       ? aCompareExchange(this.#w, off >> 2, expected, v)
       : this.#r.compareExchange(this.#base + off, expected, v)
   }
   // Plain accesses: record header words (ordered by the atomic tail: published after, read before)
   // and words with one writer.
-  #put(off, v) {
+  #put(off: number, v: number): void {
     if (this.#w !== null) this.#w[off >> 2] = v
     else this.#r.store(this.#base + off, v)
   }
-  #get(off) {
-    return this.#w !== null ? this.#w[off >> 2] : this.#r.load(this.#base + off)
+  #get(off: number): number {
+    return this.#w !== null ? (this.#w[off >> 2] as number) : this.#r.load(this.#base + off)
   }
 
   /** Data bytes; a message takes 8 bytes more, rounded up to 8. */
-  get capacity() {
+  get capacity(): number {
     return this.#cap
   }
 
   /** The largest message: half the capacity, less its record header. */
-  get maxMessageSize() {
+  get maxMessageSize(): number {
     return this.#max
   }
 
   /** Whether several producers may send (they take the channel's lock to place a message). */
-  get manyProducers() {
+  get manyProducers(): boolean {
     return this.#many
   }
 
   /** How the channel is doing: bytes in use, messages sent and received (counted mod 2^32), ended. */
-  stats() {
+  stats(): ChannelStats {
     this.#live()
     const { head, tail } = this.#positions()
     const sent = this.#ld(O.sent) >>> 0
@@ -305,7 +354,7 @@ class Channel {
     }
   }
 
-  #positions() {
+  #positions(): { head: number; tail: number } {
     const head = this.#ld(O.head) >>> 0
     const tail = this.#ld(O.tail) >>> 0
     if ((tail - head) >>> 0 > this.#cap)
@@ -317,7 +366,7 @@ class Channel {
 
   /** Where a message of `len` bytes would go, or null if there is no room now. The head is read
    * again only when the last one seen leaves no room (with many producers: always). */
-  #place(len) {
+  #place(len: number): Place | null {
     const cap = this.#cap
     const need = 8 + align8(len)
     let tail = this.#ld(O.tail) >>> 0
@@ -342,14 +391,14 @@ class Channel {
   /** Whether a message of `len` bytes may fit now: the last look of a producer about to sleep. It
    * holds no lock, so with many producers both positions may move between the two reads (the tail
    * then looks more than the capacity ahead): that says yes, and trySend looks again under the lock. */
-  #mayFit(len) {
+  #mayFit(len: number): boolean {
     const head = this.#ld(O.head) >>> 0
     const tail = this.#ld(O.tail) >>> 0
     return (tail - head) >>> 0 > this.#cap || fits(tail, head, 8 + align8(len), this.#cap)
   }
 
   /** Writes the records' headers and publishes the tail: the message now exists. */
-  #publish(p, len) {
+  #publish(p: Place, len: number): void {
     if (p.pad) {
       this.#put(HEADER + p.pos, p.pad - 8)
       this.#put(HEADER + p.pos + 4, KIND_PAD)
@@ -366,30 +415,27 @@ class Channel {
     }
   }
 
-  #write(at, bytes) {
+  #write(at: number, bytes: Uint8Array): void {
     if (this.#u8 !== null) this.#u8.set(bytes, at)
     else this.#r.write(bytes, this.#base + at)
   }
 
-  #checkSize(len) {
+  #checkSize(len: number): void {
     if (len > this.#max)
-      throw fail(
-        RangeError,
-        'ERR_OUT_OF_RANGE',
-        `a message of ${len} bytes is larger than this channel takes (${this.#max})`,
-      )
+      throw outOfRange('data.length', `at most ${this.#max} (this channel's largest message)`, len)
     if (this.#reserved)
-      throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'a reservation is open: commit() or abort() it first')
+      throw coded(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'a reservation is open: commit() or abort() it first')
     this.#live()
     if (this.#get(O.ended) !== 0)
-      throw fail(Error, 'ERR_MAPSHARE_CHANNEL_ENDED', 'the channel was ended: no more messages can be sent')
+      throw coded(Error, 'ERR_MAPSHARE_CHANNEL_ENDED', 'the channel was ended: no more messages can be sent')
   }
 
   /** Copies `data` in as one message; false if there is no room now. */
-  trySend(data) {
+  trySend(data: Data): boolean {
     const bytes = toBytes(data)
     this.#checkSize(bytes.length)
-    if (this.#many && this.#mutex.lock() === null) return false
+    const mutex = this.#mutex
+    if (mutex !== null && mutex.lock() === null) return false
     try {
       const p = this.#place(bytes.length)
       if (p === null) return false
@@ -397,14 +443,13 @@ class Channel {
       this.#publish(p, bytes.length)
       return true
     } finally {
-      if (this.#many) this.#mutex.unlock()
+      mutex?.unlock()
     }
   }
 
   /** `trySend`, waiting (this thread blocks) for room up to `timeout` ms; false on timeout. */
-  send(data, opts) {
-    const { timeout } = options(opts, 'options')
-    checkTimeout(timeout)
+  send(data: Data, options?: WaitOptions): boolean {
+    const timeout = checkTimeout(optionsObject(options).timeout)
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
@@ -422,9 +467,10 @@ class Channel {
   }
 
   /** `send` without blocking: resolves true once the message is in, false on timeout; `signal` aborts. */
-  async sendAsync(data, opts) {
-    const { timeout, signal } = options(opts, 'options')
-    checkTimeout(timeout)
+  async sendAsync(data: Data, options?: AsyncWaitOptions): Promise<boolean> {
+    const o = optionsObject(options)
+    const timeout = checkTimeout(o.timeout)
+    const signal = o.signal as AbortSignal | undefined
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
@@ -435,10 +481,11 @@ class Channel {
         const left = until - Date.now()
         if (left <= 0) return false
         await this.#sleepAsync(
-          this.#r.waitAsync(this.#base + O.spaceSeq, seen, {
-            timeout: Math.min(left, SPACE_RECHECK),
-            signal,
-          }),
+          this.#r.waitAsync(
+            this.#base + O.spaceSeq,
+            seen,
+            sleepOptions(Math.min(left, SPACE_RECHECK), signal),
+          ),
         )
       } finally {
         this.#tidy(() => this.#add(O.spaceWaiters, -1))
@@ -448,7 +495,7 @@ class Channel {
 
   /** Announces a sleeping producer that wants a quarter of the channel free (at least room for two
    * records of `len`) before it is woken (see SPACE_RECHECK). */
-  #enterSpaceWait(len) {
+  #enterSpaceWait(len: number): number {
     const seen = this.#ld(O.spaceSeq)
     this.#add(O.spaceWaiters, 1)
     this.#st(O.spaceWanted, Math.min(this.#cap, Math.max(this.#cap / 4, 2 * (8 + align8(len)))))
@@ -461,57 +508,57 @@ class Channel {
    * scratch Buffer copied in at `commit()` elsewhere). With many producers the channel's lock is held
    * until `commit()` or `abort()`: keep it short.
    */
-  tryReserve(length) {
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0)
-      throw fail(RangeError, 'ERR_OUT_OF_RANGE', `length must be an integer >= 0, got ${String(length)}`)
+  tryReserve(length: number): Reservation | null {
+    integer(length, 'length')
     this.#checkSize(length)
-    if (this.#many && this.#mutex.lock() === null) return null
-    let p
+    const mutex = this.#mutex
+    if (mutex !== null && mutex.lock() === null) return null
+    let p: Place | null = null
     try {
       p = this.#place(length)
     } finally {
-      if (this.#many && !p) this.#mutex.unlock()
+      if (mutex !== null && p === null) mutex.unlock()
     }
     if (p === null) return null
+    const place = p
     this.#reserved = true
     const u8 = this.#u8
     const buffer = u8 !== null ? Buffer.from(u8.buffer, u8.byteOffset + p.at, length) : Buffer.alloc(length)
     let open = true
     const end = () => {
       if (!open)
-        throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'this reservation was already committed or aborted')
+        throw coded(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'this reservation was already committed or aborted')
       open = false
       this.#reserved = false
     }
     return {
       buffer,
-      commit: (used = length) => {
-        if (typeof used !== 'number' || !Number.isSafeInteger(used) || used < 0 || used > length)
-          throw fail(RangeError, 'ERR_OUT_OF_RANGE', `commit(length): 0 to ${length}, got ${String(used)}`)
+      commit: (used: number = length) => {
+        integer(used, 'length', 0, length)
         end()
         try {
           this.#live()
           if (this.#u8 !== u8)
-            throw fail(
+            throw coded(
               Error,
               'ERR_MAPSHARE_CHANNEL_STATE',
               'the region was resized while this reservation was open: nothing was sent',
             )
-          if (u8 === null) this.#r.write(buffer.subarray(0, used), this.#base + p.at)
-          this.#publish({ ...p, need: 8 + align8(used) }, used)
+          if (u8 === null) this.#r.write(buffer.subarray(0, used), this.#base + place.at)
+          this.#publish({ ...place, need: 8 + align8(used) }, used)
         } finally {
-          if (this.#many) this.#mutex.unlock()
+          mutex?.unlock()
         }
       },
       abort: () => {
         end()
-        if (this.#many) this.#mutex.unlock()
+        mutex?.unlock()
       },
     }
   }
 
   /** No more messages: the consumer's `receive`/`receiveAsync` give null (and iteration ends) once it has read the rest. */
-  end() {
+  end(): void {
     this.#live()
     this.#st(O.ended, 1)
     this.#add(O.dataSeq, 1)
@@ -522,7 +569,7 @@ class Channel {
 
   /** The next complete message: where its payload is, and how far the head moves past it; or null.
    * The tail is read again only when the last one seen says there is nothing more. */
-  #next() {
+  #next(): Found | null {
     const cap = this.#cap
     for (;;) {
       const head = this.#get(O.head) >>> 0 // one writer: this consumer
@@ -556,7 +603,7 @@ class Channel {
     }
   }
 
-  #release(n) {
+  #release(n: Found): void {
     const head = (this.#headLeft = (n.head + n.size) >>> 0)
     this.#st(O.head, head)
     this.#receivedLeft = (this.#get(O.received) + 1) | 0
@@ -566,7 +613,7 @@ class Channel {
 
   /** Wakes sleeping producers once the room they wait for is free: once per wait (not on every
    * message: they would wake, send one message, and sleep again). */
-  #wakeProducers(head) {
+  #wakeProducers(head: number): void {
     if (this.#ld(O.spaceWaiters) === 0) return
     const want = this.#ld(O.spaceWanted)
     const free = this.#cap - ((this.#ld(O.tail) - head) >>> 0)
@@ -576,18 +623,18 @@ class Channel {
     }
   }
 
-  #copy(n) {
+  #copy(n: Found): Buffer {
     if (this.#u8 !== null) return Buffer.from(this.#u8.subarray(n.at, n.at + n.len))
     return this.#r.read(this.#base + n.at, n.len)
   }
 
-  #checkNotPeeked() {
+  #checkNotPeeked(): void {
     if (this.#peeked !== null)
-      throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'a peeked message is open: release() it first')
+      throw coded(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'a peeked message is open: release() it first')
   }
 
   /** The next message, copied out (a Buffer), or null if there is none now. */
-  tryReceive() {
+  tryReceive(): Buffer | null {
     this.#checkNotPeeked()
     this.#live()
     const n = this.#next()
@@ -601,7 +648,7 @@ class Channel {
    * The next message in place (a Buffer over the channel's memory where views exist, else a copy), or
    * null; it stays valid, and in the channel, until `release()`.
    */
-  tryPeek() {
+  tryPeek(): Buffer | null {
     this.#checkNotPeeked()
     this.#live()
     const n = this.#next()
@@ -612,9 +659,9 @@ class Channel {
   }
 
   /** Frees the message `tryPeek()`/`peek()`/`peekAsync()` gave. */
-  release() {
+  release(): void {
     if (this.#peeked === null)
-      throw fail(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'release() without a peeked message')
+      throw coded(Error, 'ERR_MAPSHARE_CHANNEL_STATE', 'release() without a peeked message')
     const n = this.#peeked
     this.#peeked = null // even if the region is gone: nothing of it is left to release
     this.#live()
@@ -625,19 +672,15 @@ class Channel {
    * Copies the next message into `target` (a Buffer, typed array or DataView) and returns its length,
    * or null if there is none now. `ERR_OUT_OF_RANGE` if it does not fit (the message stays).
    */
-  tryReceiveInto(target) {
+  tryReceiveInto(target: ArrayBufferView): number | null {
     if (!ArrayBuffer.isView(target))
-      throw fail(
-        TypeError,
-        'ERR_INVALID_ARG_TYPE',
-        'The "target" argument must be a Buffer, typed array or DataView',
-      )
+      throw invalidArgType('target', 'a Buffer, typed array or DataView', target)
     this.#checkNotPeeked()
     this.#live()
     const n = this.#next()
     if (n === null) return null
     if (n.len > target.byteLength)
-      throw fail(
+      throw coded(
         RangeError,
         'ERR_OUT_OF_RANGE',
         `the next message has ${n.len} bytes; the target holds ${target.byteLength}`,
@@ -651,38 +694,37 @@ class Channel {
   }
 
   /** `tryReceive`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
-  receive(opts) {
-    return this.#waitFor(() => this.tryReceive(), opts)
+  receive(options?: WaitOptions): Buffer | null {
+    return this.#waitFor(() => this.tryReceive(), options)
   }
 
   /** `tryReceiveInto`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
-  receiveInto(target, opts) {
-    return this.#waitFor(() => this.tryReceiveInto(target), opts)
+  receiveInto(target: ArrayBufferView, options?: WaitOptions): number | null {
+    return this.#waitFor(() => this.tryReceiveInto(target), options)
   }
 
   /** `tryPeek`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
-  peek(opts) {
-    return this.#waitFor(() => this.tryPeek(), opts)
+  peek(options?: WaitOptions): Buffer | null {
+    return this.#waitFor(() => this.tryPeek(), options)
   }
 
   /** `peek` as a promise (null on timeout, or ended and empty); `signal` aborts. */
-  peekAsync(opts) {
-    return this.#waitForAsync(() => this.tryPeek(), opts)
+  peekAsync(options?: AsyncWaitOptions): Promise<Buffer | null> {
+    return this.#waitForAsync(() => this.tryPeek(), options)
   }
 
   /** `receive` without blocking: a promise of the next message (null on timeout, or ended and empty); `signal` aborts. */
-  receiveAsync(opts) {
-    return this.#waitForAsync(() => this.tryReceive(), opts)
+  receiveAsync(options?: AsyncWaitOptions): Promise<Buffer | null> {
+    return this.#waitForAsync(() => this.tryReceive(), options)
   }
 
   /** `receiveInto` as a promise. */
-  receiveIntoAsync(target, opts) {
-    return this.#waitForAsync(() => this.tryReceiveInto(target), opts)
+  receiveIntoAsync(target: ArrayBufferView, options?: AsyncWaitOptions): Promise<number | null> {
+    return this.#waitForAsync(() => this.tryReceiveInto(target), options)
   }
 
-  #waitFor(take, opts) {
-    const { timeout } = options(opts, 'options')
-    checkTimeout(timeout)
+  #waitFor<T>(take: () => T | null, options: WaitOptions | undefined): T | null {
+    const timeout = checkTimeout(optionsObject(options).timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     let began = 0
     for (;;) {
@@ -708,9 +750,10 @@ class Channel {
     }
   }
 
-  async #waitForAsync(take, opts) {
-    const { timeout, signal } = options(opts, 'options')
-    checkTimeout(timeout)
+  async #waitForAsync<T>(take: () => T | null, options: AsyncWaitOptions | undefined): Promise<T | null> {
+    const o = optionsObject(options)
+    const timeout = checkTimeout(o.timeout)
+    const signal = o.signal as AbortSignal | undefined
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     let began = 0
     for (;;) {
@@ -732,7 +775,7 @@ class Channel {
         const left = until - Date.now()
         if (left <= 0) return null
         await this.#sleepAsync(
-          this.#r.waitAsync(this.#base + O.dataSeq, seen, { timeout: Math.min(left, DATA_RECHECK), signal }),
+          this.#r.waitAsync(this.#base + O.dataSeq, seen, sleepOptions(Math.min(left, DATA_RECHECK), signal)),
         )
       } finally {
         this.#leaveDataWait()
@@ -741,7 +784,7 @@ class Channel {
   }
 
   /** A message came after the consumer began waiting at `began` (0: it did not wait): sets the next watch. */
-  #came(m, began) {
+  #came<T>(m: T, began: number): T {
     if (began !== 0) {
       const took = performance.now() - began
       this.#watch = took < WATCH_MAX ? Math.min(WATCH_MAX, Math.max(WATCH_MIN, 2 * took)) : WATCH_MIN
@@ -749,40 +792,40 @@ class Channel {
     return m
   }
 
-  #enterDataWait() {
+  #enterDataWait(): number {
     const seen = this.#ld(O.dataSeq)
     this.#sleepers++
     this.#st(O.dataWaiters, 1)
     return seen
   }
 
-  #leaveDataWait() {
+  #leaveDataWait(): void {
     if (--this.#sleepers === 0) this.#tidy(() => this.#st(O.dataWaiters, 0))
   }
 
   /** A sleep on the region: a resize cancels it (ERR_MAPSHARE_CLOSED) but the channel goes on over
    * the new mapping, so that is a wake-up; a close is not (#live() throws it again). */
-  #sleep(wait) {
+  #sleep(wait: () => unknown): void {
     try {
       wait()
     } catch (e) {
-      if (e?.code !== 'ERR_MAPSHARE_CLOSED') throw e
+      if (codeOf(e) !== 'ERR_MAPSHARE_CLOSED') throw e
       this.#live()
     }
   }
 
-  async #sleepAsync(waiting) {
+  async #sleepAsync(waiting: Promise<unknown>): Promise<void> {
     try {
       await waiting
     } catch (e) {
-      if (e?.code !== 'ERR_MAPSHARE_CLOSED') throw e
+      if (codeOf(e) !== 'ERR_MAPSHARE_CLOSED') throw e
       this.#live()
     }
   }
 
   /** A sleeper's own cleanup, through the current mapping (after a resize the old views write into
    * inert pages); nothing to tidy once the region is closed. */
-  #tidy(fn) {
+  #tidy(fn: () => void): void {
     try {
       this.#live()
       fn()
@@ -791,14 +834,14 @@ class Channel {
     }
   }
 
-  #ready() {
+  #ready(): boolean {
     this.#live()
     const { head, tail } = this.#positions()
     return head !== tail
   }
 
   /** Messages (copies) as they come, sleeping in between; ends when the channel is ended and empty. */
-  async *[Symbol.asyncIterator]() {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     for (;;) {
       const m = await this.receiveAsync()
       if (m === null) return
@@ -807,32 +850,15 @@ class Channel {
   }
 }
 
-function checkPlace(region, byteOffset) {
-  if (region === null || typeof region !== 'object' || typeof region.load !== 'function')
-    throw fail(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      'The "region" argument must be a MmapFile, SharedMemory or ShmSegment',
+/** The channel's offset in `region`: a multiple of 64 with room for a header and the smallest ring. */
+function checkPlace(region: Region, byteOffset: unknown): number {
+  const at = byteOffset === undefined ? 0 : integer(byteOffset, 'options.byteOffset')
+  if (at % 64 !== 0) throw unaligned(`a channel starts on a multiple of 64 bytes, not at ${at}`)
+  if (at + HEADER + MIN_CAPACITY > region.length)
+    throw outOfRange(
+      'options.byteOffset',
+      `at most ${region.length - HEADER - MIN_CAPACITY} (no room for a channel after it)`,
+      at,
     )
-  if (typeof byteOffset !== 'number' || !Number.isSafeInteger(byteOffset) || byteOffset < 0)
-    throw fail(
-      RangeError,
-      'ERR_OUT_OF_RANGE',
-      `options.byteOffset must be an integer >= 0, got ${String(byteOffset)}`,
-    )
-  if (byteOffset % 64 !== 0)
-    throw fail(
-      RangeError,
-      'ERR_MAPSHARE_UNALIGNED',
-      `a channel starts on a multiple of 64 bytes, not at ${byteOffset}`,
-    )
-  if (byteOffset + HEADER + MIN_CAPACITY > region.length)
-    throw fail(
-      RangeError,
-      'ERR_OUT_OF_RANGE',
-      `no room for a channel at byteOffset ${byteOffset} of ${region.length} bytes`,
-    )
-  return byteOffset
+  return at
 }
-
-module.exports = { Channel }

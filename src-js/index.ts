@@ -1,0 +1,11 @@
+// The package: the native classes finished by regions.ts, C struct layouts and the message channel.
+export { MmapFile, Mutex, SharedMemory, ShmSegment } from './regions.ts'
+export { allocationGranularity, ftok, pageSize } from './native.ts'
+export type * from './binding/generated.js'
+export type { Region } from './native.ts'
+export { c, struct } from './layout.ts'
+export type { FieldType, ScalarType, StructInput, StructLayout, StructPlain, StructValue } from './layout.ts'
+export { Channel } from './channel.ts'
+export type { AsyncWaitOptions, ChannelStats, Reservation, WaitOptions } from './channel.ts'
+export type { CodedError, MapshareErrorCode } from './errors.ts'
+export type { ViewType } from './view-type.ts'
