@@ -2,7 +2,7 @@
 # Checks Linux glibc binaries against the glibc the release promises (2.17, napi-rs's sysroot):
 # fails on a symbol version newer than that, and on a strong undefined symbol with no version
 # (a libc function the sysroot lacks links that way, and the addon then dies at its first call).
-# Usage: scripts/check-glibc.sh FILE.node...
+# Usage: scripts/check/check-glibc.sh FILE.node...
 set -euo pipefail
 floor_minor=17
 status=0

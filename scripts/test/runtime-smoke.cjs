@@ -8,7 +8,7 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { MmapFile, SharedMemory, ShmSegment, pageSize } = require('../dist/index.js')
+const { MmapFile, SharedMemory, ShmSegment, pageSize } = require('../../dist/index.js')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-runtime-'))
 async function main() {
@@ -19,7 +19,7 @@ async function main() {
     process.execPath,
     [
       '-e',
-      `const { MmapFile } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))}); const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' }); process.stdout.write(r.read(0, 15).toString()); r.write('from the child', 100); r.close()`,
+      `const { MmapFile } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/index.js'))}); const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' }); process.stdout.write(r.read(0, 15).toString()); r.write('from the child', 100); r.close()`,
     ],
     { encoding: 'utf8' },
   )
@@ -37,7 +37,7 @@ async function main() {
   anon.close()
 
   // The JS layers: a struct layout, a view, a channel, and a wait that sleeps (threads under Bun).
-  const { Channel, c, struct } = require(path.resolve(__dirname, '../dist/index.js'))
+  const { Channel, c, struct } = require(path.resolve(__dirname, '../../dist/index.js'))
   const shared = MmapFile.anonymous(8192, { shared: true })
   const Pair = struct('pair', { a: c.u8, b: c.f64 })
   Pair.write(shared, { a: 7, b: 1.5 }, 4096)

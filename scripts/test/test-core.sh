@@ -3,7 +3,7 @@
 # natively here). musl's memcpy breaks on overlapping ranges where glibc's happens not to, so both
 # C libraries run the copy tests.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 echo "== cargo test (host)"
 cargo test -p mapshare-core --lib --tests
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then

@@ -3,7 +3,7 @@
 // methods work on the shared memory. Exits non-zero on any deviation.
 'use strict'
 const assert = require('node:assert')
-const { MmapFile, SharedMemory } = require('../dist/index.js')
+const { MmapFile, SharedMemory } = require('../../dist/index.js')
 
 const region = MmapFile.anonymous(4096, { shared: true })
 assert.throws(() => region.buffer, { code: 'ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE' })

@@ -8,11 +8,11 @@
 # library, and registers qemu with binfmt_misc so that child processes (spawn(process.execPath))
 # run too.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 node_version=22
 what=test:arm64
-# shellcheck source=scripts/emulation.sh
-source scripts/emulation.sh
+# shellcheck source=scripts/test/emulation.sh
+source scripts/test/emulation.sh
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
   echo "== apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross"
@@ -41,10 +41,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 npx napi build --platform --release --no-js --target aarch64-unknown-linux-gnu --use-napi-cross --output-dir "$out" >/dev/null
 cp "$out/mapshare.linux-arm64-gnu.node" .
-bash scripts/check-glibc.sh mapshare.linux-arm64-gnu.node
+bash scripts/check/check-glibc.sh mapshare.linux-arm64-gnu.node
 
 echo "== ava (arm64)"
-MAPSHARE_STRIP_TYPES=1 "$node" node_modules/ava/entrypoints/cli.mjs --config scripts/ava.emulated.config.mjs \
+MAPSHARE_STRIP_TYPES=1 "$node" node_modules/ava/entrypoints/cli.mjs --config scripts/test/ava.emulated.config.mjs \
   --match '!*100,000*' --match '!*5,000 round trips*' --match '!*until the system limit*' \
   --match '!*native work on the pool that holds buffer survives close() on every kind*' \
   --match '!*regions larger than a Buffer*'

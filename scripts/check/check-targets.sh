@@ -2,7 +2,7 @@
 # `npm run check:targets`: every platform path type-checks (clippy -D warnings) for the targets that
 # cannot run here, and the Linux targets that can be built here are built for real.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 check=(x86_64-pc-windows-msvc aarch64-pc-windows-msvc x86_64-apple-darwin aarch64-apple-darwin)
 build=(x86_64-unknown-linux-musl aarch64-unknown-linux-gnu)
 rustup target add "${check[@]}" "${build[@]}" >/dev/null
@@ -24,5 +24,5 @@ done
 # toolchain package (@napi-rs/cross-toolchain-x64-target-x86_64@1.0.3) is not on our registry, so the
 # arm64 binary stands for both here: the code is the same, and so are the libc symbols it needs.
 echo "== the glibc binary needs nothing newer than glibc 2.17"
-bash scripts/check-glibc.sh "$out/mapshare.linux-arm64-gnu.node"
+bash scripts/check/check-glibc.sh "$out/mapshare.linux-arm64-gnu.node"
 echo "check:targets: all targets passed"

