@@ -453,15 +453,12 @@ export class Channel implements AsyncIterable<Buffer> {
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
-      if (this.trySend(bytes)) return true
-      const seen = this.#enterSpaceWait(bytes.length)
+      const round = this.#sendRound(bytes, until)
+      if (typeof round === 'boolean') return round
       try {
-        if (this.#mayFit(bytes.length)) continue
-        const left = until - Date.now()
-        if (left <= 0) return false
-        this.#sleep(() => this.#r.wait(this.#base + O.spaceSeq, seen, Math.min(left, SPACE_RECHECK)))
+        this.#sleep(() => this.#r.wait(this.#base + O.spaceSeq, round.seen, round.ms))
       } finally {
-        this.#tidy(() => this.#add(O.spaceWaiters, -1))
+        this.#leaveSpaceWait()
       }
     }
   }
@@ -474,23 +471,42 @@ export class Channel implements AsyncIterable<Buffer> {
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
+      const round = this.#sendRound(bytes, until)
+      if (typeof round === 'boolean') return round
+      try {
+        await this.#sleepAsync(
+          this.#r.waitAsync(this.#base + O.spaceSeq, round.seen, sleepOptions(round.ms, signal)),
+        )
+      } finally {
+        this.#leaveSpaceWait()
+      }
+    }
+  }
+
+  /**
+   * One round of a waiting send: true once the message is in, false past `until`; else this producer
+   * is announced as sleeping (the caller sleeps on the space sequence `seen` for `ms` at most, then
+   * calls #leaveSpaceWait()).
+   */
+  #sendRound(bytes: Uint8Array, until: number): boolean | { seen: number; ms: number } {
+    for (;;) {
       if (this.trySend(bytes)) return true
       const seen = this.#enterSpaceWait(bytes.length)
+      let sleeping = false
       try {
         if (this.#mayFit(bytes.length)) continue
         const left = until - Date.now()
         if (left <= 0) return false
-        await this.#sleepAsync(
-          this.#r.waitAsync(
-            this.#base + O.spaceSeq,
-            seen,
-            sleepOptions(Math.min(left, SPACE_RECHECK), signal),
-          ),
-        )
+        sleeping = true
+        return { seen, ms: Math.min(left, SPACE_RECHECK) }
       } finally {
-        this.#tidy(() => this.#add(O.spaceWaiters, -1))
+        if (!sleeping) this.#leaveSpaceWait()
       }
     }
+  }
+
+  #leaveSpaceWait(): void {
+    this.#tidy(() => this.#add(O.spaceWaiters, -1))
   }
 
   /** Announces a sleeping producer that wants a quarter of the channel free (at least room for two
@@ -737,13 +753,11 @@ export class Channel implements AsyncIterable<Buffer> {
         while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0);
         if (this.#ready()) continue
       }
-      const seen = this.#enterDataWait()
+      const round = this.#dataRound(until)
+      if (round === 'again') continue
+      if (round === 'none') return null
       try {
-        if (this.#ready()) continue
-        if (this.#ld(O.ended) !== 0) return null
-        const left = until - Date.now()
-        if (left <= 0) return null
-        this.#sleep(() => this.#r.wait(this.#base + O.dataSeq, seen, Math.min(left, DATA_RECHECK)))
+        this.#sleep(() => this.#r.wait(this.#base + O.dataSeq, round.seen, round.ms))
       } finally {
         this.#leaveDataWait()
       }
@@ -768,14 +782,12 @@ export class Channel implements AsyncIterable<Buffer> {
           await new Promise(setImmediate)
         if (this.#ready()) continue
       }
-      const seen = this.#enterDataWait()
+      const round = this.#dataRound(until)
+      if (round === 'again') continue
+      if (round === 'none') return null
       try {
-        if (this.#ready()) continue
-        if (this.#ld(O.ended) !== 0) return null
-        const left = until - Date.now()
-        if (left <= 0) return null
         await this.#sleepAsync(
-          this.#r.waitAsync(this.#base + O.dataSeq, seen, sleepOptions(Math.min(left, DATA_RECHECK), signal)),
+          this.#r.waitAsync(this.#base + O.dataSeq, round.seen, sleepOptions(round.ms, signal)),
         )
       } finally {
         this.#leaveDataWait()
@@ -790,6 +802,26 @@ export class Channel implements AsyncIterable<Buffer> {
       this.#watch = took < WATCH_MAX ? Math.min(WATCH_MAX, Math.max(WATCH_MIN, 2 * took)) : WATCH_MIN
     }
     return m
+  }
+
+  /**
+   * After the watch: announces this consumer as sleeping, unless a message came meanwhile (`'again'`),
+   * the channel ended or `until` passed (`'none'`); else the data sequence seen and how long to sleep
+   * (the caller sleeps, then calls #leaveDataWait()).
+   */
+  #dataRound(until: number): 'again' | 'none' | { seen: number; ms: number } {
+    const seen = this.#enterDataWait()
+    let sleeping = false
+    try {
+      if (this.#ready()) return 'again'
+      if (this.#ld(O.ended) !== 0) return 'none'
+      const left = until - Date.now()
+      if (left <= 0) return 'none'
+      sleeping = true
+      return { seen, ms: Math.min(left, DATA_RECHECK) }
+    } finally {
+      if (!sleeping) this.#leaveDataWait()
+    }
   }
 
   #enterDataWait(): number {

@@ -153,29 +153,49 @@ function notCName(name: string): string | null {
   return null
 }
 
+/** The DataView accessors of a scalar type, by the name they share (`getInt32`/`setInt32`, ...). */
+type Accessor =
+  | 'Int8'
+  | 'Uint8'
+  | 'Int16'
+  | 'Uint16'
+  | 'Int32'
+  | 'Uint32'
+  | 'BigInt64'
+  | 'BigUint64'
+  | 'Float32'
+  | 'Float64'
+
 function scalar<V extends Scalar, A>(
   cName: string,
-  size: number,
   Typed: TypedArrayClass,
-  get: (dv: DataView, at: number, little: boolean) => V,
-  set: (dv: DataView, at: number, v: V, little: boolean) => void,
+  accessor: Accessor,
   range?: readonly [V, V],
 ): ScalarType<V, A> {
+  const size = Typed.BYTES_PER_ELEMENT
   const big = range !== undefined && typeof range[0] === 'bigint'
+  // Captured once: a later change to DataView.prototype changes nothing here.
+  const get = DataView.prototype[`get${accessor}`] as (this: DataView, at: number, little?: boolean) => V
+  const set = DataView.prototype[`set${accessor}`] as (
+    this: DataView,
+    at: number,
+    v: V,
+    little?: boolean,
+  ) => void
   const info: ScalarInfo = {
     kind: 'scalar',
     cName,
     size,
     align: size,
     Typed,
-    get: (dv, at) => get(dv, at, LITTLE),
+    get: (dv, at) => Reflect.apply(get, dv, [at, LITTLE]),
     set: (dv, at, v, path) => {
       if (big ? typeof v !== 'bigint' : typeof v !== 'number')
         throw invalidArgType(path, `${cName} (a ${big ? 'bigint' : 'number'})`, v)
       const value = v as V
       if (range !== undefined && (value < range[0] || value > range[1] || (!big && !Number.isInteger(value))))
         throw outOfRange(path, `an integer in [${range[0]}, ${range[1]}] (${cName})`, value)
-      set(dv, at, value, LITTLE)
+      Reflect.apply(set, dv, [at, value, LITTLE])
     },
   }
   return register(info, { size, align: size } as ScalarType<V, A>)
@@ -201,84 +221,16 @@ export const c: {
     n: number,
   ): FieldType<T extends ScalarType<unknown, infer A> ? A : ValueOf<T>[]>
 } = Object.freeze({
-  i8: scalar<number, Int8Array>(
-    'int8_t',
-    1,
-    Int8Array,
-    (d, a) => d.getInt8(a),
-    (d, a, v) => d.setInt8(a, v),
-    [-128, 127],
-  ),
-  u8: scalar<number, Uint8Array>(
-    'uint8_t',
-    1,
-    Uint8Array,
-    (d, a) => d.getUint8(a),
-    (d, a, v) => d.setUint8(a, v),
-    [0, 255],
-  ),
-  i16: scalar<number, Int16Array>(
-    'int16_t',
-    2,
-    Int16Array,
-    (d, a, l) => d.getInt16(a, l),
-    (d, a, v, l) => d.setInt16(a, v, l),
-    [-32768, 32767],
-  ),
-  u16: scalar<number, Uint16Array>(
-    'uint16_t',
-    2,
-    Uint16Array,
-    (d, a, l) => d.getUint16(a, l),
-    (d, a, v, l) => d.setUint16(a, v, l),
-    [0, 65535],
-  ),
-  i32: scalar<number, Int32Array>(
-    'int32_t',
-    4,
-    Int32Array,
-    (d, a, l) => d.getInt32(a, l),
-    (d, a, v, l) => d.setInt32(a, v, l),
-    [-2147483648, 2147483647],
-  ),
-  u32: scalar<number, Uint32Array>(
-    'uint32_t',
-    4,
-    Uint32Array,
-    (d, a, l) => d.getUint32(a, l),
-    (d, a, v, l) => d.setUint32(a, v, l),
-    [0, 4294967295],
-  ),
-  i64: scalar<bigint, BigInt64Array>(
-    'int64_t',
-    8,
-    BigInt64Array,
-    (d, a, l) => d.getBigInt64(a, l),
-    (d, a, v, l) => d.setBigInt64(a, v, l),
-    [-(2n ** 63n), 2n ** 63n - 1n],
-  ),
-  u64: scalar<bigint, BigUint64Array>(
-    'uint64_t',
-    8,
-    BigUint64Array,
-    (d, a, l) => d.getBigUint64(a, l),
-    (d, a, v, l) => d.setBigUint64(a, v, l),
-    [0n, 2n ** 64n - 1n],
-  ),
-  f32: scalar<number, Float32Array>(
-    'float',
-    4,
-    Float32Array,
-    (d, a, l) => d.getFloat32(a, l),
-    (d, a, v, l) => d.setFloat32(a, v, l),
-  ),
-  f64: scalar<number, Float64Array>(
-    'double',
-    8,
-    Float64Array,
-    (d, a, l) => d.getFloat64(a, l),
-    (d, a, v, l) => d.setFloat64(a, v, l),
-  ),
+  i8: scalar<number, Int8Array>('int8_t', Int8Array, 'Int8', [-128, 127]),
+  u8: scalar<number, Uint8Array>('uint8_t', Uint8Array, 'Uint8', [0, 255]),
+  i16: scalar<number, Int16Array>('int16_t', Int16Array, 'Int16', [-32768, 32767]),
+  u16: scalar<number, Uint16Array>('uint16_t', Uint16Array, 'Uint16', [0, 65535]),
+  i32: scalar<number, Int32Array>('int32_t', Int32Array, 'Int32', [-2147483648, 2147483647]),
+  u32: scalar<number, Uint32Array>('uint32_t', Uint32Array, 'Uint32', [0, 4294967295]),
+  i64: scalar<bigint, BigInt64Array>('int64_t', BigInt64Array, 'BigInt64', [-(2n ** 63n), 2n ** 63n - 1n]),
+  u64: scalar<bigint, BigUint64Array>('uint64_t', BigUint64Array, 'BigUint64', [0n, 2n ** 64n - 1n]),
+  f32: scalar<number, Float32Array>('float', Float32Array, 'Float32'),
+  f64: scalar<number, Float64Array>('double', Float64Array, 'Float64'),
   char(n: number): FieldType<string> {
     count(n, 'c.char(n)')
     return register({ kind: 'char', n, size: n, align: 1 }, { size: n, align: 1 })
