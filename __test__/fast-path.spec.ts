@@ -6,7 +6,7 @@ import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { regionState } from '../src-js/brand.ts'
+import { fastPathState } from '../src-js/regions.ts'
 import { MmapFile, SharedMemory, ShmSegment, pageSize, type Region } from '../src-js/index.ts'
 import { snippet } from './helpers/snippet.ts'
 import { ROOT } from './helpers/spawn.ts'
@@ -23,7 +23,7 @@ function warm(r: Region) {
 
 /** Whether the region's calls now take the fast path (its internal state has typed arrays). */
 function engaged(r: object): boolean {
-  const s = regionState(r)
+  const s = fastPathState(r)
   return s !== undefined && s.i32 !== null
 }
 

@@ -1,15 +1,13 @@
 // Which objects are mapshare's own: a private field stamped on every region and Mutex the addon
 // made. A region is stamped on its first method call, once the addon has recognised it as one of
-// its own (its `_handle` unwraps only objects the addon made); a Mutex when `region.mutex()` makes
-// it. A Proxy of a region, `Object.create(MmapFile.prototype)` or an object carrying a copied symbol
+// its own (its class's `_handle` unwraps only objects the addon made as that class), with the field
+// of its class; a Mutex when `region.mutex()` makes it. A Proxy of a region, `Object.create(MmapFile.prototype)` or an object carrying a copied symbol
 // cannot have the field (`#state in value` is V8's own brand check), and the field holds the fast
 // path's per-object state, so finding the state is the brand check.
 import type { FastBuffer } from './native.ts'
 
 /** A region's fast-path state: made once per region, then only mutated (see fast-path.ts). */
 export interface RegionState {
-  /** The prototype of the class the addon made the region as. */
-  readonly owner: object
   /** The region's number for the addon's by-handle functions (-1: not asked yet). */
   handle: number
   /** Native calls so far: the fast path is set up after a few (a region used once never pays for it). */
@@ -40,20 +38,6 @@ const Identity = function (o: object): object {
   return o
 } as unknown as new (o: object) => object
 
-class RegionStamp extends Identity {
-  #state: RegionState
-  private constructor(o: object, state: RegionState) {
-    super(o)
-    this.#state = state
-  }
-  static stamp(o: object, state: RegionState): void {
-    new RegionStamp(o, state)
-  }
-  static stateOf(o: unknown): RegionState | undefined {
-    return typeof o === 'object' && o !== null && #state in o ? o.#state : undefined
-  }
-}
-
 class MutexStamp extends Identity {
   #state: MutexState | null
   private constructor(o: object, state: MutexState | null) {
@@ -71,28 +55,54 @@ class MutexStamp extends Identity {
   }
 }
 
-/** States of regions the addon made that are not stamped: frozen or sealed ones (as before the
- * brand, a region made non-extensible keeps to the native calls; the benchmark measures those
- * that way), and any a runtime refuses to add a private field to. They have no fast path. */
-const unstamped = new WeakMap<object, RegionState>()
-
-/** Marks `region` as made by the addon, with its fast-path state (the caller has checked it is). */
-export function stampRegion(region: object, state: RegionState): RegionState {
-  try {
-    if (!Object.isExtensible(region)) throw new TypeError('not extensible')
-    RegionStamp.stamp(region, state)
-  } catch {
-    state.closed = true // never set up: such a region always takes the native calls
-    unstamped.set(region, state)
-  }
-  return state
+/** The brand of one region class: its own private field, so that an object of one class never
+ * passes as another's. */
+export interface RegionBrand {
+  /** Marks `region` as made by the addon as this class, with its fast-path state (the caller has
+   * checked that it is). A frozen or sealed region is not stamped (as before the brand, a region made
+   * non-extensible keeps to the native calls; the benchmark measures those that way), nor one a
+   * runtime refuses to add a private field to: `anyStateOf` finds those, with no fast path. */
+  stamp(region: object, state: RegionState): RegionState
+  /** The state of a region stamped as this class; undefined for anything else (and regions not stamped yet). */
+  stateOf(value: unknown): RegionState | undefined
+  /** `stateOf`, also for the regions of this class that could not be stamped. */
+  anyStateOf(value: unknown): RegionState | undefined
 }
-/** The state of a region stamped as the addon's; undefined for anything else (and for regions not stamped yet). */
-export const regionState: (value: unknown) => RegionState | undefined = RegionStamp.stateOf
-/** `regionState`, also for the regions that could not be stamped. */
-export const anyRegionState = (value: unknown): RegionState | undefined =>
-  RegionStamp.stateOf(value) ??
-  (typeof value === 'object' && value !== null ? unstamped.get(value) : undefined)
+
+/** A new brand, for one region class. */
+export function regionBrand(): RegionBrand {
+  class RegionStamp extends Identity {
+    #state: RegionState
+    private constructor(o: object, state: RegionState) {
+      super(o)
+      this.#state = state
+    }
+    static stamp(o: object, state: RegionState): void {
+      new RegionStamp(o, state)
+    }
+    static stateOf(o: unknown): RegionState | undefined {
+      return typeof o === 'object' && o !== null && #state in o ? o.#state : undefined
+    }
+  }
+  const unstamped = new WeakMap<object, RegionState>()
+  return {
+    stamp(region, state) {
+      try {
+        if (!Object.isExtensible(region)) throw new TypeError('not extensible')
+        RegionStamp.stamp(region, state)
+      } catch {
+        state.closed = true // never set up: such a region always takes the native calls
+        unstamped.set(region, state)
+      }
+      return state
+    },
+    stateOf: RegionStamp.stateOf,
+    anyStateOf: (value) =>
+      RegionStamp.stateOf(value) ??
+      (typeof value === 'object' && value !== null ? unstamped.get(value) : undefined),
+  }
+}
+
 /** Marks `mutex` as made by the addon; `state` is null where it has no fast path. */
 export const stampMutex: (mutex: object, state: MutexState | null) => void = MutexStamp.stamp
 /** Whether `value` is a Mutex the addon made. */

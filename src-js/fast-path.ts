@@ -18,14 +18,7 @@
 //   file or POSIX object another process truncates would fault (SIGBUS) in a plain copy, and the
 //   native copy turns that into EFAULT.
 import { types } from 'node:util'
-import {
-  anyRegionState,
-  mutexState,
-  regionState,
-  stampMutex,
-  stampRegion,
-  type RegionState,
-} from './brand.ts'
+import { mutexState, regionBrand, stampMutex, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
 import {
   ATOMIC_OPS,
@@ -69,8 +62,7 @@ const {
 } = Atomics
 const { apply, defineProperty } = Reflect
 const allocUnsafeSlow = Buffer.allocUnsafeSlow
-// Local names for the per-call checks (an import is a property load on the module object).
-const stateOf = regionState
+// A local name for the per-call check (an import is a property load on the module object).
 const mutexStateOf = mutexState
 
 /** Native calls on a region before the fast path is set up: a region used a few times never pays for it. */
@@ -89,9 +81,8 @@ const MIN_I64 = -(2n ** 63n)
 const MAX_I64 = 2n ** 63n - 1n
 
 /** A new region's state (see brand.ts): no fast path until WARM_UP native calls. */
-function newRegionState(owner: object, fastPath: () => ReturnType<RegionPrivates['fastPath']>): RegionState {
+function newRegionState(fastPath: () => ReturnType<RegionPrivates['fastPath']>): RegionState {
   return {
-    owner,
     handle: -1,
     calls: 0,
     closed: false,
@@ -153,6 +144,8 @@ interface NativeMethods {
 export interface InstalledRegion {
   readonly installed: ReadonlySet<Method>
   readonly genuine: (value: unknown) => boolean
+  /** The fast-path state of a region of this class (tests look at it), if it has been stamped. */
+  readonly stateOf: (value: unknown) => RegionState | undefined
 }
 
 /** The fast path's methods for a region class. */
@@ -180,14 +173,13 @@ export function installRegion(
     defineProperty(proto, name, { value: fn, writable: true, enumerable: false, configurable: true })
   }
   const notOurs = (): Error => invalidThis(Class.name)
+  const brand = regionBrand()
+  const stateOf = brand.stateOf
   /** The state of a region of this class, stamped on its first call once the addon's own
    * `_handle` has unwrapped it (which it does only for objects it made as this class). */
   const known = (self: unknown): RegionState => {
-    const s = anyRegionState(self)
-    if (s !== undefined) {
-      if (s.owner !== proto) throw notOurs()
-      return s
-    }
+    const s = brand.anyStateOf(self)
+    if (s !== undefined) return s
     if (typeof self !== 'object' || self === null || types.isProxy(self)) throw notOurs()
     let h: number
     try {
@@ -195,9 +187,9 @@ export function installRegion(
     } catch {
       throw notOurs()
     }
-    const state = stampRegion(
+    const state = brand.stamp(
       self,
-      newRegionState(proto, () => privates.fastPath(self)),
+      newRegionState(() => privates.fastPath(self)),
     )
     state.handle = h
     return state
@@ -626,7 +618,7 @@ export function installRegion(
     },
     nativeMutex,
   )
-  return { installed, genuine }
+  return { installed, genuine, stateOf }
 }
 
 /** The Mutex's fast path: the uncontended lock and unlock are one compare-and-swap on the word. */

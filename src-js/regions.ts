@@ -1,7 +1,7 @@
 // The public classes, finished: the fast path's methods, a receiver check on every other method and
 // getter (Node's ERR_INVALID_THIS, where V8 would say only "Illegal invocation"), and
 // `util.inspect` output that says what a region is.
-import { isMutex } from './brand.ts'
+import { isMutex, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
 import { installMutex, installRegion } from './fast-path.ts'
 import {
@@ -79,19 +79,30 @@ function inspectable(
   })
 }
 
-/** The receiver checks of the three region classes. */
+/** The receiver checks of the three region classes, and their fast-path states. */
 const regionChecks: Array<(value: unknown) => boolean> = []
+const regionStates: Array<(value: unknown) => RegionState | undefined> = []
 
 function finishRegion<C extends { readonly name: string; readonly prototype: object }>(
   Class: C,
   privates: RegionPrivates,
   shown: readonly string[],
 ): C {
-  const { installed, genuine } = installRegion(Class, privates)
+  const { installed, genuine, stateOf } = installRegion(Class, privates)
+  regionStates.push(stateOf)
   guard(Class, genuine, installed)
   inspectable(Class, shown)
   regionChecks.push(genuine)
   return Class
+}
+
+/** The fast-path state of a region (for the tests of the fast path; not exported by the package). */
+export function fastPathState(value: unknown): RegionState | undefined {
+  for (const stateOf of regionStates) {
+    const s = stateOf(value)
+    if (s !== undefined) return s
+  }
+  return undefined
 }
 
 /** Whether `value` is a region the addon made (not a Proxy, copy or look-alike of one). */
