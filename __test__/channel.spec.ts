@@ -442,6 +442,9 @@ test('corrupt channel memory written by another process is ERR_MAPSHARE_CHANNEL_
     (await corrupt('r.store(256 + 4, 2)')).slice(0, 2),
     Array(2).fill('ERR_MAPSHARE_CHANNEL_CORRUPT'),
   ) // a bad padding
+  // Positions a peer moved off the 8-byte grid: refused before any byte is read as a message.
+  t.deepEqual(await corrupt('r.store(64, 28)'), Array(3).fill('ERR_MAPSHARE_CHANNEL_CORRUPT')) // tail
+  t.deepEqual(await corrupt('r.store(128, 4)'), Array(3).fill('ERR_MAPSHARE_CHANNEL_CORRUPT')) // head
   // Opening what is not a channel.
   for (const [at, value] of [
     [0, 0],
@@ -520,4 +523,25 @@ test('bad arguments are coded errors', (t) => {
   )
   t.is(ch.receive()?.length, ch.maxMessageSize) // what was sent before the end is still read
   t.is(ch.receive(), null)
+})
+
+test('stats() stays within what the positions say when a peer died between moving a position and counting', (t) => {
+  const region = SharedMemory.anonymous(256 + 4096)
+  const ch = Channel.create(region)
+  ch.trySend('one')
+  ch.trySend('two')
+  t.truthy(ch.tryReceive())
+  // A producer killed after publishing its tail but before counting: `sent` is left behind `received`.
+  region.store(80, 0)
+  t.like(ch.stats(), { pending: 1, used: 16 })
+  // A consumer killed after moving the head but before counting: `received` is left behind.
+  region.store(80, 2)
+  region.store(140, 0)
+  t.truthy(ch.tryReceive())
+  t.like(ch.stats(), { pending: 0, used: 0 })
+  // Counters far apart: never more pending messages than 8-byte records fit in what is used.
+  ch.trySend('three')
+  region.store(80, 1000)
+  t.like(ch.stats(), { pending: 2, used: 16 })
+  region.close()
 })

@@ -344,12 +344,16 @@ export class Channel implements AsyncIterable<Buffer> {
     const { head, tail } = this.#positions()
     const sent = this.#ld(O.sent) >>> 0
     const received = this.#ld(O.received) >>> 0
+    const used = (tail - head) >>> 0
     return {
       capacity: this.#cap,
-      used: (tail - head) >>> 0,
+      used,
       sent,
       received,
-      pending: (sent - received) >>> 0,
+      // The counters are bumped after the positions move: a producer or consumer killed in between
+      // leaves them off by one for good. What the positions say bounds them: none when the ring is
+      // empty, else at least one and at most one per 8 bytes in use.
+      pending: used === 0 ? 0 : Math.min(Math.max((sent - received) | 0, 1), used / 8),
       ended: this.#ld(O.ended) !== 0,
     }
   }
@@ -357,8 +361,7 @@ export class Channel implements AsyncIterable<Buffer> {
   #positions(): { head: number; tail: number } {
     const head = this.#ld(O.head) >>> 0
     const tail = this.#ld(O.tail) >>> 0
-    if ((tail - head) >>> 0 > this.#cap)
-      throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
+    checkPositions(head, tail, this.#cap)
     return { head, tail }
   }
 
@@ -378,8 +381,7 @@ export class Channel implements AsyncIterable<Buffer> {
     ) {
       const head = this.#ld(O.head) >>> 0
       tail = this.#ld(O.tail) >>> 0 // after the head (other producers hold the lock now)
-      if ((tail - head) >>> 0 > cap)
-        throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
+      checkPositions(head, tail, cap)
       this.#headSeen = head
       if (!fits(tail, head, need, cap)) return null
     }
@@ -599,8 +601,8 @@ export class Channel implements AsyncIterable<Buffer> {
         tail = this.#tailSeen = this.#ld(O.tail) >>> 0
         if (head === tail) return null
       }
+      checkPositions(head, tail, cap)
       const avail = (tail - head) >>> 0
-      if (avail > cap) throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
       const pos = head & (cap - 1)
       if (avail < 8 || pos + 8 > cap) throw corrupt(`a record header at ${pos} does not fit`)
       const len = this.#get(HEADER + pos) >>> 0
@@ -880,6 +882,14 @@ export class Channel implements AsyncIterable<Buffer> {
       yield m
     }
   }
+}
+
+/** The positions as a peer may have left them: 8-aligned, at most the capacity apart. */
+function checkPositions(head: number, tail: number, cap: number): void {
+  if ((head & 7) !== 0 || (tail & 7) !== 0)
+    throw corrupt(`head ${head} or tail ${tail} is not a multiple of 8 (records are 8-aligned)`)
+  if ((tail - head) >>> 0 > cap)
+    throw corrupt(`head ${head} and tail ${tail} are more than the capacity apart`)
 }
 
 /** The channel's offset in `region`: a multiple of 64 with room for a header and the smallest ring. */
