@@ -143,22 +143,33 @@ test('a C program sends to Node and receives from Node through include/mapshare_
   const senderClosed = new Promise((r) => sender.on('close', r))
   let n = 0
   let wrong = 0
-  for await (const m of ch) if (String(m) !== `c ${n++}`) wrong++
+  for await (const m of ch) {
+    const want = n % 100 === 99 ? '' : `c ${n}` // every 100th message is empty
+    n++
+    if (String(m) !== want) wrong++
+  }
   t.is(n, 10_000)
   t.is(wrong, 0)
-  await senderClosed
+  t.is(await senderClosed, 0)
   ch = Channel.create(region)
   const receiver = spawn(exe, ['receive', file], { stdio: ['ignore', 'pipe', 'inherit'] })
   const receiverClosed = new Promise((r) => receiver.on('close', r))
   let out = ''
   receiver.stdout.on('data', (d) => (out += d))
-  for (let i = 0; i < 5000; i++) await ch.sendAsync(`node ${i}`)
+  // Empty messages too: the C consumer must tell them from "no message".
+  for (let i = 0; i < 5000; i++) await ch.sendAsync(i % 10 === 9 ? '' : `node ${i}`)
   ch.end()
   const status = await receiverClosed
   t.is(status, 0)
   const lines = out.trim().split('\n')
   t.is(lines.length, 5000)
-  t.true(lines.every((l, i) => l === `node ${i}`))
+  t.true(lines.every((l, i) => l === (i % 10 === 9 ? '<empty>' : `node ${i}`)))
+  // An ended channel: C's producer refuses as Node's does.
+  ch = Channel.create(region)
+  ch.end()
+  const ended = spawnSync(exe, ['send-ended', file], { encoding: 'utf8', timeout: 10_000 })
+  t.is(ended.stdout.trim(), '-5 -5', ended.stderr)
+  t.is(ch.tryReceive(), null)
   // A header that claims more capacity than the file holds: the C side refuses it at msch_open
   // (it would read past its mapping).
   Channel.create(region)

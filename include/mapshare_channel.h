@@ -1,6 +1,20 @@
-/* mapshare's message channel, for C peers (Linux): the same layout and protocol as channel.cjs.
+/* mapshare's message channel, for C peers (Linux): the same layout and protocol as src-js/channel.ts.
  * One consumer and one producer (a channel made with producers 'single'); a channel with many
- * producers also needs its lock (offset 76, see the README's lock word) around msch_try_send.
+ * producers also needs its lock (offset 76, see the README's lock word) around msch_try_send and
+ * msch_reserve ... msch_commit.
+ *
+ * Which words are atomic, and how they are ordered (Node uses JS Atomics, which are sequentially
+ * consistent; the functions here use C11 seq_cst atomics, so they are the same):
+ *   - tail: written by the producer (or the lock's holder) with a release store after the record and
+ *     its payload are written; read with an acquire load before reading any record (the message
+ *     exists from the store on). head: the same for the consumer, after the message was read (the room
+ *     is free from the store on).
+ *   - record headers (length, kind) and payloads: plain accesses, ordered by tail and head.
+ *   - sent (producer) and received (consumer): one writer each, bumped after tail or head moved;
+ *     statistics only (a peer killed in between leaves them off by one).
+ *   - data_waiters (consumer sleeping, 0/1), space_waiters (a count), space_wanted, data_seq,
+ *     space_seq, ended: atomic read-modify-writes or stores, sequentially consistent: the protocol
+ *     below depends on a sleeper's flag store being seen before it re-reads the position.
  *
  * Layout at the channel's offset (a multiple of 64) of the shared memory; u32 words in the machine's
  * byte order, positions running freely mod 2^32:
@@ -33,6 +47,14 @@ long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURC
 #define MSCH_HEADER 256u
 #define MSCH_KIND_MESSAGE 1u
 #define MSCH_KIND_PAD 2u
+
+/* What the functions below return besides a message's length (>= 0): distinct negative results. */
+#define MSCH_OK 0            /* sent, committed, released */
+#define MSCH_CORRUPT (-1)    /* the channel's memory is not a valid channel (a peer wrote over it) */
+#define MSCH_TOO_LARGE (-2)  /* the message is larger than the channel takes, or than the buffer given */
+#define MSCH_EMPTY (-3)      /* no message now */
+#define MSCH_FULL (-4)       /* no room now */
+#define MSCH_ENDED (-5)      /* the channel was ended: no more messages (receiving: and none is left) */
 
 struct msch_header {
   uint32_t magic, version, capacity, flags, max_message;
@@ -91,63 +113,130 @@ static inline void msch_wake_producers(const struct msch *c, uint32_t head) {
   }
 }
 
-/* Copies `len` bytes in as one message: 1 if sent, 0 if there is no room now, -1 if too large, -2 if
- * the channel's memory is corrupt. */
-static inline int msch_try_send(const struct msch *c, const void *msg, uint32_t len) {
+/* Room for one message, written in place: msch_reserve gives it, msch_commit publishes it. */
+struct msch_reservation {
+  unsigned char *data; /* where the payload goes: `len` bytes */
+  uint32_t len, tail, pos, pad;
+};
+
+/* Room for a message of `len` bytes in place: MSCH_OK with `r->data` to write to, MSCH_FULL if there
+ * is no room now, MSCH_TOO_LARGE, MSCH_ENDED or MSCH_CORRUPT. Nothing is sent until msch_commit. */
+static inline int msch_reserve(const struct msch *c, uint32_t len, struct msch_reservation *r) {
   struct msch_header *h = c->h;
   uint32_t cap = c->cap;
-  if (len > cap / 2 - 8) return -1;
+  if (len > cap / 2 - 8) return MSCH_TOO_LARGE;
+  if (atomic_load(&h->ended)) return MSCH_ENDED;
   uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
-  if ((uint32_t)(tail - head) > cap || (tail & 7) != 0) return -2;
+  if ((uint32_t)(tail - head) > cap || ((head | tail) & 7) != 0) return MSCH_CORRUPT;
   uint32_t need = 8 + ((len + 7) & ~7u), pos = tail & (cap - 1);
   uint32_t pad = pos + need > cap ? cap - pos : 0;
-  if ((uint64_t)(uint32_t)(tail - head) + pad + need > cap) return 0;
+  if ((uint64_t)(uint32_t)(tail - head) + pad + need > cap) return MSCH_FULL;
+  r->data = msch_data(h) + (pad ? 0 : pos) + 8;
+  r->len = len;
+  r->tail = tail;
+  r->pos = pos;
+  r->pad = pad;
+  return MSCH_OK;
+}
+
+/* Publishes the reserved message with its first `used` bytes (at most the reserved length), and wakes
+ * a sleeping consumer. MSCH_TOO_LARGE if `used` is more than was reserved (nothing is sent). */
+static inline int msch_commit(const struct msch *c, const struct msch_reservation *r, uint32_t used) {
+  struct msch_header *h = c->h;
+  if (used > r->len) return MSCH_TOO_LARGE;
   unsigned char *d = msch_data(h);
-  if (pad) {
-    atomic_store((_Atomic uint32_t *)(d + pos), pad - 8);
-    atomic_store((_Atomic uint32_t *)(d + pos + 4), MSCH_KIND_PAD);
+  if (r->pad) {
+    *(uint32_t *)(d + r->pos) = r->pad - 8;
+    *(uint32_t *)(d + r->pos + 4) = MSCH_KIND_PAD;
   }
-  uint32_t at = pad ? 0 : pos;
-  memcpy(d + at + 8, msg, len);
-  atomic_store((_Atomic uint32_t *)(d + at), len);
-  atomic_store((_Atomic uint32_t *)(d + at + 4), MSCH_KIND_MESSAGE);
-  atomic_store(&h->tail, tail + pad + need); /* the message exists from here */
+  uint32_t at = r->pad ? 0 : r->pos;
+  *(uint32_t *)(d + at) = used;
+  *(uint32_t *)(d + at + 4) = MSCH_KIND_MESSAGE;
+  atomic_store(&h->tail, r->tail + r->pad + 8 + ((used + 7) & ~7u)); /* the message exists from here */
   atomic_fetch_add(&h->sent, 1);
   if (atomic_load(&h->data_waiters) && atomic_exchange(&h->data_waiters, 0)) {
     atomic_fetch_add(&h->data_seq, 1);
     msch_wake(&h->data_seq);
   }
-  return 1;
+  return MSCH_OK;
 }
 
-/* Copies the next message out (at most `size` bytes): its length, 0 if none now, -1 if the channel's
- * memory is corrupt, -2 if `size` is too small (the message stays). */
-static inline long msch_try_receive(const struct msch *c, void *out, uint32_t size) {
+/* Copies `len` bytes in as one message: MSCH_OK if sent, MSCH_FULL if there is no room now,
+ * MSCH_TOO_LARGE, MSCH_ENDED (the channel was ended: Node's producers refuse too) or MSCH_CORRUPT. */
+static inline int msch_try_send(const struct msch *c, const void *msg, uint32_t len) {
+  struct msch_reservation r;
+  int result = msch_reserve(c, len, &r);
+  if (result != MSCH_OK) return result;
+  memcpy(r.data, msg, len);
+  return msch_commit(c, &r, len);
+}
+
+/* The next message, in place: `*len` bytes at the pointer returned, valid (and in the channel) until
+ * msch_release. NULL with `*result` MSCH_EMPTY (none now), MSCH_ENDED (ended and none left) or
+ * MSCH_CORRUPT. An empty message is a message: a pointer with `*len` 0. */
+static inline const unsigned char *msch_peek(const struct msch *c, uint32_t *len, int *result) {
   struct msch_header *h = c->h;
   uint32_t cap = c->cap;
   unsigned char *d = msch_data(h);
   for (;;) {
     uint32_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), avail = tail - head;
-    if (avail > cap || ((head | tail) & 7) != 0) return -1; /* records are 8-aligned */
-    if (avail == 0) return 0;
+    if (avail > cap || ((head | tail) & 7) != 0) { /* records are 8-aligned */
+      *result = MSCH_CORRUPT;
+      return NULL;
+    }
+    if (avail == 0) {
+      /* Ended counts once the tail is seen not to move: ended is set after the last message. */
+      *result = atomic_load(&h->ended) && atomic_load(&h->tail) == tail ? MSCH_ENDED : MSCH_EMPTY;
+      return NULL;
+    }
     uint32_t pos = head & (cap - 1);
-    uint32_t len = atomic_load((_Atomic uint32_t *)(d + pos));
-    uint32_t kind = atomic_load((_Atomic uint32_t *)(d + pos + 4));
+    uint32_t n = *(uint32_t *)(d + pos), kind = *(uint32_t *)(d + pos + 4);
     if (kind == MSCH_KIND_PAD) {
-      if (len != cap - pos - 8 || cap - pos > avail) return -1;
+      if (n != cap - pos - 8 || cap - pos > avail) {
+        *result = MSCH_CORRUPT;
+        return NULL;
+      }
       atomic_store(&h->head, head + (cap - pos));
       msch_wake_producers(c, head + (cap - pos));
       continue;
     }
-    uint32_t rec = 8 + ((len + 7) & ~7u);
-    if (kind != MSCH_KIND_MESSAGE || len > cap / 2 - 8 || pos + rec > cap || rec > avail) return -1;
-    if (len > size) return -2;
-    memcpy(out, d + pos + 8, len);
-    atomic_store(&h->head, head + rec);
-    atomic_fetch_add(&h->received, 1);
-    msch_wake_producers(c, head + rec);
-    return (long)len;
+    uint32_t rec = 8 + ((n + 7) & ~7u);
+    if (kind != MSCH_KIND_MESSAGE || n > cap / 2 - 8 || pos + rec > cap || rec > avail) {
+      *result = MSCH_CORRUPT;
+      return NULL;
+    }
+    *len = n;
+    *result = MSCH_OK;
+    return d + pos + 8;
   }
+}
+
+/* Frees the message msch_peek gave (the next msch_peek or msch_try_receive gives the one after it). */
+static inline int msch_release(const struct msch *c) {
+  struct msch_header *h = c->h;
+  uint32_t cap = c->cap, head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+  if (head == tail || ((head | tail) & 7) != 0 || (uint32_t)(tail - head) > cap) return MSCH_CORRUPT;
+  uint32_t n = *(uint32_t *)(msch_data(h) + (head & (cap - 1)));
+  uint32_t rec = 8 + ((n + 7) & ~7u);
+  if (n > cap / 2 - 8 || rec > (uint32_t)(tail - head)) return MSCH_CORRUPT;
+  atomic_store(&h->head, head + rec);
+  atomic_fetch_add(&h->received, 1);
+  msch_wake_producers(c, head + rec);
+  return MSCH_OK;
+}
+
+/* Copies the next message out (at most `size` bytes): its length (0 for an empty message), or
+ * MSCH_EMPTY (none now), MSCH_ENDED (ended and none left), MSCH_TOO_LARGE (`size` is too small: the
+ * message stays) or MSCH_CORRUPT. */
+static inline long msch_try_receive(const struct msch *c, void *out, uint32_t size) {
+  uint32_t len;
+  int result;
+  const unsigned char *m = msch_peek(c, &len, &result);
+  if (!m) return result;
+  if (len > size) return MSCH_TOO_LARGE;
+  memcpy(out, m, len);
+  int released = msch_release(c);
+  return released == MSCH_OK ? (long)len : released;
 }
 
 /* Sleeps until a message may have arrived (or the channel ended), or `ms` milliseconds pass. Keep
