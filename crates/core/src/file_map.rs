@@ -2,7 +2,8 @@
 //! caller (offset past the end, zero length, mapping beyond the end of the file).
 
 use crate::error::{Error, Result};
-use crate::region::{check_nonzero, Mapping, Region};
+use crate::mapping::Mapping;
+use crate::region::{check_nonzero, Region};
 use crate::sys::errno;
 use crate::sys::{self, FileKind};
 use std::path::Path;

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod file_map;
+mod mapping;
 pub mod mutex;
 pub mod region;
 pub mod ring_waits;

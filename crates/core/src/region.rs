@@ -2,25 +2,12 @@
 //! Every JS class hands out the same surface through it: copy in/out, flush, advise, lock, residency.
 
 use crate::error::{Error, Result};
+use crate::mapping::Mapping;
 use crate::span::{Hold, Span};
 use crate::sys::errno;
 use crate::sys::{self, Advice};
 use std::ptr::NonNull;
 use std::sync::Arc;
-
-/// What owns the address space; dropping it unmaps.
-#[derive(Debug)]
-pub(crate) enum Mapping {
-  /// A shared file mapping made by memmap2.
-  Shared(#[allow(dead_code)] memmap2::MmapRaw),
-  /// A private (copy-on-write) file mapping or private anonymous memory, made by memmap2.
-  Private(#[allow(dead_code)] memmap2::MmapMut),
-  /// A mapping made directly by `sys` (shared anonymous memory).
-  Sys(#[allow(dead_code)] sys::RawMap),
-  /// A System V segment attached with `shmat` (never made where System V does not exist).
-  #[allow(dead_code)]
-  Sysv(#[allow(dead_code)] sys::SysvAttach),
-}
 
 /// A live mapping of `len` bytes at `ptr`. [`Region::close`] releases the backing at once and
 /// retires the address range (see [`crate::span`]): holders keep inert memory until they let go.

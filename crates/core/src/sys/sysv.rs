@@ -3,7 +3,8 @@
 use super::errno;
 use super::unix::cstring;
 use crate::error::{Error, Result};
-use crate::region::{Mapping, Region};
+use crate::mapping::Mapping;
+use crate::region::Region;
 use crate::sysv::SegmentInfo;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.

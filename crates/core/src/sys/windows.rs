@@ -5,7 +5,8 @@
 
 use super::{errno, Advice, FileInfo, FileKind};
 use crate::error::{Error, Result};
-use crate::region::{Mapping, Region};
+use crate::mapping::Mapping;
+use crate::region::Region;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
