@@ -7,7 +7,6 @@ mod mapping;
 pub mod mutex;
 pub mod region;
 pub mod ring_waits;
-mod segment_info;
 pub mod shm;
 pub mod span;
 pub mod sync;

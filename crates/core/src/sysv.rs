@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::region::{check_nonzero, Region};
 use crate::sys;
 
-pub use crate::segment_info::SegmentInfo;
+pub use crate::sys::SegmentInfo;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const PRIVATE: i32 = sys::IPC_PRIVATE;

@@ -1,6 +1,6 @@
 //! What Linux does differently from other POSIX systems.
 
-use super::{CopyFault, Waitv, WaitvEntry};
+use super::{AsyncWait, CopyFault, Waitv, WaitvEntry};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// False once the kernel refused `process_vm_readv` on ourselves (seccomp, old kernel): copies then
@@ -73,10 +73,10 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
 
 /// `memfd_create(name, MFD_CLOEXEC | MFD_NOEXEC_SEAL)`: anonymous memory with a descriptor. Kernels
 /// before 6.3 reject MFD_NOEXEC_SEAL (EINVAL); the call is then made without it.
-pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
+pub fn memfd_create(name: &str) -> super::Result<std::os::fd::OwnedFd> {
   use std::os::fd::FromRawFd;
   let c = std::ffi::CString::new(name)
-    .map_err(|_| crate::error::Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
+    .map_err(|_| super::Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
   for flags in [libc::MFD_CLOEXEC | libc::MFD_NOEXEC_SEAL, libc::MFD_CLOEXEC] {
     // SAFETY: `c` is a valid NUL-terminated string; the call returns a new descriptor or -1. Called
     // raw: glibc's memfd_create() wrapper is 2.27+, and the release binaries promise glibc 2.17.
@@ -85,12 +85,12 @@ pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
       // SAFETY: `fd` is a fresh descriptor that nothing else owns.
       return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
     }
-    let err = crate::error::Error::last_os("memfd_create");
+    let err = super::Error::last_os("memfd_create");
     if err.errno() != Some(libc::EINVAL) {
       return Err(err);
     }
   }
-  Err(crate::error::Error::last_os("memfd_create"))
+  Err(super::Error::last_os("memfd_create"))
 }
 
 fn futex(
@@ -113,9 +113,9 @@ pub unsafe fn futex_wait(
   addr: *mut u32,
   expected: i32,
   timeout: Option<std::time::Duration>,
-) -> crate::error::Result<crate::sync::WaitResult> {
-  use crate::sync::WaitResult;
-  let deadline = crate::sync::deadline(timeout);
+) -> super::Result<super::WaitResult> {
+  use super::WaitResult;
+  let deadline = super::deadline(timeout);
   loop {
     let ts = deadline.map(|d| {
       let left = d.saturating_duration_since(std::time::Instant::now());
@@ -132,7 +132,7 @@ pub unsafe fn futex_wait(
       libc::EAGAIN => return Ok(WaitResult::NotEqual),
       libc::ETIMEDOUT => return Ok(WaitResult::TimedOut),
       libc::EINTR => continue, // a signal: wait again for the time that is left
-      e => return Err(crate::error::Error::os(e, "futex")),
+      e => return Err(super::Error::os(e, "futex")),
     }
   }
 }
@@ -141,20 +141,12 @@ pub unsafe fn futex_wait(
 ///
 /// # Safety
 /// `addr` must be an aligned word inside a live mapping.
-pub unsafe fn futex_wake(addr: *mut u32, count: u32) -> crate::error::Result<u32> {
+pub unsafe fn futex_wake(addr: *mut u32, count: u32) -> super::Result<u32> {
   let rc = futex(addr, libc::FUTEX_WAKE, count.min(i32::MAX as u32), std::ptr::null(), 0);
   if rc < 0 {
-    return Err(crate::error::Error::last_os("futex"));
+    return Err(super::Error::last_os("futex"));
   }
   Ok(rc as u32)
-}
-
-/// How a cancellable wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsyncWait {
-  Done(crate::sync::WaitResult),
-  /// `cancel` was set to this non-zero value (and woken) by the canceller.
-  Cancelled(u32),
 }
 
 /// `futex_waitv` (Linux 5.16+) on two words at once: the shared word at `addr` (waiting while it
@@ -170,8 +162,8 @@ pub unsafe fn futex_wait_cancellable(
   expected: i32,
   timeout: Option<std::time::Duration>,
   cancel: &std::sync::atomic::AtomicU32,
-) -> crate::error::Result<AsyncWait> {
-  use crate::sync::WaitResult;
+) -> super::Result<AsyncWait> {
+  use super::WaitResult;
   use std::sync::atomic::Ordering::SeqCst;
   let c = cancel.load(SeqCst);
   if c != 0 {
@@ -193,7 +185,7 @@ pub unsafe fn futex_wait_cancellable(
     WaitvEntry { addr: cancel.as_ptr() as usize, expected: 0, private: true },
   ];
   // SAFETY: the caller's contract for `addr`; `cancel` is a live word of this process.
-  Ok(match unsafe { futex_waitv_many(&entries, crate::sync::deadline(timeout)) }? {
+  Ok(match unsafe { futex_waitv_many(&entries, super::deadline(timeout)) }? {
     Waitv::Woken(0) => AsyncWait::Done(WaitResult::Ok),
     Waitv::Woken(_) => AsyncWait::Cancelled(cancel.load(SeqCst).max(1)),
     // One of the two words differed: a cancel, or the shared word.
@@ -212,10 +204,10 @@ pub unsafe fn futex_wait_cancellable(
 ///
 /// # Safety
 /// `addr` must be an aligned word of this process.
-pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
+pub unsafe fn futex_wake_private(addr: *mut u32) -> super::Result<u32> {
   let rc = futex(addr, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX as u32, std::ptr::null(), 0);
   if rc < 0 {
-    return Err(crate::error::Error::last_os("futex"));
+    return Err(super::Error::last_os("futex"));
   }
   Ok(rc as u32)
 }
@@ -228,7 +220,7 @@ pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
 pub unsafe fn futex_waitv_many(
   entries: &[WaitvEntry],
   deadline: Option<std::time::Instant>,
-) -> crate::error::Result<Waitv> {
+) -> super::Result<Waitv> {
   #[repr(C)]
   struct FutexWaitv {
     val: u64,
@@ -280,7 +272,7 @@ pub unsafe fn futex_waitv_many(
       libc::ETIMEDOUT => return Ok(Waitv::TimedOut),
       libc::EINTR => continue,
       libc::ENOSYS => return Ok(Waitv::Unsupported),
-      e => return Err(crate::error::Error::os(e, "futex_waitv")),
+      e => return Err(super::Error::os(e, "futex_waitv")),
     }
   }
 }

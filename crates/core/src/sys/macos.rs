@@ -2,8 +2,8 @@
 //! flags (macOS 14.4+), looked up at run time so the addon still loads on older systems (where
 //! `wait`/`notify` then throw `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`).
 
-use crate::error::{Error, Result};
-use crate::sync::WaitResult;
+use super::WaitResult;
+use super::{Error, Result};
 use std::ffi::c_void;
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,6 +1,13 @@
 //! The one interface to the operating system. Every platform file implements the same functions;
 //! code above this module never calls `libc` directly.
 
+mod error;
+mod types;
+mod wait;
+pub use error::{Error, Kind, Result};
+pub use types::{Advice, CopyFault, FileInfo, FileKind, SegmentInfo};
+pub use wait::{deadline, AsyncWait, WaitResult, Waitv, WaitvEntry, FOREVER};
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -25,7 +32,7 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{
   copy_checked, futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private,
-  memfd_create, AsyncWait,
+  memfd_create,
 };
 
 #[cfg(target_os = "linux")]
@@ -52,8 +59,8 @@ pub unsafe fn futex_wait(
   _addr: *mut u32,
   _expected: i32,
   _timeout: Option<std::time::Duration>,
-) -> crate::error::Result<crate::sync::WaitResult> {
-  Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+) -> Result<WaitResult> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// See [`futex_wait`].
@@ -61,8 +68,8 @@ pub unsafe fn futex_wait(
 /// # Safety
 /// Never dereferences `addr`.
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u32> {
-  Err(crate::error::Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> Result<u32> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// No multi-word wait outside Linux.
@@ -73,16 +80,8 @@ pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> crate::error::Result<u
 pub unsafe fn futex_waitv_many(
   _entries: &[WaitvEntry],
   _deadline: Option<std::time::Instant>,
-) -> crate::error::Result<Waitv> {
+) -> Result<Waitv> {
   Ok(Waitv::Unsupported)
-}
-
-/// How a cancellable wait ended.
-#[cfg(not(target_os = "linux"))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsyncWait {
-  Done(crate::sync::WaitResult),
-  Cancelled(u32),
 }
 
 /// Without `futex_waitv`: waits in 20 ms slices of [`futex_wait`], checking `cancel` between them.
@@ -95,7 +94,7 @@ pub unsafe fn futex_wait_cancellable(
   expected: i32,
   timeout: Option<std::time::Duration>,
   cancel: &std::sync::atomic::AtomicU32,
-) -> crate::error::Result<AsyncWait> {
+) -> Result<AsyncWait> {
   // SAFETY: the caller's contract.
   unsafe { wait_in_slices(addr, expected, timeout, cancel) }
 }
@@ -110,9 +109,8 @@ pub unsafe fn wait_in_slices(
   expected: i32,
   timeout: Option<std::time::Duration>,
   cancel: &std::sync::atomic::AtomicU32,
-) -> crate::error::Result<AsyncWait> {
-  use crate::sync::WaitResult;
-  let deadline = crate::sync::deadline(timeout);
+) -> Result<AsyncWait> {
+  let deadline = deadline(timeout);
   loop {
     if let c @ 1.. = cancel.load(std::sync::atomic::Ordering::SeqCst) {
       return Ok(AsyncWait::Cancelled(c));
@@ -135,7 +133,7 @@ pub unsafe fn wait_in_slices(
 /// # Safety
 /// Never dereferences `addr`.
 #[cfg(not(target_os = "linux"))]
-pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
+pub unsafe fn futex_wake_private(_addr: *mut u32) -> Result<u32> {
   Ok(0)
 }
 
@@ -144,11 +142,11 @@ pub unsafe fn futex_wake_private(_addr: *mut u32) -> crate::error::Result<u32> {
 ///
 /// # Safety
 /// `addr` must be an aligned word of a mapping that stays mapped for the call.
-pub unsafe fn load_word_checked(addr: usize) -> crate::error::Result<u32> {
+pub unsafe fn load_word_checked(addr: usize) -> Result<u32> {
   let mut v = 0u32;
   // SAFETY: the caller's contract; `v` is 4 writable bytes.
   unsafe { copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
-    .map_err(|f| crate::error::Error::os(f.errno, "futex_waitv"))?;
+    .map_err(|f| Error::os(f.errno, "futex_waitv"))?;
   Ok(v)
 }
 
@@ -158,7 +156,7 @@ pub unsafe fn load_word_checked(addr: usize) -> crate::error::Result<u32> {
 /// # Safety
 /// Both ranges must be mapped, readable (`src`) and writable (`dst`).
 #[cfg(not(target_os = "linux"))]
-pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(), CopyFault> {
+pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::result::Result<(), CopyFault> {
   // SAFETY: the caller guarantees both ranges; memmove handles overlap.
   unsafe { std::ptr::copy(src, dst, n) };
   Ok(())
@@ -187,68 +185,6 @@ pub const SHRINKS_MAPPED_FILES: bool = !cfg!(windows);
 /// Whether a file can be mapped past its end before it grows (Windows sizes the section from the
 /// file: it grows the file first).
 pub const MAPS_PAST_END: bool = !cfg!(windows);
-
-/// One word of a [`futex_waitv_many`]: sleep while the word at `addr` holds `expected`.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitvEntry {
-  pub addr: usize,
-  pub expected: u32,
-  /// A word of this process only (`FUTEX2_PRIVATE`), such as a canceller's.
-  pub private: bool,
-}
-
-/// How a [`futex_waitv_many`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waitv {
-  /// Woken through the entry at this index.
-  Woken(usize),
-  /// Some word did not hold its expected value: nothing slept.
-  Mismatch,
-  TimedOut,
-  /// No multi-word wait here (Linux before 5.16, or another OS).
-  Unsupported,
-}
-
-/// How the kernel should treat a range (`madvise`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Advice {
-  Normal,
-  Random,
-  Sequential,
-  WillNeed,
-  DontNeed,
-  HugePage,
-  NoHugePage,
-}
-
-/// What kind of object a descriptor refers to, and its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileInfo {
-  pub kind: FileKind,
-  pub size: u64,
-  /// Device and inode: which file this is, whatever its name.
-  pub id: (u64, u64),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-  Regular,
-  Directory,
-  CharDevice,
-  BlockDevice,
-  Fifo,
-  Socket,
-  Other,
-}
-
-/// A checked copy that stopped at an address it could not read or write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CopyFault {
-  /// Bytes copied before the fault.
-  pub done: usize,
-  /// What the kernel reported (`EFAULT` for a lost page).
-  pub errno: i32,
-}
 
 /// The POSIX error numbers mapshare reports. On POSIX systems they are the C library's; on Windows,
 /// where the OS reports Win32 codes, `sys::windows` maps those onto these (Linux's values).

@@ -1,7 +1,7 @@
 //! No io_uring here: [`Ring::new`] says so, and waits keep their threads.
 
 use super::WaitvEntry;
-use crate::error::{Error, Result};
+use super::{Error, Result};
 use std::time::Duration;
 
 /// Never made on this platform.

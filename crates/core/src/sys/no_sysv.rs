@@ -1,9 +1,9 @@
 //! System V shared memory does not exist on this platform: every call fails with
 //! `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`, and the types still exist so callers compile everywhere.
 
-use crate::error::{Error, Result};
+use super::SegmentInfo;
+use super::{Error, Result};
 use crate::region::Region;
-use crate::sysv::SegmentInfo;
 
 /// `IPC_PRIVATE`.
 pub const IPC_PRIVATE: i32 = 0;

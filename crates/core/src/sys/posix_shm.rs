@@ -2,7 +2,7 @@
 //! (memfd on Linux, an unlinked `shm_open` name elsewhere).
 
 use super::{errno, fstat, ftruncate, shm_open_fd};
-use crate::error::{Error, Result};
+use super::{Error, Result};
 use crate::file_map::{map_fd, MapOptions};
 use crate::region::Region;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};

@@ -7,7 +7,7 @@
 //! points into memory we must keep.
 
 use super::WaitvEntry;
-use crate::error::{Error, Result};
+use super::{Error, Result};
 use io_uring::{opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;

@@ -2,10 +2,10 @@
 
 use super::errno;
 use super::unix::cstring;
-use crate::error::{Error, Result};
+use super::SegmentInfo;
+use super::{Error, Result};
 use crate::mapping::Mapping;
 use crate::region::Region;
-use crate::sysv::SegmentInfo;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const IPC_PRIVATE: i32 = libc::IPC_PRIVATE;

@@ -1,7 +1,7 @@
 //! POSIX implementation (Linux and macOS).
 
 use super::{Advice, FileInfo, FileKind};
-use crate::error::{Error, Result};
+use super::{Error, Result};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 

@@ -4,7 +4,7 @@
 //! the POSIX names of [`super::errno`].
 
 use super::{errno, Advice, FileInfo, FileKind};
-use crate::error::{Error, Result};
+use super::{Error, Result};
 use crate::mapping::Mapping;
 use crate::region::Region;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};

@@ -1,0 +1,62 @@
+//! Plain types the OS layer reports and the core uses.
+
+/// How the kernel should treat a range (`madvise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advice {
+  Normal,
+  Random,
+  Sequential,
+  WillNeed,
+  DontNeed,
+  HugePage,
+  NoHugePage,
+}
+
+/// What kind of object a descriptor refers to, and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+  pub kind: FileKind,
+  pub size: u64,
+  /// Device and inode: which file this is, whatever its name.
+  pub id: (u64, u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+  Regular,
+  Directory,
+  CharDevice,
+  BlockDevice,
+  Fifo,
+  Socket,
+  Other,
+}
+
+/// A checked copy that stopped at an address it could not read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyFault {
+  /// Bytes copied before the fault.
+  pub done: usize,
+  /// What the kernel reported (`EFAULT` for a lost page).
+  pub errno: i32,
+}
+
+/// What `shmctl(IPC_STAT)` reports about a System V segment.
+///
+/// Times are seconds since the epoch, 0 for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+  pub key: i32,
+  pub size: u64,
+  pub mode: u32,
+  pub uid: u32,
+  pub gid: u32,
+  pub cuid: u32,
+  pub cgid: u32,
+  pub cpid: i32,
+  pub lpid: i32,
+  pub nattch: u64,
+  pub atime: i64,
+  pub dtime: i64,
+  pub ctime: i64,
+}
