@@ -6,10 +6,10 @@ use crate::error::{self, JsResult};
 use crate::pending;
 use crate::region::Cell;
 use crate::teardown::{self, Step};
-use mapshare_core::mutex::Locked;
+use mapshare_core::mutex::{self, Locked};
 use mapshare_core::sync::{self, Canceller};
 use mapshare_core::wait_hub::{self, Job};
-use mapshare_core::{sys, Error as CoreError};
+use mapshare_core::Error as CoreError;
 use napi::bindgen_prelude::Object;
 use napi::{Env, Result, Unknown};
 use std::sync::Arc;
@@ -39,7 +39,7 @@ impl Mutex {
 /// Internal (main.cjs's fast path for `Mutex`): the calling thread's id as the lock word records it.
 #[napi(js_name = "_threadId", skip_typescript, catch_unwind)]
 pub fn thread_id() -> u32 {
-  sys::thread_id()
+  mutex::thread_id()
 }
 
 fn result(locked: Locked) -> Option<Option<LockResult>> {
@@ -70,7 +70,7 @@ impl Mutex {
   #[napi(ts_args_type = "timeout?: number", catch_unwind)]
   pub fn lock(&self, env: &Env, timeout: Option<Unknown>) -> Result<Option<LockResult>> {
     let t = atomics::timeout(env, timeout, "timeout")?;
-    let tid = sys::thread_id();
+    let tid = mutex::thread_id();
     // A free lock costs one compare-and-swap: no canceller, no registration.
     if let Some(Some(r)) = self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(result)? {
       return Ok(Some(r));
@@ -96,14 +96,14 @@ impl Mutex {
   /// Takes the lock if it is free (or its owner died); null if another live thread holds it.
   #[napi(catch_unwind)]
   pub fn try_lock(&self, env: &Env) -> Result<Option<LockResult>> {
-    let tid = sys::thread_id();
+    let tid = mutex::thread_id();
     self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(|l| result(l).flatten())
   }
 
   /// Releases the lock. `ERR_MAPSHARE_NOT_OWNER` if this thread does not hold it.
   #[napi(catch_unwind)]
   pub fn unlock(&self, env: &Env) -> Result<()> {
-    let tid = sys::thread_id();
+    let tid = mutex::thread_id();
     self.cell.with(env, |r| r.mutex_unlock(self.offset, tid))
   }
 
@@ -120,7 +120,7 @@ impl Mutex {
     let started = (|| {
       let opts = pending::options(env, options)?;
       let t = opts.timeout;
-      let tid = sys::thread_id();
+      let tid = mutex::thread_id();
       let offset = self.offset;
       pending::start(
         env,

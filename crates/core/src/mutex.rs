@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 pub const WAITERS: u32 = 0x8000_0000;
 /// The owner's thread id.
 pub const TID_MASK: u32 = 0x3fff_ffff;
+/// The calling thread's id as the lock word records it: the OS thread id (`gettid()` on Linux) in
+/// the low 30 bits.
+pub fn thread_id() -> u32 {
+  sys::thread_id() & TID_MASK
+}
+
 /// How often a waiter checks that the owner still lives.
 const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 

@@ -152,7 +152,6 @@ impl Region {
   }
 
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
-  #[allow(dead_code)] // used by System V only, which some platforms lack
   pub(crate) fn without_view(mut self) -> Self {
     self.safe_view = false;
     self

@@ -5,7 +5,7 @@ mod error;
 mod types;
 mod wait;
 pub use error::{Error, Kind, Result};
-pub use types::{Advice, CopyFault, FileInfo, FileKind, SegmentInfo};
+pub use types::{Advice, CopyFault, FileInfo, FileKind, SegmentInfo, ShmObject};
 pub use wait::{deadline, AsyncWait, WaitResult, Waitv, WaitvEntry, FOREVER};
 
 #[cfg(unix)]

@@ -3,7 +3,6 @@
 
 use super::SegmentInfo;
 use super::{Error, Result};
-use crate::region::Region;
 
 /// `IPC_PRIVATE`.
 pub const IPC_PRIVATE: i32 = 0;
@@ -11,6 +10,12 @@ pub const IPC_PRIVATE: i32 = 0;
 /// A System V attachment: none can exist here.
 #[derive(Debug)]
 pub enum SysvAttach {}
+
+impl SysvAttach {
+  pub fn ptr(&self) -> *mut u8 {
+    match *self {}
+  }
+}
 
 fn unavailable<T>() -> Result<T> {
   Err(Error::unsupported(
@@ -27,7 +32,7 @@ pub fn shmget_create(_key: i32, _size: u64, _mode: u32, _exclusive: bool) -> Res
 pub fn shmget_existing(_key: i32) -> Result<i32> {
   unavailable()
 }
-pub fn shm_attach(_id: i32, _readonly: bool) -> Result<Region> {
+pub fn shmat(_id: i32, _readonly: bool) -> Result<SysvAttach> {
   unavailable()
 }
 pub fn shm_stat(_id: i32) -> Result<SegmentInfo> {

@@ -1,10 +1,8 @@
-//! POSIX shared memory objects (`shm_open`/`shm_unlink` + `mmap`) and shareable anonymous memory
-//! (memfd on Linux, an unlinked `shm_open` name elsewhere).
+//! POSIX shared memory objects (`shm_open`/`shm_unlink`, sized with `ftruncate`) and shareable
+//! anonymous memory (memfd on Linux, an unlinked `shm_open` name elsewhere), for the core to map.
 
-use super::{errno, fstat, ftruncate, shm_open_fd};
+use super::{errno, fstat, ftruncate, shm_open_fd, ShmObject};
 use super::{Error, Result};
-use crate::file_map::{map_fd, MapOptions};
-use crate::region::Region;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 /// The longest name (without its leading slash) `shm_open` accepts here: a file name under
@@ -14,10 +12,10 @@ pub const SHM_NAME_MAX: usize = 30;
 #[cfg(not(target_os = "macos"))]
 pub const SHM_NAME_MAX: usize = 255;
 
-/// `shm_open(O_RDWR|O_CREAT[|O_EXCL], mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)` of `name`
-/// (with its leading slash). Without `exclusive`, an existing object is opened and grown to `size`
-/// if smaller (never shrunk).
-pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<Region> {
+/// `shm_open(O_RDWR|O_CREAT[|O_EXCL], mode)` + `ftruncate(size)` of `name` (with its leading slash):
+/// the object, for the caller to map, and whether this call created it. Without `exclusive`, an
+/// existing object is opened and grown to `size` if smaller (never shrunk).
+pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<(ShmObject, bool)> {
   let (fd, created) = match shm_open_fd(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, mode) {
     Ok(fd) => (fd, true),
     Err(e) if e.errno() == Some(errno::EEXIST) && !exclusive => (shm_open_fd(name, libc::O_RDWR, 0)?, false),
@@ -28,19 +26,22 @@ pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<R
     }
     Err(e) => return Err(e),
   };
-  let result = (|| {
+  let grown = (|| {
     let current = fstat(fd.as_fd())?.size;
     if current < size {
       check_space(fd.as_fd(), size - current, name)?;
       ftruncate(fd.as_fd(), size)?;
     }
-    map_fd(fd.as_fd(), true, &MapOptions { length: Some(size), ..MapOptions::default() }, Some(name))
+    Ok(())
   })();
-  if result.is_err() && created {
-    // Leave nothing behind: the object was ours and is unusable.
-    let _ = super::shm_unlink_name(name);
+  if let Err(e) = grown {
+    if created {
+      // Leave nothing behind: the object was ours and is unusable.
+      let _ = super::shm_unlink_name(name);
+    }
+    return Err(e);
   }
-  result
+  Ok((ShmObject::Fd(fd), created))
 }
 
 /// Refuses to grow a shared memory object by more than its filesystem has free (`ENOSPC`): pages of
@@ -62,10 +63,9 @@ fn check_space(fd: BorrowedFd<'_>, grow: u64, name: &str) -> Result<()> {
   }
 }
 
-/// `shm_open(O_RDWR or O_RDONLY)` + `mmap` of the whole object.
-pub fn shm_open(name: &str, readonly: bool) -> Result<Region> {
-  let fd = shm_open_fd(name, if readonly { libc::O_RDONLY } else { libc::O_RDWR }, 0)?;
-  map_fd(fd.as_fd(), !readonly, &MapOptions::default(), Some(name))
+/// `shm_open(O_RDWR or O_RDONLY)`: the object, for the caller to map whole.
+pub fn shm_open(name: &str, readonly: bool) -> Result<ShmObject> {
+  Ok(ShmObject::Fd(shm_open_fd(name, if readonly { libc::O_RDONLY } else { libc::O_RDWR }, 0)?))
 }
 
 /// `shm_unlink(name)`: the name goes away; mappings stay valid until unmapped.
@@ -73,14 +73,13 @@ pub fn shm_unlink(name: &str) -> Result<()> {
   super::shm_unlink_name(name)
 }
 
-/// Anonymous shared memory with a descriptor to hand to other processes; the region keeps the
-/// descriptor open.
-pub fn shm_anonymous(size: u64) -> Result<Region> {
+/// Anonymous shared memory of `size` bytes with a descriptor to hand to other processes (memfd on
+/// Linux, an unlinked `shm_open` name elsewhere), for the caller to map and keep open.
+pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
   let fd = anonymous_fd()?;
   check_space(fd.as_fd(), size, "memfd")?;
   ftruncate(fd.as_fd(), size)?;
-  let region = map_fd(fd.as_fd(), true, &MapOptions { length: Some(size), ..MapOptions::default() }, None)?;
-  Ok(region.keeping(fd))
+  Ok(ShmObject::Fd(fd))
 }
 
 #[cfg(target_os = "linux")]
@@ -107,9 +106,8 @@ fn anonymous_fd() -> Result<OwnedFd> {
   Err(Error::os(errno::EEXIST, "shm_open"))
 }
 
-/// Maps a shared memory descriptor received from another process: the whole object, shared
-/// (read-write unless `readonly`). The descriptor stays the caller's.
-pub fn shm_from_fd(fd: RawFd, readonly: bool) -> Result<Region> {
-  let fd = super::borrow_fd(fd)?;
-  map_fd(fd, !readonly, &MapOptions::default(), None)
+/// A shared memory descriptor received from another process, checked to be open; it stays the
+/// caller's.
+pub fn shm_from_fd(fd: RawFd) -> Result<BorrowedFd<'static>> {
+  super::borrow_fd(fd)
 }

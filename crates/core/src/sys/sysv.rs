@@ -1,11 +1,10 @@
-//! System V shared memory: `ftok`, `shmget`, `shmat`, `shmdt`, `shmctl` (POSIX systems).
+//! System V shared memory: `ftok`, `shmget`, `shmat`, `shmdt`, `shmctl` (POSIX systems). The core
+//! makes a region of an attachment.
 
 use super::errno;
 use super::unix::cstring;
 use super::SegmentInfo;
 use super::{Error, Result};
-use crate::mapping::Mapping;
-use crate::region::Region;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const IPC_PRIVATE: i32 = libc::IPC_PRIVATE;
@@ -164,24 +163,4 @@ pub fn shmget_existing(key: i32) -> Result<i32> {
     Some(errno::ENOENT) => e.detail(format!("no System V segment has key {}", key_text(key))),
     _ => e,
   })
-}
-
-/// `shmat(id)` of the whole segment; `readonly` is `SHM_RDONLY`, whose pages fault on write, so the
-/// region offers no Buffer (copies only).
-pub fn shm_attach(id: i32, readonly: bool) -> Result<Region> {
-  let size = shm_stat(id)
-    .map_err(|e| match e.errno() {
-      Some(errno::EINVAL) | Some(errno::EIDRM) => {
-        e.detail(format!("no System V segment has id {id} (removed?)"))
-      }
-      _ => e,
-    })?
-    .size;
-  crate::span::check_headroom(1)?;
-  let attached = shmat(id, readonly)?;
-  let ptr = attached.ptr();
-  // SAFETY: shmat attached the whole segment (`size` bytes) at `ptr`, readable, and writable unless
-  // SHM_RDONLY (then the region is read-only and offers no Buffer, so nothing writes to it).
-  let region = unsafe { Region::new(ptr, size as usize, readonly, true, Mapping::Sysv(attached)) };
-  Ok(if readonly { region.without_view() } else { region })
 }

@@ -1,5 +1,7 @@
 //! Plain types the OS layer reports and the core uses.
 
+use super::{Keep, RawMap};
+
 /// How the kernel should treat a range (`madvise`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advice {
@@ -59,4 +61,18 @@ pub struct SegmentInfo {
   pub atime: i64,
   pub dtime: i64,
   pub ctime: i64,
+}
+
+/// A shared memory object the OS layer opened (`shm_create`, `shm_open`, `shm_anonymous`), for the
+/// core to map. Each OS makes one of the two kinds.
+#[derive(Debug)]
+pub enum ShmObject {
+  /// A descriptor of the object at its size (POSIX), which the core maps like a file, whole.
+  #[allow(dead_code)] // not on Windows
+  Fd(Keep),
+  /// The whole object, already mapped (Windows: a view of a pagefile-backed file mapping): `len`
+  /// bytes at `map.ptr()`, readable and writable (copy-on-write when `read_only`), alive as long as
+  /// `map`; `keep` is the handle that keeps the object alive.
+  #[allow(dead_code)] // on Windows only
+  View { map: RawMap, len: usize, read_only: bool, keep: Keep },
 }

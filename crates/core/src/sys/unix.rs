@@ -44,6 +44,12 @@ pub fn handle(file: &std::fs::File) -> Handle<'_> {
   file.as_fd()
 }
 
+/// The descriptor a region keeps, borrowed for one call.
+pub fn borrow(k: &Keep) -> Handle<'_> {
+  use std::os::fd::AsFd;
+  k.as_fd()
+}
+
 /// What memmap2 maps for a handle.
 pub fn raw_desc(h: Handle<'_>) -> RawFd {
   h.as_raw_fd()
@@ -291,7 +297,7 @@ pub fn shm_unlink_name(name: &str) -> Result<()> {
   Ok(())
 }
 
-/// The calling thread's id (`gettid()` on Linux, the kernel thread id on macOS), as the lock records it.
+/// The calling thread's id: `gettid()` on Linux, the kernel thread id on macOS.
 pub fn thread_id() -> u32 {
   #[cfg(target_os = "linux")]
   // SAFETY: the gettid system call has no arguments and no preconditions. Called raw: glibc's
@@ -304,7 +310,7 @@ pub fn thread_id() -> u32 {
     unsafe { libc::pthread_threadid_np(0, &mut tid) };
     tid as u32
   };
-  id & crate::mutex::TID_MASK
+  id
 }
 
 /// Whether a thread (or process) with this id exists: `kill(id, 0)` is `ESRCH` once it is gone

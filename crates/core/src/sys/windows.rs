@@ -3,10 +3,8 @@
 //! `VirtualLock`, `PrefetchVirtualMemory`, `QueryWorkingSetEx`). Win32 error codes are mapped onto
 //! the POSIX names of [`super::errno`].
 
-use super::{errno, Advice, FileInfo, FileKind};
+use super::{errno, Advice, FileInfo, FileKind, ShmObject};
 use super::{Error, Result};
-use crate::mapping::Mapping;
-use crate::region::Region;
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
@@ -88,6 +86,11 @@ pub fn strerror(e: i32) -> String {
 /// The handle of an open file.
 pub fn handle(file: &std::fs::File) -> Handle<'_> {
   file.as_handle()
+}
+
+/// The handle a region keeps, borrowed for one call.
+pub fn borrow(k: &Keep) -> Handle<'_> {
+  k.as_handle()
 }
 
 /// What memmap2 maps for a handle.
@@ -209,14 +212,14 @@ fn create(name: Option<&str>, size: u64) -> Result<(OwnedHandle, bool)> {
 pub const SHM_NAME_MAX: usize = 255;
 
 /// `CreateFileMappingW(INVALID_HANDLE_VALUE, PAGE_READWRITE, size, "Local\\name")` + `MapViewOfFile`
-/// for `name` (with its leading slash). `mode` has no Windows meaning (the default security
-/// descriptor applies).
-pub fn shm_create(name: &str, size: u64, _mode: u32, exclusive: bool) -> Result<Region> {
+/// for `name` (with its leading slash): the view, and whether this call created the object. `mode`
+/// has no Windows meaning (the default security descriptor applies).
+pub fn shm_create(name: &str, size: u64, _mode: u32, exclusive: bool) -> Result<(ShmObject, bool)> {
   create_mapping(Some(&name[1..]), size, exclusive)
 }
 
 /// `OpenFileMappingW` + a view of the whole object (copy-on-write when `readonly`).
-pub fn shm_open(name: &str, readonly: bool) -> Result<Region> {
+pub fn shm_open(name: &str, readonly: bool) -> Result<ShmObject> {
   open_mapping(&name[1..], readonly)
 }
 
@@ -226,12 +229,12 @@ pub fn shm_unlink(_name: &str) -> Result<()> {
 }
 
 /// An unnamed pagefile-backed mapping (no descriptor to pass on Windows).
-pub fn shm_anonymous(size: u64) -> Result<Region> {
-  create_mapping(None, size, true)
+pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
+  create_mapping(None, size, true).map(|(object, _)| object)
 }
 
 /// File descriptors are a POSIX notion.
-pub fn shm_from_fd(_fd: i32, _readonly: bool) -> Result<Region> {
+pub fn shm_from_fd(_fd: i32) -> Result<Handle<'static>> {
   Err(Error::unsupported(
     "passing shared memory by descriptor needs POSIX file descriptors; on Windows, open it by name",
   ))
@@ -242,9 +245,9 @@ pub fn borrow_fd(_fd: i32) -> Result<Handle<'static>> {
   Err(Error::unsupported("fromFd needs POSIX file descriptors; on Windows, open the file by path"))
 }
 
-/// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write. With
-/// `exclusive`, an existing name is `EEXIST`.
-fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Region> {
+/// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write, and
+/// whether this call created it. With `exclusive`, an existing name is `EEXIST`.
+fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<(ShmObject, bool)> {
   let (mapping, existed) = create(name, size)?;
   if existed && exclusive {
     return Err(Error::os(errno::EEXIST, "CreateFileMappingW").detail(format!(
@@ -253,15 +256,14 @@ fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Regi
     )));
   }
   let len = usize::try_from(size).map_err(|_| Error::os(errno::ENOMEM, "MapViewOfFile"))?;
+  // The view maps `len` bytes read-write, alive as long as `map`.
   let map = view(&mapping, wm::FILE_MAP_ALL_ACCESS, len)?;
-  let ptr = map.ptr();
-  // SAFETY: the view maps `len` bytes read-write at `ptr`, alive as long as `map`.
-  Ok(unsafe { Region::new(ptr, len, false, true, Mapping::Sys(map)) }.keeping(mapping))
+  Ok((ShmObject::View { map, len, read_only: false, keep: mapping }, !existed))
 }
 
 /// `OpenFileMappingW` + a view of the whole object: read-write, or copy-on-write when `readonly`
 /// (JS writes then stay in this process and never fault).
-fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
+fn open_mapping(name: &str, readonly: bool) -> Result<ShmObject> {
   let w = wide(&format!("Local\\{name}"));
   let access = if readonly { wm::FILE_MAP_READ | wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS };
   // SAFETY: `w` is a NUL-terminated UTF-16 name.
@@ -273,11 +275,9 @@ fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
   if unsafe { wm::VirtualQuery(map.ptr().cast(), &mut info, std::mem::size_of_val(&info)) } == 0 {
     return Err(Error::last_os("VirtualQuery"));
   }
-  let ptr = map.ptr();
-  // SAFETY: the view spans RegionSize bytes (the object's size rounded up to pages), readable and
-  // writable (copy-on-write when readonly), alive as long as `map`.
-  let region = unsafe { Region::new(ptr, info.RegionSize, readonly, !readonly, Mapping::Sys(map)) };
-  Ok(region.keeping(mapping))
+  // The view spans RegionSize bytes (the object's size rounded up to pages), readable and writable
+  // (copy-on-write when readonly), alive as long as `map`.
+  Ok(ShmObject::View { map, len: info.RegionSize, read_only: readonly, keep: mapping })
 }
 
 /// `FlushViewOfFile`: starts writing the range's dirty pages to the file. (Windows also needs
@@ -360,11 +360,10 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
 }
 
-/// The calling thread's id, as the lock records it.
+/// The calling thread's id (`GetCurrentThreadId`).
 pub fn thread_id() -> u32 {
   // SAFETY: GetCurrentThreadId has no preconditions.
-  let id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
-  id & crate::mutex::TID_MASK
+  unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
 }
 
 /// Cross-process locks need the futex wait, which Windows lacks here: lock attempts fail earlier
