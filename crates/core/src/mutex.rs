@@ -54,7 +54,7 @@ pub enum Locked {
 
 impl Region {
   fn lock_word(&self, offset: u64) -> Result<&AtomicU32> {
-    if !sys::HAS_ROBUST_LOCK {
+    if !sys::FEATURES.robust_lock {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;

@@ -9,7 +9,7 @@ use crate::region::{check_nonzero, Region};
 use crate::sys::{self, errno, ShmObject};
 
 /// The longest name (without its leading slash) this platform accepts.
-pub const NAME_MAX: usize = sys::SHM_NAME_MAX;
+pub const NAME_MAX: usize = sys::FEATURES.shm_name_max;
 
 /// `'jobs'` and `'/jobs'` name the same object: returns `"/jobs"`, or an error for an empty name,
 /// a `/` after the first character, a NUL byte, or a name longer than [`NAME_MAX`].

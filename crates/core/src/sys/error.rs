@@ -1,6 +1,7 @@
 //! One error type for every failure: an OS errno with the call that gave it, or a validation
 //! failure with a Node-style `ERR_*` code. The binding turns it into a JS `Error`.
 
+use super::errno;
 use std::fmt;
 
 /// What went wrong, as a stable code.
@@ -52,8 +53,8 @@ impl Error {
   /// An error from a `std::io::Error` (memmap2 and std report through it).
   pub fn io(err: &std::io::Error, syscall: &'static str) -> Self {
     match err.raw_os_error() {
-      Some(code) => Self::os(super::from_os(code), syscall),
-      None => Self::os(super::errno::EINVAL, syscall).detail(err.to_string()),
+      Some(code) => Self::os(errno::from_os(code), syscall),
+      None => Self::os(errno::EINVAL, syscall).detail(err.to_string()),
     }
   }
 
@@ -119,10 +120,16 @@ impl Error {
     }
   }
 
+  /// The `errno` Node would put on this error, if it is an OS error: so that
+  /// `util.getSystemErrorName(err.errno)` gives the same name as [`Error::code`].
+  pub fn node_errno(&self) -> Option<i32> {
+    self.errno().map(errno::node_errno)
+  }
+
   /// The stable code: a POSIX name (`"ENOENT"`) or a Node-style `ERR_*` code.
   pub fn code(&self) -> String {
     match self.kind {
-      Kind::Os(e) => super::errno_name(e).map_or_else(|| format!("E{e}"), str::to_owned),
+      Kind::Os(e) => errno_name(e).map_or_else(|| format!("E{e}"), str::to_owned),
       Kind::OutOfRange => "ERR_OUT_OF_RANGE".into(),
       Kind::InvalidArgValue => "ERR_INVALID_ARG_VALUE".into(),
       Kind::ReadOnly => "ERR_MAPSHARE_READ_ONLY".into(),
@@ -139,7 +146,7 @@ impl fmt::Display for Error {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let text = match (&self.detail, self.kind) {
       (Some(d), _) => d.clone(),
-      (None, Kind::Os(e)) => super::strerror(e),
+      (None, Kind::Os(e)) => errno::strerror(e),
       (None, _) => String::new(),
     };
     match self.kind {
@@ -162,3 +169,47 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The C name of an error number from [`errno`].
+fn errno_name(e: i32) -> Option<&'static str> {
+  use errno::*;
+  Some(match e {
+    EPERM => "EPERM",
+    ENOENT => "ENOENT",
+    EINTR => "EINTR",
+    EIO => "EIO",
+    ENXIO => "ENXIO",
+    E2BIG => "E2BIG",
+    EBADF => "EBADF",
+    EAGAIN => "EAGAIN",
+    ENOMEM => "ENOMEM",
+    EACCES => "EACCES",
+    EFAULT => "EFAULT",
+    EBUSY => "EBUSY",
+    EEXIST => "EEXIST",
+    EXDEV => "EXDEV",
+    ENODEV => "ENODEV",
+    ENOTDIR => "ENOTDIR",
+    EISDIR => "EISDIR",
+    EINVAL => "EINVAL",
+    ENFILE => "ENFILE",
+    EMFILE => "EMFILE",
+    ETXTBSY => "ETXTBSY",
+    EFBIG => "EFBIG",
+    ENOSPC => "ENOSPC",
+    ESPIPE => "ESPIPE",
+    EROFS => "EROFS",
+    ERANGE => "ERANGE",
+    ENAMETOOLONG => "ENAMETOOLONG",
+    ENOSYS => "ENOSYS",
+    ELOOP => "ELOOP",
+    EOVERFLOW => "EOVERFLOW",
+    ENOTSUP => "ENOTSUP",
+    EIDRM => "EIDRM",
+    ETIMEDOUT => "ETIMEDOUT",
+    EDQUOT => "EDQUOT",
+    EDEADLK => "EDEADLK",
+    ESTALE => "ESTALE",
+    _ => return None,
+  })
+}

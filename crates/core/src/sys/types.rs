@@ -76,3 +76,19 @@ pub enum ShmObject {
   #[allow(dead_code)] // on Windows only
   View { map: RawMap, len: usize, read_only: bool, keep: Keep },
 }
+
+/// What this platform can do, where the core's behaviour depends on it (each backend's `FEATURES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+  /// Whether the lock's owner check works here: it needs system-wide thread ids (`gettid`) that
+  /// `kill(tid, 0)` and `/proc` can check, which Linux has.
+  pub robust_lock: bool,
+  /// Whether `close()` can cut a mapping off while others hold it (`replace_inert`).
+  pub retires_views: bool,
+  /// Whether a file can be shrunk while a mapping of it exists.
+  pub shrinks_mapped_files: bool,
+  /// Whether a file can be mapped past its end before it grows.
+  pub maps_past_end: bool,
+  /// The longest shared memory name (without its leading slash) this platform accepts.
+  pub shm_name_max: usize,
+}

@@ -1,6 +1,8 @@
-//! The plain types of waits on a word, shared by the OS layer and the core (which re-exports them
-//! from `sync`).
+//! Waits on a word: the plain types the OS layer and the core share (the core re-exports them from
+//! `sync`), and what every backend builds on its own futex calls.
 
+use super::{copy_checked, futex_wait, Error, Result};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a `wait` ended, as `Atomics.wait` reports it.
@@ -58,4 +60,46 @@ pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// A deadline `timeout` from now; `None` (wait forever) for no timeout or one beyond [`FOREVER`].
 pub fn deadline(timeout: Option<Duration>) -> Option<Instant> {
   timeout.filter(|t| *t <= FOREVER).and_then(|t| Instant::now().checked_add(t))
+}
+
+/// A cancellable wait built from timed waits: 20 ms slices of [`futex_wait`], checking `cancel`
+/// between them (where no two-word wait exists).
+///
+/// # Safety
+/// `addr` must be an aligned word of a live mapping for the whole wait.
+pub unsafe fn wait_in_slices(
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<Duration>,
+  cancel: &AtomicU32,
+) -> Result<AsyncWait> {
+  let deadline = deadline(timeout);
+  loop {
+    if let c @ 1.. = cancel.load(Ordering::SeqCst) {
+      return Ok(AsyncWait::Cancelled(c));
+    }
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    if left == Some(Duration::ZERO) {
+      return Ok(AsyncWait::Done(WaitResult::TimedOut));
+    }
+    let slice = Duration::from_millis(20);
+    // SAFETY: the caller's contract.
+    match unsafe { futex_wait(addr, expected, Some(left.map_or(slice, |l| l.min(slice)))) }? {
+      WaitResult::TimedOut => continue,
+      r => return Ok(AsyncWait::Done(r)),
+    }
+  }
+}
+
+/// Reads the aligned word at `addr` without faulting on a page lost to truncation (`EFAULT` then, as
+/// a futex call on it reports).
+///
+/// # Safety
+/// `addr` must be an aligned word of a mapping that stays mapped for the call.
+pub unsafe fn load_word_checked(addr: usize) -> Result<u32> {
+  let mut v = 0u32;
+  // SAFETY: the caller's contract; `v` is 4 writable bytes.
+  unsafe { copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
+    .map_err(|f| Error::os(f.errno, "futex_waitv"))?;
+  Ok(v)
 }

@@ -1,16 +1,34 @@
 //! POSIX shared memory objects (`shm_open`/`shm_unlink`, sized with `ftruncate`) and shareable
 //! anonymous memory (memfd on Linux, an unlinked `shm_open` name elsewhere), for the core to map.
 
-use super::{errno, fstat, ftruncate, shm_open_fd, ShmObject};
-use super::{Error, Result};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use super::files::{borrow_fd, cstring, free_space, fstat, ftruncate};
+use super::kernel::anonymous_fd;
+use crate::sys::{errno, Error, Result, ShmObject};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// The longest name (without its leading slash) `shm_open` accepts here: a file name under
-/// /dev/shm on Linux (NAME_MAX), `PSHMNAMLEN` on macOS.
-#[cfg(target_os = "macos")]
-pub const SHM_NAME_MAX: usize = 30;
-#[cfg(not(target_os = "macos"))]
-pub const SHM_NAME_MAX: usize = 255;
+/// `shm_open(name, oflag, mode)`: `name` is the full name with its leading slash.
+pub fn shm_open_fd(name: &str, oflag: libc::c_int, mode: u32) -> Result<OwnedFd> {
+  let c = cstring(name, "shm_open")?;
+  // SAFETY: `c` is a valid NUL-terminated string; shm_open returns a new descriptor or -1. The mode
+  // is an unsigned int: Linux declares it `mode_t` (the same type), macOS declares shm_open variadic
+  // (so it is passed promoted to an unsigned int).
+  let fd = unsafe { libc::shm_open(c.as_ptr(), oflag | libc::O_CLOEXEC, mode as libc::c_uint) };
+  if fd < 0 {
+    return Err(Error::last_os("shm_open").path(name));
+  }
+  // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+  Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `shm_unlink(name)`.
+pub fn shm_unlink_name(name: &str) -> Result<()> {
+  let c = cstring(name, "shm_unlink")?;
+  // SAFETY: `c` is a valid NUL-terminated string.
+  if unsafe { libc::shm_unlink(c.as_ptr()) } != 0 {
+    return Err(Error::last_os("shm_unlink").path(name));
+  }
+  Ok(())
+}
 
 /// `shm_open(O_RDWR|O_CREAT[|O_EXCL], mode)` + `ftruncate(size)` of `name` (with its leading slash):
 /// the object, for the caller to map, and whether this call created it. Without `exclusive`, an
@@ -37,7 +55,7 @@ pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<(
   if let Err(e) = grown {
     if created {
       // Leave nothing behind: the object was ours and is unusable.
-      let _ = super::shm_unlink_name(name);
+      let _ = shm_unlink_name(name);
     }
     return Err(e);
   }
@@ -50,7 +68,7 @@ pub fn shm_create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<(
 /// stays sparse: the check does not reserve the space, so concurrent growth elsewhere can still
 /// take it (the README says so).
 fn check_space(fd: BorrowedFd<'_>, grow: u64, name: &str) -> Result<()> {
-  match super::free_space(fd) {
+  match free_space(fd) {
     Some(free) if grow > free => Err(Error::invalid(
       errno::ENOSPC,
       "ftruncate",
@@ -70,11 +88,11 @@ pub fn shm_open(name: &str, readonly: bool) -> Result<ShmObject> {
 
 /// `shm_unlink(name)`: the name goes away; mappings stay valid until unmapped.
 pub fn shm_unlink(name: &str) -> Result<()> {
-  super::shm_unlink_name(name)
+  shm_unlink_name(name)
 }
 
 /// Anonymous shared memory of `size` bytes with a descriptor to hand to other processes (memfd on
-/// Linux, an unlinked `shm_open` name elsewhere), for the caller to map and keep open.
+/// Linux, an unlinked `shm_open` name on macOS), for the caller to map and keep open.
 pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
   let fd = anonymous_fd()?;
   check_space(fd.as_fd(), size, "memfd")?;
@@ -82,32 +100,8 @@ pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
   Ok(ShmObject::Fd(fd))
 }
 
-#[cfg(target_os = "linux")]
-fn anonymous_fd() -> Result<OwnedFd> {
-  super::memfd_create("mapshare")
-}
-
-#[cfg(not(target_os = "linux"))]
-fn anonymous_fd() -> Result<OwnedFd> {
-  use std::time::{SystemTime, UNIX_EPOCH};
-  let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-  for attempt in 0..16u32 {
-    let name =
-      format!("/mapshare.{}.{:x}", std::process::id(), nanos.wrapping_add(attempt.wrapping_mul(7919)));
-    match shm_open_fd(&name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
-      Ok(fd) => {
-        super::shm_unlink_name(&name)?;
-        return Ok(fd);
-      }
-      Err(e) if e.errno() == Some(errno::EEXIST) => continue,
-      Err(e) => return Err(e),
-    }
-  }
-  Err(Error::os(errno::EEXIST, "shm_open"))
-}
-
 /// A shared memory descriptor received from another process, checked to be open; it stays the
 /// caller's.
 pub fn shm_from_fd(fd: RawFd) -> Result<BorrowedFd<'static>> {
-  super::borrow_fd(fd)
+  borrow_fd(fd)
 }

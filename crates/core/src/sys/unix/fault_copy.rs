@@ -6,7 +6,7 @@
 //! A mapped file that another process truncates raises `SIGBUS` on the lost pages: with this, the
 //! copy methods report `EFAULT` and the process lives. Linux x86_64 and aarch64.
 
-use super::CopyFault;
+use crate::sys::CopyFault;
 use std::sync::OnceLock;
 
 // mapshare_fault_copy(dst, src, n) -> bytes NOT copied (0 on success). Forward copy only.

@@ -1,10 +1,9 @@
 //! System V shared memory: `ftok`, `shmget`, `shmat`, `shmdt`, `shmctl` (POSIX systems). The core
 //! makes a region of an attachment.
 
-use super::errno;
-use super::unix::cstring;
-use super::SegmentInfo;
-use super::{Error, Result};
+use super::files::cstring;
+use super::kernel::ipc_key;
+use crate::sys::{errno, Error, Result, SegmentInfo};
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const IPC_PRIVATE: i32 = libc::IPC_PRIVATE;
@@ -84,14 +83,8 @@ fn shmid_ds(id: i32) -> Result<libc::shmid_ds> {
 pub fn shm_stat(id: i32) -> Result<SegmentInfo> {
   let ds = shmid_ds(id)?;
   let p = &ds.shm_perm;
-  #[cfg(target_os = "linux")]
-  // SAFETY: on every Linux ABI the key is the first field of `struct ipc_perm` (its name differs
-  // between libc versions), and `p` is a valid reference.
-  let key = unsafe { std::ptr::read((p as *const libc::ipc_perm).cast::<libc::key_t>()) };
-  #[cfg(not(target_os = "linux"))]
-  let key = p._key;
   Ok(SegmentInfo {
-    key,
+    key: ipc_key(p),
     size: ds.shm_segsz as u64,
     mode: p.mode as u32,
     uid: p.uid as u32,

@@ -1,8 +1,7 @@
-//! System V shared memory does not exist on this platform: every call fails with
+//! System V shared memory does not exist on Windows: every call fails with
 //! `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`, and the types still exist so callers compile everywhere.
 
-use super::SegmentInfo;
-use super::{Error, Result};
+use crate::sys::{Error, Result, SegmentInfo};
 
 /// `IPC_PRIVATE`.
 pub const IPC_PRIVATE: i32 = 0;

@@ -1,12 +1,23 @@
 //! Windows implementation: files through memmap2 on file handles, shared memory as pagefile-backed
 //! file mappings (`CreateFileMappingW`), and the region calls on views (`FlushViewOfFile`,
 //! `VirtualLock`, `PrefetchVirtualMemory`, `QueryWorkingSetEx`). Win32 error codes are mapped onto
-//! the POSIX names of [`super::errno`].
+//! the POSIX names of [`errno`]. No System V (`sysv`), no cross-process wait, and what else Windows
+//! lacks comes from `fallback`.
 
-use super::{errno, Advice, FileInfo, FileKind, ShmObject};
-use super::{Error, Result};
+pub mod errno;
+#[path = "../fallback.rs"]
+mod fallback;
+mod sysv;
+
+pub use fallback::{copy_checked, futex_wait_cancellable, futex_waitv_many, futex_wake_private, Ring};
+pub use sysv::{
+  ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
+};
+
+use crate::sys::{Advice, Error, Features, FileInfo, FileKind, Result, ShmObject, WaitResult};
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
+use std::time::Duration;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::{
   GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DIRECTORY,
@@ -15,6 +26,18 @@ use windows_sys::Win32::System::Memory as wm;
 use windows_sys::Win32::System::ProcessStatus::{K32QueryWorkingSetEx, PSAPI_WORKING_SET_EX_INFORMATION};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
+
+/// What Windows can do: a held view cannot be cut off in place (no `replace_inert` yet: it stays
+/// mapped, its file undeletable and its name alive, until the last holder goes), a mapped file
+/// cannot shrink (`ERROR_USER_MAPPED_FILE`), a section is sized from its file (the file grows
+/// first), no cross-process lock, and names limited by the object namespace (POSIX's 255 kept).
+pub const FEATURES: Features = Features {
+  robust_lock: false,
+  retires_views: false,
+  shrinks_mapped_files: false,
+  maps_past_end: false,
+  shm_name_max: 255,
+};
 
 /// A handle borrowed for one call; `Keep` is one a region owns (a named mapping's handle).
 pub type Handle<'a> = BorrowedHandle<'a>;
@@ -39,48 +62,6 @@ pub fn page_size() -> usize {
 /// File offsets of views must be multiples of this (64 KiB); mapshare aligns them itself.
 pub fn allocation_granularity() -> usize {
   system_sizes().1
-}
-
-/// A Win32 error code as the POSIX number Node would report for it (as libuv maps them).
-pub fn from_os(code: i32) -> i32 {
-  match code as u32 {
-    wf::ERROR_FILE_NOT_FOUND | wf::ERROR_PATH_NOT_FOUND | wf::ERROR_INVALID_NAME => errno::ENOENT,
-    wf::ERROR_ACCESS_DENIED | wf::ERROR_WRITE_PROTECT => errno::EACCES,
-    wf::ERROR_INVALID_HANDLE => errno::EBADF,
-    wf::ERROR_NOT_ENOUGH_MEMORY | wf::ERROR_OUTOFMEMORY | wf::ERROR_COMMITMENT_LIMIT => errno::ENOMEM,
-    wf::ERROR_FILE_EXISTS | wf::ERROR_ALREADY_EXISTS => errno::EEXIST,
-    wf::ERROR_SHARING_VIOLATION | wf::ERROR_LOCK_VIOLATION | wf::ERROR_USER_MAPPED_FILE => errno::EBUSY,
-    wf::ERROR_DISK_FULL | wf::ERROR_HANDLE_DISK_FULL => errno::ENOSPC,
-    wf::ERROR_FILENAME_EXCED_RANGE => errno::ENAMETOOLONG,
-    wf::ERROR_INVALID_ADDRESS | wf::ERROR_NOACCESS => errno::EFAULT,
-    wf::ERROR_TOO_MANY_OPEN_FILES => errno::EMFILE,
-    wf::ERROR_NOT_SUPPORTED => errno::ENOTSUP,
-    wf::ERROR_INVALID_PARAMETER | wf::ERROR_FILE_INVALID => errno::EINVAL,
-    wf::ERROR_WORKING_SET_QUOTA => errno::ENOMEM,
-    _ => errno::EIO,
-  }
-}
-
-/// A short description of a POSIX error number, worded like libuv's.
-pub fn strerror(e: i32) -> String {
-  match e {
-    errno::ENOENT => "no such file or directory",
-    errno::EACCES => "permission denied",
-    errno::EBADF => "bad file descriptor",
-    errno::ENOMEM => "not enough memory",
-    errno::EEXIST => "file already exists",
-    errno::EBUSY => "resource busy or locked",
-    errno::ENOSPC => "no space left on device",
-    errno::ENAMETOOLONG => "name too long",
-    errno::EFAULT => "bad address in system call argument",
-    errno::EMFILE => "too many open files",
-    errno::ENOTSUP => "operation not supported on socket",
-    errno::EINVAL => "invalid argument",
-    errno::EISDIR => "illegal operation on a directory",
-    errno::ENODEV => "no such device",
-    _ => "i/o error",
-  }
-  .to_owned()
 }
 
 /// The handle of an open file.
@@ -207,9 +188,6 @@ fn create(name: Option<&str>, size: u64) -> Result<(OwnedHandle, bool)> {
   let existed = unsafe { GetLastError() } == wf::ERROR_ALREADY_EXISTS;
   Ok((owned(h, "CreateFileMappingW")?, existed))
 }
-
-/// Names are limited by the object namespace; mapshare keeps POSIX's limit.
-pub const SHM_NAME_MAX: usize = 255;
 
 /// `CreateFileMappingW(INVALID_HANDLE_VALUE, PAGE_READWRITE, size, "Local\\name")` + `MapViewOfFile`
 /// for `name` (with its leading slash): the view, and whether this call created the object. `mode`
@@ -358,6 +336,24 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   }
   // SAFETY: reading the Flags view of the union the call filled; bit 0 is `Valid` (resident).
   Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
+}
+
+/// No cross-process wait on a word here (Linux has shared futexes, macOS 14.4+
+/// `os_sync_wait_on_address` with the shared flag): `wait`/`notify` throw
+/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
+///
+/// # Safety
+/// Never dereferences `addr`.
+pub unsafe fn futex_wait(_addr: *mut u32, _expected: i32, _timeout: Option<Duration>) -> Result<WaitResult> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+}
+
+/// See [`futex_wait`].
+///
+/// # Safety
+/// Never dereferences `addr`.
+pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> Result<u32> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// The calling thread's id (`GetCurrentThreadId`).
