@@ -93,7 +93,7 @@ pub fn submit(
   expected: i32,
   timeout: Option<Duration>,
   canceller: Arc<Canceller>,
-  done: impl FnOnce(mapshare_core::Result<mapshare_core::sys::AsyncWait>) + 'static,
+  done: impl FnOnce(mapshare_core::Result<mapshare_core::sync::AsyncWait>) + 'static,
 ) -> mapshare_core::Result<()> {
   RING.with(|r| match &mut *r.borrow_mut() {
     State::Open(ring, watch) => {

@@ -95,7 +95,7 @@ impl SharedMemory {
       if let Some(name) = made.name.clone() {
         made.state.set_on_close(move || match shm::unlink(&name) {
           // Someone unlinked it already: the goal is met.
-          Err(e) if e.errno() == Some(mapshare_core::sys::errno::ENOENT) => Ok(()),
+          Err(e) if e.code() == "ENOENT" => Ok(()),
           r => r,
         });
       }

@@ -10,7 +10,7 @@ pub mod ring_waits;
 pub mod shm;
 pub mod span;
 pub mod sync;
-pub mod sys;
+mod sys;
 pub mod sysv;
 pub mod wait_hub;
 

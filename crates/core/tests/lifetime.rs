@@ -2,8 +2,7 @@
 //! regions keep seeing the file, and copies between a region and views over itself move as memmove.
 #![cfg(unix)]
 
-use mapshare_core::sync::{deadline, AtomicOp, Canceller, FOREVER};
-use mapshare_core::sys::AsyncWait;
+use mapshare_core::sync::{deadline, AsyncWait, AtomicOp, Canceller, FOREVER};
 use mapshare_core::{file_map, ExtBytes, MapOptions, OpenFileOptions, OpenMode, Region};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,7 @@ pub struct FileInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(windows, allow(dead_code))] // Windows reports regular files and directories only
 pub enum FileKind {
   Regular,
   Directory,

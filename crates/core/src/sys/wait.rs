@@ -35,6 +35,7 @@ pub enum AsyncWait {
 
 /// One word of a `futex_waitv_many`: sleep while the word at `addr` holds `expected`.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // read by Linux's futex_waitv only
 pub struct WaitvEntry {
   pub addr: usize,
   pub expected: u32,
@@ -44,6 +45,7 @@ pub struct WaitvEntry {
 
 /// How a `futex_waitv_many` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // elsewhere only `Unsupported` is made
 pub enum Waitv {
   /// Woken through the entry at this index.
   Woken(usize),
