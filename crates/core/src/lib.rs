@@ -1,6 +1,8 @@
 //! mapshare-core: memory-mapped files and shared memory regions on `memmap2` and `libc`.
 //! No Node-API here: the binding crate turns these types into JS classes.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod error;
 pub mod file_map;
 mod mapping;

@@ -157,7 +157,8 @@ unsafe fn lock_loop(
   cancel: Option<&Canceller>,
   mut mark: u32,
 ) -> Result<Locked> {
-  // SAFETY: the caller's contract.
+  // SAFETY: `addr` is an aligned word that stays mapped while this runs (the caller's contract), and
+  // AtomicU32 has the layout of u32.
   let word = unsafe { &*(addr as *const AtomicU32) };
   let deadline = crate::sync::deadline(timeout);
   // The first time the lock is found held, a cheap check of its owner (a full one when resuming a
@@ -205,15 +206,17 @@ unsafe fn lock_loop(
     let slice = left.map_or(to_check, |l| l.min(to_check));
     let seen = (v | WAITERS) as i32;
     match cancel {
-      // SAFETY: the caller's contract.
       Some(c) => {
-        match unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? } {
-          AsyncWait::Cancelled(reason) => return Ok(Locked::Cancelled(reason)),
-          AsyncWait::Done(_) => {}
+        // SAFETY: `addr` is an aligned word that stays mapped until this returns or `c` is
+        // cancelled (the caller's contract); `c.word` is the canceller's own live word.
+        let waited = unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? };
+        if let AsyncWait::Cancelled(reason) = waited {
+          return Ok(Locked::Cancelled(reason));
         }
       }
-      // SAFETY: the caller's contract.
       None => {
+        // SAFETY: `addr` is an aligned word that stays mapped until this returns (the caller's
+        // contract).
         unsafe { sys::futex_wait(addr as *mut u32, seen, Some(slice))? };
       }
     }

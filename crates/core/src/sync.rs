@@ -86,7 +86,8 @@ impl Region {
   /// The 64-bit twin of [`Region::atomic32`].
   pub fn atomic64(&self, offset: u64, op: AtomicOp, a: i64, b: i64) -> Result<i64> {
     let p = self.word(offset, 8, op != AtomicOp::Load)?;
-    // SAFETY: as in atomic32, for an 8-byte aligned word.
+    // SAFETY: `p` is 8-byte aligned and inside this live mapping (checked above); AtomicI64 has the
+    // layout of i64, and other processes touch the word only through atomics too (the API contract).
     Ok(apply!(unsafe { &*(p as *const AtomicI64) }, op, a, b))
   }
 

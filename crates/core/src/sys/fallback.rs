@@ -53,7 +53,7 @@ pub unsafe fn futex_wait_cancellable(
   timeout: Option<Duration>,
   cancel: &AtomicU32,
 ) -> Result<AsyncWait> {
-  // SAFETY: the caller's contract.
+  // SAFETY: `addr` is an aligned word of a live mapping for the whole wait (the caller's contract).
   unsafe { wait_in_slices(addr, expected, timeout, cancel) }
 }
 

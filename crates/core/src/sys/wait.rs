@@ -85,7 +85,7 @@ pub unsafe fn wait_in_slices(
       return Ok(AsyncWait::Done(WaitResult::TimedOut));
     }
     let slice = Duration::from_millis(20);
-    // SAFETY: the caller's contract.
+    // SAFETY: `addr` is an aligned word of a live mapping for the whole wait (the caller's contract).
     match unsafe { futex_wait(addr, expected, Some(left.map_or(slice, |l| l.min(slice)))) }? {
       WaitResult::TimedOut => continue,
       r => return Ok(AsyncWait::Done(r)),

@@ -152,7 +152,8 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
   let at = unsafe { pc(ctx, None) };
   if fault && (start..exit).contains(&at) {
     // Our copy touched a page that is gone: resume at its exit, which returns the bytes left.
-    // SAFETY: as above; the exit label is code in the same routine, with the same registers live.
+    // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler; the exit label is code in the same
+    // routine, with the same registers live, so resuming there returns the bytes left.
     unsafe { pc(ctx, Some(exit)) };
     return;
   }

@@ -86,7 +86,8 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::resul
       libc::EINTR => continue,
       libc::ENOSYS | libc::EPERM => {
         KERNEL_COPY.store(false, Ordering::Relaxed);
-        // SAFETY: as above; the rest of the range is copied with memmove.
+        // SAFETY: the caller guarantees both ranges; the rest of them is copied with memmove, which
+        // handles overlap.
         unsafe { std::ptr::copy(src.add(done), dst.add(done), n - done) };
         return Ok(());
       }
@@ -217,7 +218,8 @@ pub unsafe fn futex_wait_cancellable(
     },
     Waitv::TimedOut => AsyncWait::Done(WaitResult::TimedOut),
     // Kernel before 5.16: wait in slices, checking the cancel word between them.
-    // SAFETY: the caller's contract.
+    // SAFETY: `addr` is an aligned word that stays mapped until `cancel` is set or the wait ends
+    // (the caller's contract).
     Waitv::Unsupported => return unsafe { wait_in_slices(addr, expected, timeout, cancel) },
   })
 }

@@ -26,7 +26,7 @@ pub struct RawMap {
 
 // SAFETY: a RawMap is plain address space; access is synchronised by its owner.
 unsafe impl Send for RawMap {}
-// SAFETY: as above; &RawMap only exposes the pointer value.
+// SAFETY: a RawMap is plain address space; &RawMap only exposes the pointer value.
 unsafe impl Sync for RawMap {}
 
 impl RawMap {
@@ -174,6 +174,7 @@ pub unsafe fn replace_inert(addr: *mut u8, len: usize) -> Result<()> {
 /// # Safety
 /// The caller owns the range and nothing uses it any more.
 pub unsafe fn unmap(addr: *mut u8, len: usize) {
-  // SAFETY: the caller's contract.
+  // SAFETY: the caller owns the range and nothing uses it any more (the caller's contract), so
+  // nothing can reach the addresses once they are unmapped.
   unsafe { libc::munmap(addr.cast(), len) };
 }

@@ -41,7 +41,7 @@ pub struct SysvAttach {
 
 // SAFETY: an attachment is plain address space; access is synchronised by its owner.
 unsafe impl Send for SysvAttach {}
-// SAFETY: as above; &SysvAttach only exposes the address.
+// SAFETY: an attachment is plain address space; &SysvAttach only exposes the address.
 unsafe impl Sync for SysvAttach {}
 
 impl SysvAttach {

@@ -125,7 +125,7 @@ pub struct RawMap {
 
 // SAFETY: a view is plain address space; access is synchronised by its owner.
 unsafe impl Send for RawMap {}
-// SAFETY: as above; &RawMap only exposes the pointer value.
+// SAFETY: a view is plain address space; &RawMap only exposes the pointer value.
 unsafe impl Sync for RawMap {}
 
 impl RawMap {
@@ -320,10 +320,11 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   let page = page_size();
   let start = ptr as usize & !(page - 1);
   let end = (ptr as usize + len.max(1)).div_ceil(page) * page;
-  // SAFETY: an all-zero entry is valid; each gets its page address below.
   let mut entries: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (start..end)
     .step_by(page)
     .map(|a| {
+      // SAFETY: an all-zero entry is valid (plain integers and a null address); it gets its page
+      // address below.
       let mut e: PSAPI_WORKING_SET_EX_INFORMATION = unsafe { std::mem::zeroed() };
       e.VirtualAddress = a as *mut _;
       e
