@@ -2,7 +2,8 @@
 
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
-use crate::region::{region_surface, RegionState};
+use crate::region::RegionState;
+use crate::surface::region_surface;
 use mapshare_core::shm;
 use napi::{Env, Result, Unknown};
 

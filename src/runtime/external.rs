@@ -38,10 +38,10 @@ unsafe extern "C" fn drop_keeper<K>(_env: sys::napi_env, _data: *mut c_void, hin
 }
 
 /// `napi_adjust_external_memory`: tells V8 how much memory outside its heap is tied to JS objects.
-pub fn adjust(env: sys::napi_env, change: i64) {
+pub fn adjust(env: &Env, change: i64) {
   let mut total = 0i64;
   // SAFETY: valid env and out-pointer; the call only adjusts a counter (it never runs JS).
-  unsafe { sys::napi_adjust_external_memory(env, change, &mut total) };
+  unsafe { sys::napi_adjust_external_memory(env.raw(), change, &mut total) };
 }
 
 /// A Node `Buffer` over `len` bytes at `data`, with no copy, holding the memory until V8 frees the

@@ -73,7 +73,8 @@ mod ffi {
     pub idle_stop: unsafe extern "C" fn(handle: *mut c_void) -> c_int,
   }
 
-  /// Off for runtimes whose libuv symbols are stand-ins (set by main.cjs under Bun and Deno).
+  /// Off for runtimes whose libuv symbols are stand-ins (set by the JS layer, src-js/native.ts,
+  /// under Bun and Deno).
   pub static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
   /// A function pointer from a symbol's address.
@@ -117,7 +118,8 @@ mod ffi {
   }
 }
 
-/// Internal (main.cjs): this runtime's libuv functions are stand-ins (Bun, Deno); never use them.
+/// Internal (the JS layer, src-js/native.ts): this runtime's libuv functions are stand-ins (Bun, Deno);
+/// never use them.
 #[napi(js_name = "_uvRefused", skip_typescript, catch_unwind)]
 pub fn uv_refused() {
   #[cfg(target_os = "linux")]
