@@ -1,4 +1,6 @@
 #![deny(clippy::all)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_code)]
 //! Node-API binding of mapshare: thin conversions between JS values and `mapshare-core`. The Node
 //! runtime glue, with all of the binding's `unsafe`, is in `runtime`.
 
@@ -8,6 +10,7 @@ pub mod handles;
 mod mmap_file;
 mod mutex;
 mod region;
+#[allow(unsafe_code)] // the one module with unsafe code: the Node runtime glue
 pub mod runtime;
 mod shared_memory;
 mod shm_segment;

@@ -115,7 +115,8 @@ impl<V: ToNapiValue + 'static> Settler<V> {
         let js_env = Env::from_raw(env);
         // SAFETY: a valid env, on its thread.
         let value = resolver(js_env).and_then(|v| unsafe { V::to_napi_value(env, v) });
-        // SAFETY: as above; each deferred is settled exactly once (it is consumed here).
+        // SAFETY: a valid env, on its own thread (see the Send impl); each deferred is settled exactly
+        // once (it is consumed here).
         unsafe {
           match value {
             Ok(v) => napi::sys::napi_resolve_deferred(env, deferred, v),
