@@ -1,6 +1,6 @@
 //! The one place where mapped memory meets the JS engine: external Buffers over a region, their
 //! holds on the memory, and raw access to the bytes of JS views passed in. Node-API calls on raw
-//! values need `unsafe`; everything else in the binding is safe code over `mapshare-core`.
+//! values need `unsafe`, which is why this lives in `runtime`.
 
 use mapshare_core::{ExtBytes, Hold};
 use napi::{sys, Env, JsValue, Unknown};
