@@ -2,10 +2,13 @@
 //! (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`, `ERR_INVALID_ARG_VALUE`).
 
 use crate::error;
-use crate::external;
+use crate::runtime::external;
+use crate::runtime::pending::WaitOptions;
+use mapshare_core::sync::FOREVER;
 use mapshare_core::ExtBytes;
 use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object as JsObject};
 use napi::{Env, JsValue, Result, Unknown, ValueType};
+use std::time::Duration;
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -192,4 +195,55 @@ pub fn target_bytes(env: &Env, v: Option<Unknown>, name: &str) -> Result<ExtByte
     Some(bytes) => Ok(bytes),
     None => Err(error::arg_type(env, name, expected, &received)),
   }
+}
+
+/// A timeout in milliseconds: undefined, `Infinity` or anything beyond a century waits forever.
+pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Duration>> {
+  let Some(v) = v else { return Ok(None) };
+  match v.get_type()? {
+    ValueType::Undefined => return Ok(None),
+    ValueType::Number => {}
+    _ => return Err(error::arg_type(env, name, "of type number", &describe(&v))),
+  }
+  let ms = f64::from_unknown(v)?;
+  if ms.is_nan() || ms < 0.0 {
+    return Err(error::out_of_range(env, name, ">= 0 (milliseconds) or Infinity", &describe(&v)));
+  }
+  if ms > FOREVER.as_millis() as f64 {
+    return Ok(None);
+  }
+  Ok(Some(Duration::from_nanos((ms * 1e6) as u64)))
+}
+
+/// The options of an async wait, `{ timeout?, signal? }` (`waitAsync`, `lockAsync`).
+pub fn wait_options<'env>(env: &Env, value: Option<Unknown<'env>>) -> Result<WaitOptions<'env>> {
+  let opts = options(env, value, "options")?;
+  let timeout = timeout(env, field(&opts, "timeout")?, "options.timeout")?;
+  let signal = match field(&opts, "signal")? {
+    Some(s) if !matches!(s.get_type()?, ValueType::Undefined) => Some(s),
+    _ => None,
+  };
+  let signal = match signal {
+    None => None,
+    Some(s) => {
+      let received = describe(&s);
+      let not_signal = || error::arg_type(env, "options.signal", "an instance of AbortSignal", &received);
+      if s.get_type()? != ValueType::Object {
+        return Err(not_signal());
+      }
+      let obj = s.coerce_to_object()?;
+      // An AbortSignal has both; an AbortController (a common mistake) has neither.
+      let add: Unknown = obj.get_named_property("addEventListener")?;
+      let remove: Unknown = obj.get_named_property("removeEventListener")?;
+      let aborted: Unknown = obj.get_named_property("aborted")?;
+      if add.get_type()? != ValueType::Function
+        || remove.get_type()? != ValueType::Function
+        || aborted.get_type()? != ValueType::Boolean
+      {
+        return Err(not_signal());
+      }
+      Some(obj)
+    }
+  };
+  Ok(WaitOptions { timeout, signal })
 }

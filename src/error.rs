@@ -43,9 +43,9 @@ pub fn to_js(env: &Env, err: CoreError) -> Error {
   let message = err.to_string();
   let code = err.code();
   let mut props = Vec::new();
-  if let Some(errno) = err.errno() {
+  if let Some(errno) = err.node_errno() {
     // Node reports errno as libuv does: the negated C value on POSIX systems, libuv's codes on Windows.
-    props.push(("errno", Prop::Num(mapshare_core::sys::node_errno(errno))));
+    props.push(("errno", Prop::Num(errno)));
   }
   if let Some(s) = err.syscall {
     props.push(("syscall", Prop::Str(s.to_owned())));

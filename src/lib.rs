@@ -1,28 +1,25 @@
 #![deny(clippy::all)]
-//! Node-API binding of mapshare: thin conversions between JS values and `mapshare-core`.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_code)]
+//! Node-API binding of mapshare: thin conversions between JS values and `mapshare-core`. The Node
+//! runtime glue, with all of the binding's `unsafe`, is in `runtime`.
 
-mod atomics;
 mod convert;
 mod error;
-mod external;
-mod flush_task;
 pub mod handles;
 mod mmap_file;
 mod mutex;
-mod pending;
 mod region;
-mod region_task;
-pub mod ring;
+#[allow(unsafe_code)] // the one module with unsafe code: the Node runtime glue
+pub mod runtime;
 mod shared_memory;
 mod shm_segment;
-mod teardown;
-pub mod uv;
-mod views;
+mod surface;
 mod waiters;
 
-pub use flush_task::FlushTask;
 pub use mmap_file::MmapFile;
 pub use mutex::{thread_id, Mutex};
+pub use region::flush_task::FlushTask;
 pub use shared_memory::SharedMemory;
 pub use shm_segment::{ftok, ShmSegment};
 
@@ -43,7 +40,7 @@ pub const ALLOCATION_GRANULARITY: u32 = 4096; // placeholder: `init` stores the 
 #[napi(module_exports, catch_unwind)]
 pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
   use napi::bindgen_prelude::JsObjectValue;
-  crate::external::set_max_buffer_length(&env);
+  crate::runtime::external::set_max_buffer_length(&env);
   let page = mapshare_core::page_size() as u32;
   let granularity = mapshare_core::allocation_granularity() as u32;
   for (name, value) in [("pageSize", page), ("allocationGranularity", granularity)] {

@@ -2,7 +2,8 @@
 
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
-use crate::region::{region_surface, RegionState};
+use crate::region::RegionState;
+use crate::surface::region_surface;
 use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, PreparedResize, Region};
 use napi::bindgen_prelude::AsyncTask;
 use napi::Task;
@@ -233,7 +234,8 @@ impl MmapFile {
     Ok(AsyncTask::new(PrepareResize { job: Some(checked) }))
   }
 
-  /// Internal (main.cjs's `resizeAsync`): swaps in the mapping a settled `resizeAsync` prepared.
+  /// Internal (`resizeAsync` in the JS fast path, src-js/fast-path.ts): swaps in the mapping a settled
+  /// `resizeAsync` prepared.
   #[napi(js_name = "_finishResize", skip_typescript, catch_unwind)]
   pub fn finish_resize(&self, env: &Env, token: u32) -> Result<()> {
     // Only this region's own resize: a token is bound to the backing it was prepared for.

@@ -1,15 +1,16 @@
 //! `Mutex`: a lock in a region's memory that survives its owner's death (see mapshare-core's
 //! `mutex` for the word layout C peers use).
 
-use crate::atomics;
+use crate::convert;
 use crate::error::{self, JsResult};
-use crate::pending;
 use crate::region::Cell;
-use crate::teardown::{self, Step};
-use mapshare_core::mutex::Locked;
+use crate::runtime::pending;
+use crate::runtime::teardown::{self, Step};
+use crate::waiters;
+use mapshare_core::mutex::{self, Locked};
 use mapshare_core::sync::{self, Canceller};
 use mapshare_core::wait_hub::{self, Job};
-use mapshare_core::{sys, Error as CoreError};
+use mapshare_core::Error as CoreError;
 use napi::bindgen_prelude::Object;
 use napi::{Env, Result, Unknown};
 use std::sync::Arc;
@@ -36,10 +37,11 @@ impl Mutex {
   }
 }
 
-/// Internal (main.cjs's fast path for `Mutex`): the calling thread's id as the lock word records it.
+/// Internal (the JS fast path for `Mutex`, src-js/fast-path.ts): the calling thread's id as the lock
+/// word records it.
 #[napi(js_name = "_threadId", skip_typescript, catch_unwind)]
 pub fn thread_id() -> u32 {
-  sys::thread_id()
+  mutex::thread_id()
 }
 
 fn result(locked: Locked) -> Option<Option<LockResult>> {
@@ -69,8 +71,8 @@ impl Mutex {
   /// already holds it; `ERR_MAPSHARE_CLOSED` if the region is closed (from another thread) meanwhile.
   #[napi(ts_args_type = "timeout?: number", catch_unwind)]
   pub fn lock(&self, env: &Env, timeout: Option<Unknown>) -> Result<Option<LockResult>> {
-    let t = atomics::timeout(env, timeout, "timeout")?;
-    let tid = sys::thread_id();
+    let t = convert::timeout(env, timeout, "timeout")?;
+    let tid = mutex::thread_id();
     // A free lock costs one compare-and-swap: no canceller, no registration.
     if let Some(Some(r)) = self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(result)? {
       return Ok(Some(r));
@@ -96,14 +98,14 @@ impl Mutex {
   /// Takes the lock if it is free (or its owner died); null if another live thread holds it.
   #[napi(catch_unwind)]
   pub fn try_lock(&self, env: &Env) -> Result<Option<LockResult>> {
-    let tid = sys::thread_id();
+    let tid = mutex::thread_id();
     self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(|l| result(l).flatten())
   }
 
   /// Releases the lock. `ERR_MAPSHARE_NOT_OWNER` if this thread does not hold it.
   #[napi(catch_unwind)]
   pub fn unlock(&self, env: &Env) -> Result<()> {
-    let tid = sys::thread_id();
+    let tid = mutex::thread_id();
     self.cell.with(env, |r| r.mutex_unlock(self.offset, tid))
   }
 
@@ -118,23 +120,22 @@ impl Mutex {
   )]
   pub fn lock_async<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> Result<Object<'env>> {
     let started = (|| {
-      let opts = pending::options(env, options)?;
+      let opts = convert::wait_options(env, options)?;
       let t = opts.timeout;
-      let tid = sys::thread_id();
+      let tid = mutex::thread_id();
       let offset = self.offset;
       pending::start(
         env,
         false,
-        &self.cell,
         opts,
-        |r| r.lock_handle(offset),
+        |canceller| self.cell.with_tracked(env, canceller, |r| r.lock_handle(offset)),
         move |word, canceller, complete| {
-          if !crate::waiters::has_room() && wait_hub::supported() {
+          if !waiters::has_room() && wait_hub::supported() {
             let done = Box::new(move |r: mapshare_core::Result<Locked>| complete(r.map(result)));
             let deadline = sync::deadline(t);
             wait_hub::submit(Job::Lock { word, tid, deadline, done }, canceller)
           } else {
-            crate::waiters::run(move || complete(word.lock(tid, t, Some(&canceller), false).map(result)))
+            waiters::run(move || complete(word.lock(tid, t, Some(&canceller), false).map(result)))
               .map_err(|e| CoreError::io(&e, "pthread_create"))
           }
         },

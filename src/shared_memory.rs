@@ -2,7 +2,8 @@
 
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
-use crate::region::{region_surface, RegionState};
+use crate::region::RegionState;
+use crate::surface::region_surface;
 use mapshare_core::shm;
 use napi::{Env, Result, Unknown};
 
@@ -95,7 +96,7 @@ impl SharedMemory {
       if let Some(name) = made.name.clone() {
         made.state.set_on_close(move || match shm::unlink(&name) {
           // Someone unlinked it already: the goal is met.
-          Err(e) if e.errno() == Some(mapshare_core::sys::errno::ENOENT) => Ok(()),
+          Err(e) if e.code() == "ENOENT" => Ok(()),
           r => r,
         });
       }

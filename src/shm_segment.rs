@@ -2,7 +2,8 @@
 
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
-use crate::region::{region_surface, RegionState};
+use crate::region::RegionState;
+use crate::surface::region_surface;
 use mapshare_core::sysv;
 use napi::bindgen_prelude::{JsObjectValue, Null, Object};
 use napi::{Env, JsValue, Result, Unknown, ValueType};

@@ -2,7 +2,8 @@
 //! caller (offset past the end, zero length, mapping beyond the end of the file).
 
 use crate::error::{Error, Result};
-use crate::region::{check_nonzero, Mapping, Region};
+use crate::mapping::Mapping;
+use crate::region::{check_nonzero, Region};
 use crate::sys::errno;
 use crate::sys::{self, FileKind};
 use std::path::Path;
@@ -165,13 +166,13 @@ impl Backing {
       );
     }
     let size = info.size;
-    if end < size && !sys::SHRINKS_MAPPED_FILES {
+    if end < size && !sys::FEATURES.shrinks_mapped_files {
       return Err(Error::unsupported(
         "Windows cannot shrink a file while it is mapped: close() the region, shrink the file \
          (fs.truncateSync), and map it again; growing works",
       ));
     }
-    if end > size && !sys::MAPS_PAST_END {
+    if end > size && !sys::FEATURES.maps_past_end {
       sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
     }
     let opts =

@@ -1,16 +1,18 @@
 //! mapshare-core: memory-mapped files and shared memory regions on `memmap2` and `libc`.
 //! No Node-API here: the binding crate turns these types into JS classes.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod error;
 pub mod file_map;
+mod mapping;
 pub mod mutex;
 pub mod region;
 pub mod ring_waits;
-mod segment_info;
 pub mod shm;
 pub mod span;
 pub mod sync;
-pub mod sys;
+mod sys;
 pub mod sysv;
 pub mod wait_hub;
 

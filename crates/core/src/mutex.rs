@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 pub const WAITERS: u32 = 0x8000_0000;
 /// The owner's thread id.
 pub const TID_MASK: u32 = 0x3fff_ffff;
+/// The calling thread's id as the lock word records it: the OS thread id (`gettid()` on Linux) in
+/// the low 30 bits.
+pub fn thread_id() -> u32 {
+  sys::thread_id() & TID_MASK
+}
+
 /// How often a waiter checks that the owner still lives.
 const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 
@@ -48,7 +54,7 @@ pub enum Locked {
 
 impl Region {
   fn lock_word(&self, offset: u64) -> Result<&AtomicU32> {
-    if !sys::HAS_ROBUST_LOCK {
+    if !sys::FEATURES.robust_lock {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;
@@ -151,7 +157,8 @@ unsafe fn lock_loop(
   cancel: Option<&Canceller>,
   mut mark: u32,
 ) -> Result<Locked> {
-  // SAFETY: the caller's contract.
+  // SAFETY: `addr` is an aligned word that stays mapped while this runs (the caller's contract), and
+  // AtomicU32 has the layout of u32.
   let word = unsafe { &*(addr as *const AtomicU32) };
   let deadline = crate::sync::deadline(timeout);
   // The first time the lock is found held, a cheap check of its owner (a full one when resuming a
@@ -199,15 +206,17 @@ unsafe fn lock_loop(
     let slice = left.map_or(to_check, |l| l.min(to_check));
     let seen = (v | WAITERS) as i32;
     match cancel {
-      // SAFETY: the caller's contract.
       Some(c) => {
-        match unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? } {
-          AsyncWait::Cancelled(reason) => return Ok(Locked::Cancelled(reason)),
-          AsyncWait::Done(_) => {}
+        // SAFETY: `addr` is an aligned word that stays mapped until this returns or `c` is
+        // cancelled (the caller's contract); `c.word` is the canceller's own live word.
+        let waited = unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? };
+        if let AsyncWait::Cancelled(reason) = waited {
+          return Ok(Locked::Cancelled(reason));
         }
       }
-      // SAFETY: the caller's contract.
       None => {
+        // SAFETY: `addr` is an aligned word that stays mapped until this returns (the caller's
+        // contract).
         unsafe { sys::futex_wait(addr as *mut u32, seen, Some(slice))? };
       }
     }

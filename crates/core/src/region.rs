@@ -2,25 +2,12 @@
 //! Every JS class hands out the same surface through it: copy in/out, flush, advise, lock, residency.
 
 use crate::error::{Error, Result};
+use crate::mapping::Mapping;
 use crate::span::{Hold, Span};
 use crate::sys::errno;
 use crate::sys::{self, Advice};
 use std::ptr::NonNull;
 use std::sync::Arc;
-
-/// What owns the address space; dropping it unmaps.
-#[derive(Debug)]
-pub(crate) enum Mapping {
-  /// A shared file mapping made by memmap2.
-  Shared(#[allow(dead_code)] memmap2::MmapRaw),
-  /// A private (copy-on-write) file mapping or private anonymous memory, made by memmap2.
-  Private(#[allow(dead_code)] memmap2::MmapMut),
-  /// A mapping made directly by `sys` (shared anonymous memory).
-  Sys(#[allow(dead_code)] sys::RawMap),
-  /// A System V segment attached with `shmat` (never made where System V does not exist).
-  #[allow(dead_code)]
-  Sysv(#[allow(dead_code)] sys::SysvAttach),
-}
 
 /// A live mapping of `len` bytes at `ptr`. [`Region::close`] releases the backing at once and
 /// retires the address range (see [`crate::span`]): holders keep inert memory until they let go.
@@ -147,7 +134,7 @@ impl Region {
   /// line up with the words the native atomics check). None on Windows, where such a Buffer would
   /// keep the view (and so the file or the name) alive after `close()` until it is collected.
   pub fn direct_view(&self) -> Option<ExternalView> {
-    if !sys::RETIRES_VIEWS
+    if !sys::FEATURES.retires_views
       || self.read_only
       || !self.safe_view
       || self.view.is_some()
@@ -165,7 +152,6 @@ impl Region {
   }
 
   /// Marks the region as unsafe to expose as a Buffer (see `safe_view`).
-  #[allow(dead_code)] // used by System V only, which some platforms lack
   pub(crate) fn without_view(mut self) -> Self {
     self.safe_view = false;
     self

@@ -1,4 +1,4 @@
-//! Async waits on a JS thread's own io_uring ([`sys::Ring`]): no thread per wait and no hand-off
+//! Async waits on a JS thread's own io_uring (`sys::Ring`): no thread per wait and no hand-off
 //! between threads. The kernel completes a `FUTEX_WAITV` on the region's word and the wait's
 //! canceller word and posts a completion, which makes the ring's descriptor readable; the thread's
 //! event loop polls it and calls [`RingWaits::reap`], which settles the waits. A timeout is a timeout linked to the wait, which

@@ -3,12 +3,13 @@
 //! pagefile-backed file mappings (see `sys`).
 
 use crate::error::{Error, Result};
+use crate::file_map::{map_fd, MapOptions};
+use crate::mapping::Mapping;
 use crate::region::{check_nonzero, Region};
-use crate::sys;
-use crate::sys::errno;
+use crate::sys::{self, errno, ShmObject};
 
 /// The longest name (without its leading slash) this platform accepts.
-pub const NAME_MAX: usize = sys::SHM_NAME_MAX;
+pub const NAME_MAX: usize = sys::FEATURES.shm_name_max;
 
 /// `'jobs'` and `'/jobs'` name the same object: returns `"/jobs"`, or an error for an empty name,
 /// a `/` after the first character, a NUL byte, or a name longer than [`NAME_MAX`].
@@ -56,8 +57,18 @@ pub struct ShmMap {
 pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMap> {
   let name = normalize_name(name)?;
   check_nonzero(size).map_err(|e| e.path(&name))?;
-  let region = sys::shm_create(&name, size, mode, exclusive).map_err(|e| e.or_path(Some(&name)))?;
+  let region = create_object(&name, size, mode, exclusive).map_err(|e| e.or_path(Some(&name)))?;
   Ok(ShmMap { region, name: Some(name) })
+}
+
+fn create_object(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<Region> {
+  let (object, created) = sys::shm_create(name, size, mode, exclusive)?;
+  let region = map_object(object, true, Some(size), Some(name), false);
+  if region.is_err() && created {
+    // Leave nothing behind: the object was ours and is unusable.
+    let _ = sys::shm_unlink(name);
+  }
+  region
 }
 
 /// Creates an object with a new name no other object has (`/mapshare-<pid>-<random>`, under the
@@ -84,7 +95,9 @@ pub fn create_unique(size: u64, mode: u32) -> Result<ShmMap> {
 /// Opens the object `name` and maps all of it (read-only: see `Region` for how that stays live).
 pub fn open(name: &str, readonly: bool) -> Result<ShmMap> {
   let name = normalize_name(name)?;
-  let region = sys::shm_open(&name, readonly).map_err(|e| e.or_path(Some(&name)))?;
+  let region = sys::shm_open(&name, readonly)
+    .and_then(|object| map_object(object, !readonly, None, Some(&name), false))
+    .map_err(|e| e.or_path(Some(&name)))?;
   Ok(ShmMap { region, name: Some(name) })
 }
 
@@ -97,10 +110,37 @@ pub fn unlink(name: &str) -> Result<()> {
 /// Anonymous shared memory with a descriptor to hand to other processes (memfd on Linux).
 pub fn anonymous(size: u64) -> Result<ShmMap> {
   check_nonzero(size)?;
-  Ok(ShmMap { region: sys::shm_anonymous(size)?, name: None })
+  let region = map_object(sys::shm_anonymous(size)?, true, Some(size), None, true)?;
+  Ok(ShmMap { region, name: None })
 }
 
 /// Maps a shared memory descriptor received from another process (e.g. through `spawn`'s stdio).
 pub fn from_fd(fd: i32, readonly: bool) -> Result<ShmMap> {
-  Ok(ShmMap { region: sys::shm_from_fd(fd, readonly)?, name: None })
+  let fd = sys::shm_from_fd(fd)?;
+  let region = map_fd(fd, !readonly, &MapOptions::default(), None)?;
+  Ok(ShmMap { region, name: None })
+}
+
+/// Maps what `sys` opened: a descriptor like a file (shared, read-write when `writable`; `length`
+/// bytes or all of it), closed once mapped unless `keep` (anonymous memory keeps it for other
+/// processes); or takes over a view `sys` mapped, with its handle.
+fn map_object(
+  object: ShmObject,
+  writable: bool,
+  length: Option<u64>,
+  name: Option<&str>,
+  keep: bool,
+) -> Result<Region> {
+  match object {
+    ShmObject::Fd(fd) => {
+      let region = map_fd(sys::borrow(&fd), writable, &MapOptions { length, ..MapOptions::default() }, name)?;
+      Ok(if keep { region.keeping(fd) } else { region })
+    }
+    ShmObject::View { map, len, read_only, keep } => {
+      let ptr = map.ptr();
+      // SAFETY: `sys` mapped `len` bytes at `ptr`, readable and writable (copy-on-write when
+      // `read_only`), alive as long as `map` (the contract of `ShmObject::View`).
+      Ok(unsafe { Region::new(ptr, len, read_only, !read_only, Mapping::Sys(map)) }.keeping(keep))
+    }
+  }
 }

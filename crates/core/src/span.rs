@@ -11,7 +11,7 @@
 //! open → unmapped when nobody else holds the span at close.
 
 use crate::error::{Error, Result};
-use crate::region::Mapping;
+use crate::mapping::Mapping;
 use crate::sys;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -13,6 +13,8 @@ use crate::sys;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+pub use crate::sys::{deadline, AsyncWait, WaitResult, FOREVER};
+
 /// An atomic read-modify-write (or load/store) operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AtomicOp {
@@ -26,26 +28,6 @@ pub enum AtomicOp {
   Exchange,
   /// `expected` in the first value, `replacement` in the second.
   CompareExchange,
-}
-
-/// How a `wait` ended, as `Atomics.wait` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitResult {
-  /// Woken by a `notify` (or a spurious wake-up, as with `Atomics.wait`).
-  Ok,
-  /// The word did not hold `expected` when the wait began.
-  NotEqual,
-  TimedOut,
-}
-
-impl WaitResult {
-  pub fn as_str(self) -> &'static str {
-    match self {
-      WaitResult::Ok => "ok",
-      WaitResult::NotEqual => "not-equal",
-      WaitResult::TimedOut => "timed-out",
-    }
-  }
 }
 
 /// Applies `op` to an atomic word of either width (the same code for `AtomicI32` and `AtomicI64`).
@@ -104,7 +86,8 @@ impl Region {
   /// The 64-bit twin of [`Region::atomic32`].
   pub fn atomic64(&self, offset: u64, op: AtomicOp, a: i64, b: i64) -> Result<i64> {
     let p = self.word(offset, 8, op != AtomicOp::Load)?;
-    // SAFETY: as in atomic32, for an 8-byte aligned word.
+    // SAFETY: `p` is 8-byte aligned and inside this live mapping (checked above); AtomicI64 has the
+    // layout of i64, and other processes touch the word only through atomics too (the API contract).
     Ok(apply!(unsafe { &*(p as *const AtomicI64) }, op, a, b))
   }
 
@@ -213,14 +196,6 @@ impl Word {
     // SAFETY: `addr` is an aligned word of the span `_hold` keeps mapped for as long as `self` lives.
     unsafe { sys::futex_wait_cancellable(self.addr as *mut u32, expected, timeout, &canceller.word) }
   }
-}
-
-/// Timeouts longer than this (a century) mean "forever": no clock arithmetic can overflow.
-pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A deadline `timeout` from now; `None` (wait forever) for no timeout or one beyond [`FOREVER`].
-pub fn deadline(timeout: Option<Duration>) -> Option<std::time::Instant> {
-  timeout.filter(|t| *t <= FOREVER).and_then(|t| std::time::Instant::now().checked_add(t))
 }
 
 /// Whether this machine has more than one CPU to run on (a spin only helps a peer on another CPU).

@@ -2,10 +2,12 @@
 //! (Windows), every call fails with `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
 
 use crate::error::Result;
+use crate::mapping::Mapping;
 use crate::region::{check_nonzero, Region};
-use crate::sys;
+use crate::span::check_headroom;
+use crate::sys::{self, errno};
 
-pub use crate::segment_info::SegmentInfo;
+pub use crate::sys::SegmentInfo;
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const PRIVATE: i32 = sys::IPC_PRIVATE;
@@ -30,7 +32,21 @@ pub fn open(key: i32, readonly: bool) -> Result<(i32, Region)> {
 
 /// `shmat(id)` of the whole segment; `readonly` is `SHM_RDONLY` (the region then offers no Buffer).
 pub fn attach(id: i32, readonly: bool) -> Result<Region> {
-  sys::shm_attach(id, readonly)
+  let size = sys::shm_stat(id)
+    .map_err(|e| match e.errno() {
+      Some(errno::EINVAL) | Some(errno::EIDRM) => {
+        e.detail(format!("no System V segment has id {id} (removed?)"))
+      }
+      _ => e,
+    })?
+    .size;
+  check_headroom(1)?;
+  let attached = sys::shmat(id, readonly)?;
+  let ptr = attached.ptr();
+  // SAFETY: shmat attached the whole segment (`size` bytes) at `ptr`, readable, and writable unless
+  // SHM_RDONLY (then the region is read-only and offers no Buffer, so nothing writes to it).
+  let region = unsafe { Region::new(ptr, size as usize, readonly, true, Mapping::Sysv(attached)) };
+  Ok(if readonly { region.without_view() } else { region })
 }
 
 /// `shmctl(id, IPC_STAT)`.

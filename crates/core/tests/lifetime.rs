@@ -2,8 +2,7 @@
 //! regions keep seeing the file, and copies between a region and views over itself move as memmove.
 #![cfg(unix)]
 
-use mapshare_core::sync::{deadline, AtomicOp, Canceller, FOREVER};
-use mapshare_core::sys::AsyncWait;
+use mapshare_core::sync::{deadline, AsyncWait, AtomicOp, Canceller, FOREVER};
 use mapshare_core::{file_map, ExtBytes, MapOptions, OpenFileOptions, OpenMode, Region};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -105,7 +104,7 @@ fn overlapping_copies_move_like_memmove() {
     let src = unsafe { ExtBytes::new(base, 5) };
     region.write_ext(1, &src).unwrap(); // forward overlap
     assert_eq!(region.read_vec(0, Some(6)).unwrap(), [1, 1, 2, 3, 4, 5], "truncatable: {truncatable}");
-    // SAFETY: as above.
+    // SAFETY: `base..base+5` lies in the live region.
     let dst = unsafe { ExtBytes::new(base, 5) };
     assert_eq!(region.read_into_ext(1, &dst).unwrap(), 5); // backward overlap
     assert_eq!(region.read_vec(0, Some(6)).unwrap(), [1, 2, 3, 4, 5, 5], "truncatable: {truncatable}");

@@ -1,7 +1,7 @@
 //! `flushAsync`: `msync(MS_SYNC)` on a libuv worker thread.
 
+use super::shared::Cell;
 use crate::error::JsResult;
-use crate::region::{read_lock, Cell};
 use napi::{Env, Result, Task};
 
 /// A pending `msync` over a range of a region. `close()` never waits for the pool: if it runs before
@@ -40,7 +40,7 @@ impl Task for FlushTask {
     }
     // The read lock keeps close()/resize() from dropping the mapping while msync runs (they wait for
     // this one call at most, never for the pool).
-    let result = match &*read_lock(&self.cell) {
+    let result = match &*self.cell.lock_read() {
       Some(region) => region.flush(self.offset, self.length),
       // Closed after this call was made: close() flushed everything first.
       None => Ok(()),

@@ -1,6 +1,6 @@
 //! The one place where mapped memory meets the JS engine: external Buffers over a region, their
 //! holds on the memory, and raw access to the bytes of JS views passed in. Node-API calls on raw
-//! values need `unsafe`; everything else in the binding is safe code over `mapshare-core`.
+//! values need `unsafe`, which is why this lives in `runtime`.
 
 use mapshare_core::{ExtBytes, Hold};
 use napi::{sys, Env, JsValue, Unknown};
@@ -38,10 +38,10 @@ unsafe extern "C" fn drop_keeper<K>(_env: sys::napi_env, _data: *mut c_void, hin
 }
 
 /// `napi_adjust_external_memory`: tells V8 how much memory outside its heap is tied to JS objects.
-pub fn adjust(env: sys::napi_env, change: i64) {
+pub fn adjust(env: &Env, change: i64) {
   let mut total = 0i64;
   // SAFETY: valid env and out-pointer; the call only adjusts a counter (it never runs JS).
-  unsafe { sys::napi_adjust_external_memory(env, change, &mut total) };
+  unsafe { sys::napi_adjust_external_memory(env.raw(), change, &mut total) };
 }
 
 /// A Node `Buffer` over `len` bytes at `data`, with no copy, holding the memory until V8 frees the
@@ -152,12 +152,10 @@ pub fn external_arraybuffer<'env>(
 pub fn arraybuffer_of<'env>(env: &'env Env, view: &Unknown) -> napi::Result<(Unknown<'env>, usize)> {
   let (mut kind, mut len, mut data, mut ab, mut at) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
   // SAFETY: a live value of this env (Node-API checks that it is a typed array); valid out-pointers.
-  status(
-    unsafe {
-      sys::napi_get_typedarray_info(env.raw(), view.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut at)
-    },
-    "napi_get_typedarray_info",
-  )?;
+  let code = unsafe {
+    sys::napi_get_typedarray_info(env.raw(), view.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut at)
+  };
+  status(code, "napi_get_typedarray_info")?;
   // SAFETY: the ArrayBuffer just reported, live in this env.
   Ok((unsafe { Unknown::from_raw_unchecked(env.raw(), ab) }, at))
 }
@@ -174,15 +172,13 @@ pub fn make_view<'env>(
 ) -> napi::Result<Unknown<'env>> {
   let mut out = ptr::null_mut();
   // SAFETY: a live ArrayBuffer of this env; Node-API checks the range against it (RangeError).
-  status(
-    unsafe {
-      match typed {
-        Some(t) => sys::napi_create_typedarray(env.raw(), t, count, arraybuffer.raw(), start, &mut out),
-        None => sys::napi_create_dataview(env.raw(), bytes, arraybuffer.raw(), start, &mut out),
-      }
-    },
-    "creating the view",
-  )?;
+  let code = unsafe {
+    match typed {
+      Some(t) => sys::napi_create_typedarray(env.raw(), t, count, arraybuffer.raw(), start, &mut out),
+      None => sys::napi_create_dataview(env.raw(), bytes, arraybuffer.raw(), start, &mut out),
+    }
+  };
+  status(code, "creating the view")?;
   // SAFETY: the view just created in this env.
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), out) })
 }
@@ -208,13 +204,11 @@ pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<ExtBytes>> 
   let bytes;
   if is_ta {
     let (mut ty, mut length, mut ab, mut off) = (0, 0usize, ptr::null_mut(), 0usize);
-    // SAFETY: `raw` is a typed array; out-pointers are valid.
-    status(
-      unsafe {
-        sys::napi_get_typedarray_info(env.raw(), raw, &mut ty, &mut length, &mut data, &mut ab, &mut off)
-      },
-      "napi_get_typedarray_info",
-    )?;
+    // SAFETY: `raw` is a typed array of this env; out-pointers are valid.
+    let code = unsafe {
+      sys::napi_get_typedarray_info(env.raw(), raw, &mut ty, &mut length, &mut data, &mut ab, &mut off)
+    };
+    status(code, "napi_get_typedarray_info")?;
     let size = match ty {
       sys::TypedarrayType::int16_array | sys::TypedarrayType::uint16_array | 11 => 2,
       sys::TypedarrayType::int32_array
@@ -226,19 +220,16 @@ pub fn view_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<ExtBytes>> 
     bytes = length * size;
   } else if is_dv {
     let (mut length, mut ab, mut off) = (0usize, ptr::null_mut(), 0usize);
-    // SAFETY: `raw` is a DataView; out-pointers are valid.
-    status(
-      unsafe { sys::napi_get_dataview_info(env.raw(), raw, &mut length, &mut data, &mut ab, &mut off) },
-      "napi_get_dataview_info",
-    )?;
+    // SAFETY: `raw` is a DataView of this env; out-pointers are valid.
+    let code =
+      unsafe { sys::napi_get_dataview_info(env.raw(), raw, &mut length, &mut data, &mut ab, &mut off) };
+    status(code, "napi_get_dataview_info")?;
     bytes = length;
   } else if is_ab {
     let mut length = 0usize;
-    // SAFETY: `raw` is an ArrayBuffer; out-pointers are valid.
-    status(
-      unsafe { sys::napi_get_arraybuffer_info(env.raw(), raw, &mut data, &mut length) },
-      "napi_get_arraybuffer_info",
-    )?;
+    // SAFETY: `raw` is an ArrayBuffer of this env; out-pointers are valid.
+    let code = unsafe { sys::napi_get_arraybuffer_info(env.raw(), raw, &mut data, &mut length) };
+    status(code, "napi_get_arraybuffer_info")?;
     bytes = length;
   } else {
     return Ok(None);

@@ -1,13 +1,17 @@
-//! Atomics, `wait`/`notify` and `waitAsync` on a region: argument conversion and the async waiter.
+//! Atomics, `notify`, `wait` and `waitAsync` on a region's cell: argument conversion and the
+//! waiters. Called from the region classes and, by handle, from the JS fast path
+//! (src-js/fast-path.ts; see `handles`).
 
+use super::shared::Shared;
 use crate::convert;
 use crate::error::{self, JsResult};
-use crate::pending;
-use crate::region::{Cell, RegionState, Shared};
-use crate::teardown::{self, Step};
-use mapshare_core::sync::{self, AtomicOp, Canceller, WaitResult, FOREVER};
+use crate::runtime::pending;
+use crate::runtime::ring;
+use crate::runtime::teardown::{self, Step};
+use crate::waiters;
+use mapshare_core::sync::{self, AsyncWait, AtomicOp, Canceller, WaitResult};
 use mapshare_core::wait_hub::{self, Job};
-use mapshare_core::{sys::AsyncWait, Error as CoreError};
+use mapshare_core::Error as CoreError;
 use napi::bindgen_prelude::{BigInt, FromNapiValue, Object};
 use napi::{Env, Result, Unknown, ValueType};
 use std::sync::Arc;
@@ -35,24 +39,6 @@ fn int64(env: &Env, v: Option<Unknown>, name: &str) -> Result<i64> {
   Ok(n)
 }
 
-/// A timeout in milliseconds: undefined, `Infinity` or anything beyond a century waits forever.
-pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Duration>> {
-  let Some(v) = v else { return Ok(None) };
-  match v.get_type()? {
-    ValueType::Undefined => return Ok(None),
-    ValueType::Number => {}
-    _ => return Err(error::arg_type(env, name, "of type number", &convert::describe(&v))),
-  }
-  let ms = f64::from_unknown(v)?;
-  if ms.is_nan() || ms < 0.0 {
-    return Err(error::out_of_range(env, name, ">= 0 (milliseconds) or Infinity", &convert::describe(&v)));
-  }
-  if ms > FOREVER.as_millis() as f64 {
-    return Ok(None);
-  }
-  Ok(Some(Duration::from_nanos((ms * 1e6) as u64)))
-}
-
 fn count(env: &Env, v: Option<Unknown>) -> Result<u32> {
   if let Some(u) = &v {
     if u.get_type()? == ValueType::Number && f64::from_unknown(*u)? == f64::INFINITY {
@@ -78,79 +64,55 @@ fn operands<T: Default>(
   })
 }
 
-/// Atomics and `notify`, on the shared cell (see `Shared::read_into`).
-impl Shared {
-  pub fn atomic32(
-    &self,
-    env: &Env,
-    op: AtomicOp,
-    offset: Option<Unknown>,
-    a: Option<Unknown>,
-    b: Option<Unknown>,
-  ) -> Result<i32> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let (a, b) = operands(env, op, a, b, int32)?;
-    self.with(env, |r| r.atomic32(offset, op, a, b))
-  }
-
-  pub fn atomic64(
-    &self,
-    env: &Env,
-    op: AtomicOp,
-    offset: Option<Unknown>,
-    a: Option<Unknown>,
-    b: Option<Unknown>,
-  ) -> Result<BigInt> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let (a, b) = operands(env, op, a, b, int64)?;
-    self.with(env, |r| r.atomic64(offset, op, a, b)).map(BigInt::from)
-  }
-
-  pub fn notify(&self, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {
-    let offset = convert::index(env, offset, "byteOffset")?;
-    let n = count(env, n)?;
-    self.with(env, |r| r.notify(offset, n))
-  }
-}
-
-impl RegionState {
-  /// `wait`: blocks this thread; `close()` or `resize()` from another thread ends it with
-  /// `ERR_MAPSHARE_CLOSED` (the wait holds the memory, never the region's lock).
-  pub fn wait(
-    &self,
-    env: &Env,
-    offset: Option<Unknown>,
-    expected: Option<Unknown>,
-    ms: Option<Unknown>,
-  ) -> Result<String> {
-    Ok(wait(env, self.cell(), offset, expected, ms)?.as_str().to_owned())
-  }
-
-  /// `waitAsync`: the wait runs on this thread's io_uring, or a waiter thread (never libuv's pool),
-  /// and resolves with 'ok' | 'not-equal' | 'timed-out'. An `AbortSignal`, `close()` or `resize()`
-  /// cancels it. Every failure rejects the promise.
-  pub fn wait_async<'env>(
-    &self,
-    env: &'env Env,
-    offset: Option<Unknown>,
-    expected: Option<Unknown>,
-    options: Option<Unknown<'env>>,
-  ) -> Result<Object<'env>> {
-    wait_async(env, self.cell(), offset, expected, options)
-  }
-}
-
-/// `region.wait(byteOffset, expected, timeout)` (also called by handle).
-pub fn wait(
+/// A sequentially consistent atomic operation on the 32-bit word at `offset`: what `Atomics.<op>`
+/// returns on an `Int32Array`.
+pub fn atomic32(
+  cell: &Shared,
   env: &Env,
-  cell: &Cell,
+  op: AtomicOp,
+  offset: Option<Unknown>,
+  a: Option<Unknown>,
+  b: Option<Unknown>,
+) -> Result<i32> {
+  let offset = convert::index(env, offset, "byteOffset")?;
+  let (a, b) = operands(env, op, a, b, int32)?;
+  cell.with(env, |r| r.atomic32(offset, op, a, b))
+}
+
+/// The 64-bit twin of [`atomic32`], with bigints.
+pub fn atomic64(
+  cell: &Shared,
+  env: &Env,
+  op: AtomicOp,
+  offset: Option<Unknown>,
+  a: Option<Unknown>,
+  b: Option<Unknown>,
+) -> Result<BigInt> {
+  let offset = convert::index(env, offset, "byteOffset")?;
+  let (a, b) = operands(env, op, a, b, int64)?;
+  cell.with(env, |r| r.atomic64(offset, op, a, b)).map(BigInt::from)
+}
+
+/// `region.notify(byteOffset, count)`: how many waiters woke.
+pub fn notify(cell: &Shared, env: &Env, offset: Option<Unknown>, n: Option<Unknown>) -> Result<u32> {
+  let offset = convert::index(env, offset, "byteOffset")?;
+  let n = count(env, n)?;
+  cell.with(env, |r| r.notify(offset, n))
+}
+
+/// `region.wait(byteOffset, expected, timeout)` (also called by handle): blocks this thread;
+/// `close()` or `resize()` from another thread ends it with `ERR_MAPSHARE_CLOSED` (the wait holds
+/// the memory, never the region's lock).
+pub fn wait(
+  cell: &Shared,
+  env: &Env,
   offset: Option<Unknown>,
   expected: Option<Unknown>,
   ms: Option<Unknown>,
 ) -> Result<WaitResult> {
   let offset = convert::index(env, offset, "byteOffset")?;
   let expected = int32(env, expected, "expected")?;
-  let t = timeout(env, ms, "timeout")?;
+  let t = convert::timeout(env, ms, "timeout")?;
   let canceller = Arc::new(Canceller::default());
   let word = cell.with_tracked(env, &canceller, |r| r.word_handle(offset, false))?;
   // A short watch of the word first (see `Word::spin`), within the timeout.
@@ -177,10 +139,13 @@ pub fn wait(
   )
 }
 
-/// `region.waitAsync(byteOffset, expected, options)` (also called by handle).
+/// `region.waitAsync(byteOffset, expected, options)` (also called by handle): the wait runs on this
+/// thread's io_uring, or a waiter thread (never libuv's pool), and resolves with 'ok' | 'not-equal'
+/// | 'timed-out'. An `AbortSignal`, `close()` or `resize()` cancels it. Every failure rejects the
+/// promise.
 pub fn wait_async<'env>(
+  cell: &Shared,
   env: &'env Env,
-  cell: &Cell,
   offset: Option<Unknown>,
   expected: Option<Unknown>,
   options: Option<Unknown<'env>>,
@@ -188,23 +153,24 @@ pub fn wait_async<'env>(
   let started = (|| {
     let offset = convert::index(env, offset, "byteOffset")?;
     let expected = int32(env, expected, "expected")?;
-    let opts = pending::options(env, options)?;
+    let opts = convert::wait_options(env, options)?;
     let t = opts.timeout;
-    let on_ring = crate::ring::ready(env);
+    let on_ring = ring::ready(env);
     pending::start(
       env,
       on_ring,
-      cell,
       opts,
       // The word's value is checked now, as Atomics.waitAsync does: 'not-equal' at once if it
       // differs. Otherwise the wait has begun, whenever its thread (or the kernel) takes it up: a
       // word found changed then was stored to after the call, and reports 'ok', as a wake.
       // (Read with the checked copy: a page lost to truncation is EFAULT, as for the wait itself.)
-      |r| {
-        let word = r.word_handle(offset, false)?;
-        let mut now = [0u8; 4];
-        r.read_into(offset, &mut now)?;
-        Ok((word, i32::from_ne_bytes(now) == expected))
+      |canceller| {
+        cell.with_tracked(env, canceller, |r| {
+          let word = r.word_handle(offset, false)?;
+          let mut now = [0u8; 4];
+          r.read_into(offset, &mut now)?;
+          Ok((word, i32::from_ne_bytes(now) == expected))
+        })
       },
       move |(word, began), canceller, complete| {
         if !began {
@@ -217,13 +183,13 @@ pub fn wait_async<'env>(
           AsyncWait::Cancelled(_) => None,
         };
         if on_ring {
-          crate::ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
-        } else if !crate::waiters::has_room() && wait_hub::supported() {
+          ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
+        } else if !waiters::has_room() && wait_hub::supported() {
           let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
           let deadline = sync::deadline(t);
           wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)
         } else {
-          crate::waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
+          waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
             .map_err(|e| CoreError::io(&e, "pthread_create"))
         }
       },

@@ -6,7 +6,7 @@
 //! A mapped file that another process truncates raises `SIGBUS` on the lost pages: with this, the
 //! copy methods report `EFAULT` and the process lives. Linux x86_64 and aarch64.
 
-use super::CopyFault;
+use crate::sys::CopyFault;
 use std::sync::OnceLock;
 
 // mapshare_fault_copy(dst, src, n) -> bytes NOT copied (0 on success). Forward copy only.
@@ -152,7 +152,8 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
   let at = unsafe { pc(ctx, None) };
   if fault && (start..exit).contains(&at) {
     // Our copy touched a page that is gone: resume at its exit, which returns the bytes left.
-    // SAFETY: as above; the exit label is code in the same routine, with the same registers live.
+    // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler; the exit label is code in the same
+    // routine, with the same registers live, so resuming there returns the bytes left.
     unsafe { pc(ctx, Some(exit)) };
     return;
   }

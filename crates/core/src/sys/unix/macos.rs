@@ -1,12 +1,29 @@
 //! macOS: cross-process wait/notify with `os_sync_wait_on_address` and the `OS_SYNC_*_SHARED`
 //! flags (macOS 14.4+), looked up at run time so the addon still loads on older systems (where
-//! `wait`/`notify` then throw `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`).
+//! `wait`/`notify` then throw `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`). And the rest of what macOS does
+//! differently from Linux: no memfd, no io_uring (see `fallback`), no mapping limit to watch.
 
-use crate::error::{Error, Result};
-use crate::sync::WaitResult;
+#[path = "../fallback.rs"]
+mod fallback;
+
+pub use fallback::{copy_checked, futex_wait_cancellable, futex_waitv_many, futex_wake_private, Ring};
+
+use super::shm::{shm_open_fd, shm_unlink_name};
+use crate::sys::{errno, Error, Features, Result, WaitResult};
 use std::ffi::c_void;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// What macOS can do: no owner check for the cross-process lock (its thread ids are not the ones
+/// `kill` checks), and POSIX names of at most 30 characters (`PSHMNAMLEN`).
+pub const FEATURES: Features = Features {
+  robust_lock: false,
+  retires_views: true,
+  shrinks_mapped_files: true,
+  maps_past_end: true,
+  shm_name_max: 30,
+};
 
 const OS_SYNC_WAIT_ON_ADDRESS_SHARED: u32 = 1;
 const OS_SYNC_WAKE_BY_ADDRESS_SHARED: u32 = 1;
@@ -118,4 +135,62 @@ pub unsafe fn futex_wake(addr: *mut u32, _count: u32) -> Result<u32> {
     return Err(Error::last_os("os_sync_wake_by_address_all"));
   }
   Ok(0)
+}
+
+/// The calling thread's id: the kernel thread id (`pthread_threadid_np`).
+pub fn thread_id() -> u32 {
+  let mut tid: u64 = 0;
+  // SAFETY: a null thread means the calling thread; `tid` is a valid out-pointer.
+  unsafe { libc::pthread_threadid_np(0, &mut tid) };
+  tid as u32
+}
+
+/// Not checked on macOS, whose lock has no owner check (`FEATURES.robust_lock` is false).
+pub fn is_zombie(_id: u32) -> bool {
+  false
+}
+
+/// macOS has no per-process mapping limit that runtimes hit in practice.
+pub fn map_limit() -> Option<usize> {
+  None
+}
+
+/// See [`map_limit`].
+pub fn map_count() -> Option<usize> {
+  None
+}
+
+/// Block devices' sizes are not read on macOS: mapping one needs an explicit length.
+pub fn block_device_size(_fd: BorrowedFd<'_>) -> Option<u64> {
+  None
+}
+
+/// Transparent huge pages are a Linux feature.
+pub fn hugepage_advice(_on: bool) -> Result<libc::c_int> {
+  Err(Error::unsupported("advice 'hugepage'/'nohugepage' exists on Linux only"))
+}
+
+/// The key of a System V segment's `struct ipc_perm`.
+pub fn ipc_key(p: &libc::ipc_perm) -> libc::key_t {
+  p._key
+}
+
+/// Anonymous shared memory with a descriptor: macOS has no memfd, so a POSIX object of a new random
+/// name, unlinked at once (the descriptor still shares it).
+pub fn anonymous_fd() -> Result<OwnedFd> {
+  use std::time::{SystemTime, UNIX_EPOCH};
+  let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+  for attempt in 0..16u32 {
+    let name =
+      format!("/mapshare.{}.{:x}", std::process::id(), nanos.wrapping_add(attempt.wrapping_mul(7919)));
+    match shm_open_fd(&name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
+      Ok(fd) => {
+        shm_unlink_name(&name)?;
+        return Ok(fd);
+      }
+      Err(e) if e.errno() == Some(errno::EEXIST) => continue,
+      Err(e) => return Err(e),
+    }
+  }
+  Err(Error::os(errno::EEXIST, "shm_open"))
 }

@@ -6,8 +6,7 @@
 //! on the words' addresses (or backing pages), never on our memory afterwards, so nothing submitted
 //! points into memory we must keep.
 
-use super::WaitvEntry;
-use crate::error::{Error, Result};
+use crate::sys::{Error, Result, WaitvEntry};
 use io_uring::{opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;

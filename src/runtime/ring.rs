@@ -1,7 +1,7 @@
 //! `waitAsync` on this JS thread's io_uring (mapshare-core's `ring_waits`), where the kernel has it
 //! (Linux 6.7+): the wait costs no thread, and a notify reaches the event loop with one wake-up.
 //! The ring is opened on a thread's first `waitAsync`; its descriptor is watched by a libuv poll
-//! handle on the thread's own loop ([`crate::uv`]), whose callback settles the waits that ended
+//! handle on the thread's own loop ([`super::uv`]), whose callback settles the waits that ended
 //! right there, inside a callback scope (so the promises' continuations run as it closes). The
 //! handle keeps the loop alive only while waits are pending. Elsewhere (or with
 //! `MAPSHARE_NO_URING=1`) waits keep using threads (`waiters`, `wait_hub`).
@@ -17,7 +17,7 @@ enum State {
   /// Not asked for yet.
   Closed,
   /// Made: waits go to it; `watch` is its poll handle on this thread's loop.
-  Open(Box<RingWaits>, crate::uv::Watch),
+  Open(Box<RingWaits>, super::uv::Watch),
   /// Cannot be made here (or the environment is gone); waits use threads.
   Unavailable,
 }
@@ -45,7 +45,7 @@ pub fn ready(env: &Env) -> bool {
     State::Unavailable
   } else {
     match RingWaits::new() {
-      Ok(ring) => match crate::uv::Watch::start(env, ring.fd(), reap, teardown) {
+      Ok(ring) => match super::uv::Watch::start(env, ring.fd(), reap, teardown) {
         Some(watch) => State::Open(Box::new(ring), watch),
         None => State::Unavailable,
       },
@@ -78,13 +78,13 @@ fn reap() {
 
 /// The environment is going away: what still waits is settled (the promises reject, unseen: no JS
 /// runs any more), and the ring is given to the poll handle to close once libuv has let go of it.
-fn teardown() -> Option<crate::uv::Keep> {
+fn teardown() -> Option<super::uv::Keep> {
   let state = RING.with(|r| std::mem::replace(&mut *r.borrow_mut(), State::Unavailable));
   let State::Open(mut ring, _) = state else { return None };
   for (done, outcome) in ring.cancel_all() {
     done(outcome);
   }
-  Some(ring as crate::uv::Keep)
+  Some(ring as super::uv::Keep)
 }
 
 /// Starts a wait on this thread's ring (see [`ready`]).
@@ -93,7 +93,7 @@ pub fn submit(
   expected: i32,
   timeout: Option<Duration>,
   canceller: Arc<Canceller>,
-  done: impl FnOnce(mapshare_core::Result<mapshare_core::sys::AsyncWait>) + 'static,
+  done: impl FnOnce(mapshare_core::Result<mapshare_core::sync::AsyncWait>) + 'static,
 ) -> mapshare_core::Result<()> {
   RING.with(|r| match &mut *r.borrow_mut() {
     State::Open(ring, watch) => {

@@ -1,59 +1,31 @@
-//! Promise-returning waits (`waitAsync`, `lockAsync`): options and `AbortSignal` handling, the hand-off
-//! to a waiter thread, and settling the promise on the JS thread.
+//! Promise-returning waits (`waitAsync`, `lockAsync`): the `AbortSignal` listener, the hand-off to
+//! a waiter, and settling the promise on the JS thread (through napi-rs's thread-safe queue, or
+//! directly with a raw deferred when the wait ends on this very thread).
 //!
 //! Order matters, because reading options and calling `signal.addEventListener` run user JS (getters,
-//! proxies) that may close or resize the region: every JS interaction happens first, then the word is
-//! taken and the wait registered for cancellation in one step under the region's lock, with no JS in
-//! between. Errors at any step reject the promise (as Node's promise APIs do) and leave nothing
-//! registered or referenced.
+//! proxies) that may close or resize the region: every JS interaction happens first (the options are
+//! read by `convert::wait_options`), then the word is taken and the wait registered for cancellation
+//! in one step under the region's lock, with no JS in between. Errors at any step reject the promise
+//! (as Node's promise APIs do) and leave nothing registered or referenced.
 
-use crate::convert;
 use crate::error;
-use crate::region::{Cell, ABORTED};
 use mapshare_core::sync::Canceller;
-use mapshare_core::{Error as CoreError, Region};
+use mapshare_core::Error as CoreError;
 use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ToNapiValue};
-use napi::{Env, JsValue, Result, Unknown, UnknownRef, ValueType};
+use napi::{Env, JsValue, Result, Unknown, UnknownRef};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `options.timeout` and `options.signal` of an async wait.
+/// Why a cancelled wait ended: its `AbortSignal` fired.
+pub const ABORTED: u32 = 1;
+/// Why a cancelled wait ended: its region was closed or resized, or its environment is going away.
+pub const CLOSED: u32 = 2;
+
+/// `options.timeout` and `options.signal` of an async wait (read by `convert::wait_options`).
 pub struct WaitOptions<'env> {
   pub timeout: Option<Duration>,
-  signal: Option<Object<'env>>,
-}
-
-/// Parses `{ timeout?, signal? }`.
-pub fn options<'env>(env: &Env, options: Option<Unknown<'env>>) -> Result<WaitOptions<'env>> {
-  let opts = convert::options(env, options, "options")?;
-  let timeout = crate::atomics::timeout(env, convert::field(&opts, "timeout")?, "options.timeout")?;
-  let signal = match convert::field(&opts, "signal")? {
-    Some(s) if !matches!(s.get_type()?, ValueType::Undefined) => Some(s),
-    _ => None,
-  };
-  let signal = match signal {
-    None => None,
-    Some(s) => {
-      let received = convert::describe(&s);
-      let not_signal = || error::arg_type(env, "options.signal", "an instance of AbortSignal", &received);
-      if s.get_type()? != ValueType::Object {
-        return Err(not_signal());
-      }
-      let obj = s.coerce_to_object()?;
-      // An AbortSignal has both; an AbortController (a common mistake) has neither.
-      let add: Unknown = obj.get_named_property("addEventListener")?;
-      let remove: Unknown = obj.get_named_property("removeEventListener")?;
-      let aborted: Unknown = obj.get_named_property("aborted")?;
-      if add.get_type()? != ValueType::Function
-        || remove.get_type()? != ValueType::Function
-        || aborted.get_type()? != ValueType::Boolean
-      {
-        return Err(not_signal());
-      }
-      Some(obj)
-    }
-  };
-  Ok(WaitOptions { timeout, signal })
+  /// An object checked to look like an `AbortSignal`.
+  pub signal: Option<Object<'env>>,
 }
 
 /// A listener added to a signal, removed again when the wait settles (as `timers/promises` does).
@@ -96,7 +68,7 @@ pub fn abort_error(env: &Env, signal: Option<&Object>) -> Result<napi::Error> {
 /// A promise already rejected with `err` (or with the exception user JS left pending).
 pub fn rejected<'env>(env: &'env Env, err: napi::Error) -> Result<Object<'env>> {
   type Never = Box<dyn FnOnce(Env) -> Result<()> + Send>;
-  let err = crate::external::take_exception(env).unwrap_or(err);
+  let err = super::external::take_exception(env).unwrap_or(err);
   let (deferred, promise) = env.create_deferred::<(), Never>()?;
   deferred.reject(err);
   Ok(promise)
@@ -143,7 +115,8 @@ impl<V: ToNapiValue + 'static> Settler<V> {
         let js_env = Env::from_raw(env);
         // SAFETY: a valid env, on its thread.
         let value = resolver(js_env).and_then(|v| unsafe { V::to_napi_value(env, v) });
-        // SAFETY: as above; each deferred is settled exactly once (it is consumed here).
+        // SAFETY: a valid env, on its own thread (see the Send impl); each deferred is settled exactly
+        // once (it is consumed here).
         unsafe {
           match value {
             Ok(v) => napi::sys::napi_resolve_deferred(env, deferred, v),
@@ -161,18 +134,18 @@ impl<V: ToNapiValue + 'static> Settler<V> {
 
 /// Starts a cancellable wait and returns its promise.
 ///
-/// `prepare` runs under the region's lock and takes what the wait needs (a held word); `run` hands
-/// it, with the canceller and a completion, to whoever waits (the thread's io_uring, a hub of
-/// `futex_waitv`, or a thread of its own) and fails only if nobody can; `on_loop` says the completion
-/// will run on this JS thread (the ring), so the promise is settled there directly; `to_js` turns the result into the value the promise
-/// resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
+/// `track` takes what the wait needs (a held word) and registers the canceller with the region, in
+/// one step under the region's lock (`Shared::with_tracked`); `run` hands it, with the canceller and
+/// a completion, to whoever waits (the thread's io_uring, a hub of `futex_waitv`, or a thread of its
+/// own) and fails only if nobody can; `on_loop` says the completion will run on this JS thread (the
+/// ring), so the promise is settled there directly; `to_js` turns the result into the value the
+/// promise resolves with. `close()`/`resize()` reject with `ERR_MAPSHARE_CLOSED`, the signal with an
 /// `AbortError`.
 pub fn start<'env, T, X, V>(
   env: &'env Env,
   on_loop: bool,
-  cell: &Cell,
   opts: WaitOptions<'env>,
-  prepare: impl FnOnce(&Region) -> mapshare_core::Result<T>,
+  track: impl FnOnce(&Arc<Canceller>) -> Result<T>,
   run: impl FnOnce(T, Arc<Canceller>, Completion<X>) -> mapshare_core::Result<()>,
   to_js: impl FnOnce(X) -> V + Send + 'static,
 ) -> Result<Object<'env>>
@@ -202,7 +175,7 @@ where
     listener = Some(l);
   }
   // From here on no JS runs until the promise settles.
-  let prepared = cell.with_tracked(env, &canceller, prepare);
+  let prepared = track(&canceller);
   let input = match prepared {
     Ok(input) => input,
     Err(e) => {
@@ -240,7 +213,7 @@ where
     }));
   });
   if let Err(e) = run(input, canceller.clone(), complete) {
-    canceller.cancel(crate::region::CLOSED);
+    canceller.cancel(CLOSED);
     if let Some((deferred, listener)) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
       if let Some(l) = listener {
         l.remove(env);

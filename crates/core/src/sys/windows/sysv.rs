@@ -1,9 +1,7 @@
-//! System V shared memory does not exist on this platform: every call fails with
+//! System V shared memory does not exist on Windows: every call fails with
 //! `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`, and the types still exist so callers compile everywhere.
 
-use crate::error::{Error, Result};
-use crate::region::Region;
-use crate::sysv::SegmentInfo;
+use crate::sys::{Error, Result, SegmentInfo};
 
 /// `IPC_PRIVATE`.
 pub const IPC_PRIVATE: i32 = 0;
@@ -11,6 +9,12 @@ pub const IPC_PRIVATE: i32 = 0;
 /// A System V attachment: none can exist here.
 #[derive(Debug)]
 pub enum SysvAttach {}
+
+impl SysvAttach {
+  pub fn ptr(&self) -> *mut u8 {
+    match *self {}
+  }
+}
 
 fn unavailable<T>() -> Result<T> {
   Err(Error::unsupported(
@@ -27,7 +31,7 @@ pub fn shmget_create(_key: i32, _size: u64, _mode: u32, _exclusive: bool) -> Res
 pub fn shmget_existing(_key: i32) -> Result<i32> {
   unavailable()
 }
-pub fn shm_attach(_id: i32, _readonly: bool) -> Result<Region> {
+pub fn shmat(_id: i32, _readonly: bool) -> Result<SysvAttach> {
   unavailable()
 }
 pub fn shm_stat(_id: i32) -> Result<SegmentInfo> {

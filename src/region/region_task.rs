@@ -1,12 +1,13 @@
 //! Region calls that can take long (`mlock` of a large range, `madvise('willneed')` reading it in) on a
 //! libuv worker thread: `lockAsync`, `adviseAsync`.
 
+use super::shared::Cell;
 use crate::error::JsResult;
-use crate::region::{read_lock, Cell};
 use mapshare_core::{Error as CoreError, Region};
 use napi::{Env, Result, Task};
 
-type Op = Box<dyn FnOnce(&Region) -> mapshare_core::Result<()> + Send>;
+/// A call on a region, its arguments checked.
+pub type Op = Box<dyn FnOnce(&Region) -> mapshare_core::Result<()> + Send>;
 
 /// One call on a region, run off the JS thread under the region's read lock (so `close()` waits for
 /// this one call at most, never for the pool). A region closed before the task runs rejects with
@@ -29,7 +30,7 @@ impl Task for RegionTask {
 
   fn compute(&mut self) -> Result<Self::Output> {
     let op = self.op.take().ok_or_else(|| napi::Error::from_reason("ran twice"))??;
-    Ok(match &*read_lock(&self.cell) {
+    Ok(match &*self.cell.lock_read() {
       Some(region) => op(region),
       None => Err(CoreError::closed()),
     })

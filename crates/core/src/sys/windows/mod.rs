@@ -1,13 +1,23 @@
 //! Windows implementation: files through memmap2 on file handles, shared memory as pagefile-backed
 //! file mappings (`CreateFileMappingW`), and the region calls on views (`FlushViewOfFile`,
 //! `VirtualLock`, `PrefetchVirtualMemory`, `QueryWorkingSetEx`). Win32 error codes are mapped onto
-//! the POSIX names of [`super::errno`].
+//! the POSIX names of [`errno`]. No System V (`sysv`), no cross-process wait, and what else Windows
+//! lacks comes from `fallback`.
 
-use super::{errno, Advice, FileInfo, FileKind};
-use crate::error::{Error, Result};
-use crate::region::{Mapping, Region};
+pub mod errno;
+#[path = "../fallback.rs"]
+mod fallback;
+mod sysv;
+
+pub use fallback::{copy_checked, futex_wait_cancellable, futex_waitv_many, futex_wake_private, Ring};
+pub use sysv::{
+  ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
+};
+
+use crate::sys::{Advice, Error, Features, FileInfo, FileKind, Result, ShmObject, WaitResult};
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
+use std::time::Duration;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::{
   GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DIRECTORY,
@@ -16,6 +26,18 @@ use windows_sys::Win32::System::Memory as wm;
 use windows_sys::Win32::System::ProcessStatus::{K32QueryWorkingSetEx, PSAPI_WORKING_SET_EX_INFORMATION};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
+
+/// What Windows can do: a held view cannot be cut off in place (no `replace_inert` yet: it stays
+/// mapped, its file undeletable and its name alive, until the last holder goes), a mapped file
+/// cannot shrink (`ERROR_USER_MAPPED_FILE`), a section is sized from its file (the file grows
+/// first), no cross-process lock, and names limited by the object namespace (POSIX's 255 kept).
+pub const FEATURES: Features = Features {
+  robust_lock: false,
+  retires_views: false,
+  shrinks_mapped_files: false,
+  maps_past_end: false,
+  shm_name_max: 255,
+};
 
 /// A handle borrowed for one call; `Keep` is one a region owns (a named mapping's handle).
 pub type Handle<'a> = BorrowedHandle<'a>;
@@ -42,51 +64,14 @@ pub fn allocation_granularity() -> usize {
   system_sizes().1
 }
 
-/// A Win32 error code as the POSIX number Node would report for it (as libuv maps them).
-pub fn from_os(code: i32) -> i32 {
-  match code as u32 {
-    wf::ERROR_FILE_NOT_FOUND | wf::ERROR_PATH_NOT_FOUND | wf::ERROR_INVALID_NAME => errno::ENOENT,
-    wf::ERROR_ACCESS_DENIED | wf::ERROR_WRITE_PROTECT => errno::EACCES,
-    wf::ERROR_INVALID_HANDLE => errno::EBADF,
-    wf::ERROR_NOT_ENOUGH_MEMORY | wf::ERROR_OUTOFMEMORY | wf::ERROR_COMMITMENT_LIMIT => errno::ENOMEM,
-    wf::ERROR_FILE_EXISTS | wf::ERROR_ALREADY_EXISTS => errno::EEXIST,
-    wf::ERROR_SHARING_VIOLATION | wf::ERROR_LOCK_VIOLATION | wf::ERROR_USER_MAPPED_FILE => errno::EBUSY,
-    wf::ERROR_DISK_FULL | wf::ERROR_HANDLE_DISK_FULL => errno::ENOSPC,
-    wf::ERROR_FILENAME_EXCED_RANGE => errno::ENAMETOOLONG,
-    wf::ERROR_INVALID_ADDRESS | wf::ERROR_NOACCESS => errno::EFAULT,
-    wf::ERROR_TOO_MANY_OPEN_FILES => errno::EMFILE,
-    wf::ERROR_NOT_SUPPORTED => errno::ENOTSUP,
-    wf::ERROR_INVALID_PARAMETER | wf::ERROR_FILE_INVALID => errno::EINVAL,
-    wf::ERROR_WORKING_SET_QUOTA => errno::ENOMEM,
-    _ => errno::EIO,
-  }
-}
-
-/// A short description of a POSIX error number, worded like libuv's.
-pub fn strerror(e: i32) -> String {
-  match e {
-    errno::ENOENT => "no such file or directory",
-    errno::EACCES => "permission denied",
-    errno::EBADF => "bad file descriptor",
-    errno::ENOMEM => "not enough memory",
-    errno::EEXIST => "file already exists",
-    errno::EBUSY => "resource busy or locked",
-    errno::ENOSPC => "no space left on device",
-    errno::ENAMETOOLONG => "name too long",
-    errno::EFAULT => "bad address in system call argument",
-    errno::EMFILE => "too many open files",
-    errno::ENOTSUP => "operation not supported on socket",
-    errno::EINVAL => "invalid argument",
-    errno::EISDIR => "illegal operation on a directory",
-    errno::ENODEV => "no such device",
-    _ => "i/o error",
-  }
-  .to_owned()
-}
-
 /// The handle of an open file.
 pub fn handle(file: &std::fs::File) -> Handle<'_> {
   file.as_handle()
+}
+
+/// The handle a region keeps, borrowed for one call.
+pub fn borrow(k: &Keep) -> Handle<'_> {
+  k.as_handle()
 }
 
 /// What memmap2 maps for a handle.
@@ -140,7 +125,7 @@ pub struct RawMap {
 
 // SAFETY: a view is plain address space; access is synchronised by its owner.
 unsafe impl Send for RawMap {}
-// SAFETY: as above; &RawMap only exposes the pointer value.
+// SAFETY: a view is plain address space; &RawMap only exposes the pointer value.
 unsafe impl Sync for RawMap {}
 
 impl RawMap {
@@ -204,18 +189,15 @@ fn create(name: Option<&str>, size: u64) -> Result<(OwnedHandle, bool)> {
   Ok((owned(h, "CreateFileMappingW")?, existed))
 }
 
-/// Names are limited by the object namespace; mapshare keeps POSIX's limit.
-pub const SHM_NAME_MAX: usize = 255;
-
 /// `CreateFileMappingW(INVALID_HANDLE_VALUE, PAGE_READWRITE, size, "Local\\name")` + `MapViewOfFile`
-/// for `name` (with its leading slash). `mode` has no Windows meaning (the default security
-/// descriptor applies).
-pub fn shm_create(name: &str, size: u64, _mode: u32, exclusive: bool) -> Result<Region> {
+/// for `name` (with its leading slash): the view, and whether this call created the object. `mode`
+/// has no Windows meaning (the default security descriptor applies).
+pub fn shm_create(name: &str, size: u64, _mode: u32, exclusive: bool) -> Result<(ShmObject, bool)> {
   create_mapping(Some(&name[1..]), size, exclusive)
 }
 
 /// `OpenFileMappingW` + a view of the whole object (copy-on-write when `readonly`).
-pub fn shm_open(name: &str, readonly: bool) -> Result<Region> {
+pub fn shm_open(name: &str, readonly: bool) -> Result<ShmObject> {
   open_mapping(&name[1..], readonly)
 }
 
@@ -225,12 +207,12 @@ pub fn shm_unlink(_name: &str) -> Result<()> {
 }
 
 /// An unnamed pagefile-backed mapping (no descriptor to pass on Windows).
-pub fn shm_anonymous(size: u64) -> Result<Region> {
-  create_mapping(None, size, true)
+pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
+  create_mapping(None, size, true).map(|(object, _)| object)
 }
 
 /// File descriptors are a POSIX notion.
-pub fn shm_from_fd(_fd: i32, _readonly: bool) -> Result<Region> {
+pub fn shm_from_fd(_fd: i32) -> Result<Handle<'static>> {
   Err(Error::unsupported(
     "passing shared memory by descriptor needs POSIX file descriptors; on Windows, open it by name",
   ))
@@ -241,9 +223,9 @@ pub fn borrow_fd(_fd: i32) -> Result<Handle<'static>> {
   Err(Error::unsupported("fromFd needs POSIX file descriptors; on Windows, open the file by path"))
 }
 
-/// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write. With
-/// `exclusive`, an existing name is `EEXIST`.
-fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Region> {
+/// A named (or, without a name, unnamed) shared mapping of `size` bytes, mapped read-write, and
+/// whether this call created it. With `exclusive`, an existing name is `EEXIST`.
+fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<(ShmObject, bool)> {
   let (mapping, existed) = create(name, size)?;
   if existed && exclusive {
     return Err(Error::os(errno::EEXIST, "CreateFileMappingW").detail(format!(
@@ -252,15 +234,14 @@ fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<Regi
     )));
   }
   let len = usize::try_from(size).map_err(|_| Error::os(errno::ENOMEM, "MapViewOfFile"))?;
+  // The view maps `len` bytes read-write, alive as long as `map`.
   let map = view(&mapping, wm::FILE_MAP_ALL_ACCESS, len)?;
-  let ptr = map.ptr();
-  // SAFETY: the view maps `len` bytes read-write at `ptr`, alive as long as `map`.
-  Ok(unsafe { Region::new(ptr, len, false, true, Mapping::Sys(map)) }.keeping(mapping))
+  Ok((ShmObject::View { map, len, read_only: false, keep: mapping }, !existed))
 }
 
 /// `OpenFileMappingW` + a view of the whole object: read-write, or copy-on-write when `readonly`
 /// (JS writes then stay in this process and never fault).
-fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
+fn open_mapping(name: &str, readonly: bool) -> Result<ShmObject> {
   let w = wide(&format!("Local\\{name}"));
   let access = if readonly { wm::FILE_MAP_READ | wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS };
   // SAFETY: `w` is a NUL-terminated UTF-16 name.
@@ -272,11 +253,9 @@ fn open_mapping(name: &str, readonly: bool) -> Result<Region> {
   if unsafe { wm::VirtualQuery(map.ptr().cast(), &mut info, std::mem::size_of_val(&info)) } == 0 {
     return Err(Error::last_os("VirtualQuery"));
   }
-  let ptr = map.ptr();
-  // SAFETY: the view spans RegionSize bytes (the object's size rounded up to pages), readable and
-  // writable (copy-on-write when readonly), alive as long as `map`.
-  let region = unsafe { Region::new(ptr, info.RegionSize, readonly, !readonly, Mapping::Sys(map)) };
-  Ok(region.keeping(mapping))
+  // The view spans RegionSize bytes (the object's size rounded up to pages), readable and writable
+  // (copy-on-write when readonly), alive as long as `map`.
+  Ok(ShmObject::View { map, len: info.RegionSize, read_only: readonly, keep: mapping })
 }
 
 /// `FlushViewOfFile`: starts writing the range's dirty pages to the file. (Windows also needs
@@ -341,10 +320,11 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   let page = page_size();
   let start = ptr as usize & !(page - 1);
   let end = (ptr as usize + len.max(1)).div_ceil(page) * page;
-  // SAFETY: an all-zero entry is valid; each gets its page address below.
   let mut entries: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (start..end)
     .step_by(page)
     .map(|a| {
+      // SAFETY: an all-zero entry is valid (plain integers and a null address); it gets its page
+      // address below.
       let mut e: PSAPI_WORKING_SET_EX_INFORMATION = unsafe { std::mem::zeroed() };
       e.VirtualAddress = a as *mut _;
       e
@@ -359,11 +339,28 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
 }
 
-/// The calling thread's id, as the lock records it.
+/// No cross-process wait on a word here (Linux has shared futexes, macOS 14.4+
+/// `os_sync_wait_on_address` with the shared flag): `wait`/`notify` throw
+/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
+///
+/// # Safety
+/// Never dereferences `addr`.
+pub unsafe fn futex_wait(_addr: *mut u32, _expected: i32, _timeout: Option<Duration>) -> Result<WaitResult> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+}
+
+/// See [`futex_wait`].
+///
+/// # Safety
+/// Never dereferences `addr`.
+pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> Result<u32> {
+  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+}
+
+/// The calling thread's id (`GetCurrentThreadId`).
 pub fn thread_id() -> u32 {
   // SAFETY: GetCurrentThreadId has no preconditions.
-  let id = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
-  id & crate::mutex::TID_MASK
+  unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
 }
 
 /// Cross-process locks need the futex wait, which Windows lacks here: lock attempts fail earlier

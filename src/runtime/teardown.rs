@@ -7,6 +7,7 @@
 //!   not in JS), so it sleeps in slices and, between slices, checks that its environment can still
 //!   run JS; when it cannot, the call ends and the termination proceeds.
 
+use super::pending::CLOSED;
 use mapshare_core::sync::Canceller;
 use napi::bindgen_prelude::Function;
 use napi::{Env, Result};
@@ -35,7 +36,7 @@ pub fn register(env: &Env, canceller: &Arc<Canceller>) {
     let hooked = env.add_env_cleanup_hook((), |()| {
       let waits = WAITS.with(|w| std::mem::take(&mut *w.borrow_mut()).0);
       for c in waits.iter().filter_map(Weak::upgrade) {
-        c.cancel(crate::region::CLOSED);
+        c.cancel(CLOSED);
       }
     });
     if hooked.is_err() {

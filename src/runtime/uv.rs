@@ -73,7 +73,8 @@ mod ffi {
     pub idle_stop: unsafe extern "C" fn(handle: *mut c_void) -> c_int,
   }
 
-  /// Off for runtimes whose libuv symbols are stand-ins (set by main.cjs under Bun and Deno).
+  /// Off for runtimes whose libuv symbols are stand-ins (set by the JS layer, src-js/native.ts,
+  /// under Bun and Deno).
   pub static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
   /// A function pointer from a symbol's address.
@@ -117,7 +118,8 @@ mod ffi {
   }
 }
 
-/// Internal (main.cjs): this runtime's libuv functions are stand-ins (Bun, Deno); never use them.
+/// Internal (the JS layer, src-js/native.ts): this runtime's libuv functions are stand-ins (Bun, Deno);
+/// never use them.
 #[napi(js_name = "_uvRefused", skip_typescript, catch_unwind)]
 pub fn uv_refused() {
   #[cfg(target_os = "linux")]
@@ -137,7 +139,8 @@ impl Watch {
     // SAFETY: a valid env on its own thread, and an out-pointer.
     ok(unsafe { sys::napi_get_uv_event_loop(raw, &mut event_loop) })?;
     let mut async_ctx = std::ptr::null_mut();
-    // SAFETY: as above; the resource and name are values made here.
+    // SAFETY: a valid env on its own thread; the resource and name are values made here, and every
+    // out-pointer is a local.
     unsafe {
       let mut resource = std::ptr::null_mut();
       let mut name = std::ptr::null_mut();
@@ -150,7 +153,7 @@ impl Watch {
     let bytes = unsafe { (uv.handle_size)(ffi::UV_POLL) };
     let words = bytes.div_ceil(8).max(1);
     let handle = Box::into_raw(vec![0u64; words].into_boxed_slice()).cast::<u64>();
-    // SAFETY: as above.
+    // SAFETY: a pure query of libuv's struct sizes.
     let idle_words = unsafe { (uv.handle_size)(ffi::UV_IDLE) }.div_ceil(8).max(1);
     let idle = Box::into_raw(vec![0u64; idle_words].into_boxed_slice()).cast::<u64>();
     let ctx = Box::into_raw(Box::new(Ctx {
@@ -230,7 +233,7 @@ impl Watch {
   /// (tens of µs in a virtual machine). After a spin that saw no wake-up, the next 16 calls do not
   /// spin, so waits that take long cost little.
   pub fn spin(&mut self, budget: std::time::Duration) {
-    // SAFETY: as in set_ref.
+    // SAFETY: the Watch lives on its thread while its Ctx is open (teardown takes the Watch first).
     let ctx = unsafe { &mut *self.ctx };
     if ctx.idle.is_null() || ctx.closing || budget.is_zero() || !mapshare_core::sync::multi_cpu() {
       return;
@@ -352,7 +355,8 @@ unsafe extern "C" fn idle(handle: *mut std::os::raw::c_void) {
 #[cfg(target_os = "linux")]
 unsafe fn close_all(ctx: &mut Ctx) {
   let uv = ctx.uv;
-  // SAFETY: the caller's contract.
+  // SAFETY: the handles are initialized and not closing yet, and this runs on the loop's thread (the
+  // caller's contract): stopping and closing them once is what libuv requires.
   unsafe {
     if !ctx.idle.is_null() {
       (uv.idle_stop)(ctx.idle.cast());

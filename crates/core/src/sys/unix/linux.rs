@@ -1,7 +1,32 @@
-//! What Linux does differently from other POSIX systems.
+//! What Linux does differently from other POSIX systems: shared futexes and `futex_waitv`, checked
+//! copies that survive truncation (`fault_copy`, `process_vm_readv`), io_uring waits (`ring`),
+//! memfd, thread ids from `gettid`, and the mapping limit in `/proc`.
 
-use super::{CopyFault, Waitv, WaitvEntry};
-use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[path = "fault_copy.rs"]
+mod fault_copy;
+#[path = "ring.rs"]
+mod ring;
+
+pub use ring::Ring;
+
+use crate::sys::wait::wait_in_slices;
+use crate::sys::{
+  deadline, load_word_checked, AsyncWait, CopyFault, Error, Features, Result, WaitResult, Waitv, WaitvEntry,
+};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What Linux can do (everything mapshare offers).
+pub const FEATURES: Features = Features {
+  robust_lock: true,
+  retires_views: true,
+  shrinks_mapped_files: true,
+  maps_past_end: true,
+  shm_name_max: 255,
+};
 
 /// False once the kernel refused `process_vm_readv` on ourselves (seccomp, old kernel): copies then
 /// fall back to plain memory copies.
@@ -16,7 +41,7 @@ static KERNEL_COPY: AtomicBool = AtomicBool::new(true);
 /// # Safety
 /// `src..src+n` and `dst..dst+n` must be addresses in this process that the caller may read and write
 /// (mapped or not: unmapped or unbacked pages give `EFAULT`).
-pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(), CopyFault> {
+pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::result::Result<(), CopyFault> {
   if n == 0 {
     return Ok(());
   }
@@ -30,7 +55,7 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
   #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
   if !overlap || d <= s {
     // SAFETY: the caller guarantees both ranges; a forward copy is right unless dst follows src.
-    if let Some(result) = unsafe { super::fault_copy::copy(dst, src, n) } {
+    if let Some(result) = unsafe { fault_copy::copy(dst, src, n) } {
       return result;
     }
   }
@@ -61,7 +86,8 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
       libc::EINTR => continue,
       libc::ENOSYS | libc::EPERM => {
         KERNEL_COPY.store(false, Ordering::Relaxed);
-        // SAFETY: as above; the rest of the range is copied with memmove.
+        // SAFETY: the caller guarantees both ranges; the rest of them is copied with memmove, which
+        // handles overlap.
         unsafe { std::ptr::copy(src.add(done), dst.add(done), n - done) };
         return Ok(());
       }
@@ -71,26 +97,30 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> Result<(),
   Ok(())
 }
 
+/// Anonymous shared memory with a descriptor: a memfd.
+pub fn anonymous_fd() -> Result<OwnedFd> {
+  memfd_create("mapshare")
+}
+
 /// `memfd_create(name, MFD_CLOEXEC | MFD_NOEXEC_SEAL)`: anonymous memory with a descriptor. Kernels
 /// before 6.3 reject MFD_NOEXEC_SEAL (EINVAL); the call is then made without it.
-pub fn memfd_create(name: &str) -> crate::error::Result<std::os::fd::OwnedFd> {
-  use std::os::fd::FromRawFd;
-  let c = std::ffi::CString::new(name)
-    .map_err(|_| crate::error::Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
+fn memfd_create(name: &str) -> Result<OwnedFd> {
+  let c =
+    std::ffi::CString::new(name).map_err(|_| Error::invalid(libc::EINVAL, "memfd_create", "NUL in name"))?;
   for flags in [libc::MFD_CLOEXEC | libc::MFD_NOEXEC_SEAL, libc::MFD_CLOEXEC] {
     // SAFETY: `c` is a valid NUL-terminated string; the call returns a new descriptor or -1. Called
     // raw: glibc's memfd_create() wrapper is 2.27+, and the release binaries promise glibc 2.17.
     let fd = unsafe { libc::syscall(libc::SYS_memfd_create, c.as_ptr(), flags) } as libc::c_int;
     if fd >= 0 {
       // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-      return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+      return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
     }
-    let err = crate::error::Error::last_os("memfd_create");
+    let err = Error::last_os("memfd_create");
     if err.errno() != Some(libc::EINVAL) {
       return Err(err);
     }
   }
-  Err(crate::error::Error::last_os("memfd_create"))
+  Err(Error::last_os("memfd_create"))
 }
 
 fn futex(
@@ -109,16 +139,11 @@ fn futex(
 ///
 /// # Safety
 /// `addr` must be an aligned word inside a live mapping.
-pub unsafe fn futex_wait(
-  addr: *mut u32,
-  expected: i32,
-  timeout: Option<std::time::Duration>,
-) -> crate::error::Result<crate::sync::WaitResult> {
-  use crate::sync::WaitResult;
-  let deadline = crate::sync::deadline(timeout);
+pub unsafe fn futex_wait(addr: *mut u32, expected: i32, timeout: Option<Duration>) -> Result<WaitResult> {
+  let deadline = deadline(timeout);
   loop {
     let ts = deadline.map(|d| {
-      let left = d.saturating_duration_since(std::time::Instant::now());
+      let left = d.saturating_duration_since(Instant::now());
       libc::timespec {
         tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: left.subsec_nanos() as _,
@@ -132,7 +157,7 @@ pub unsafe fn futex_wait(
       libc::EAGAIN => return Ok(WaitResult::NotEqual),
       libc::ETIMEDOUT => return Ok(WaitResult::TimedOut),
       libc::EINTR => continue, // a signal: wait again for the time that is left
-      e => return Err(crate::error::Error::os(e, "futex")),
+      e => return Err(Error::os(e, "futex")),
     }
   }
 }
@@ -141,20 +166,12 @@ pub unsafe fn futex_wait(
 ///
 /// # Safety
 /// `addr` must be an aligned word inside a live mapping.
-pub unsafe fn futex_wake(addr: *mut u32, count: u32) -> crate::error::Result<u32> {
+pub unsafe fn futex_wake(addr: *mut u32, count: u32) -> Result<u32> {
   let rc = futex(addr, libc::FUTEX_WAKE, count.min(i32::MAX as u32), std::ptr::null(), 0);
   if rc < 0 {
-    return Err(crate::error::Error::last_os("futex"));
+    return Err(Error::last_os("futex"));
   }
   Ok(rc as u32)
-}
-
-/// How a cancellable wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsyncWait {
-  Done(crate::sync::WaitResult),
-  /// `cancel` was set to this non-zero value (and woken) by the canceller.
-  Cancelled(u32),
 }
 
 /// `futex_waitv` (Linux 5.16+) on two words at once: the shared word at `addr` (waiting while it
@@ -168,20 +185,18 @@ pub enum AsyncWait {
 pub unsafe fn futex_wait_cancellable(
   addr: *mut u32,
   expected: i32,
-  timeout: Option<std::time::Duration>,
-  cancel: &std::sync::atomic::AtomicU32,
-) -> crate::error::Result<AsyncWait> {
-  use crate::sync::WaitResult;
-  use std::sync::atomic::Ordering::SeqCst;
-  let c = cancel.load(SeqCst);
+  timeout: Option<Duration>,
+  cancel: &AtomicU32,
+) -> Result<AsyncWait> {
+  let c = cancel.load(Ordering::SeqCst);
   if c != 0 {
     return Ok(AsyncWait::Cancelled(c));
   }
-  if timeout == Some(std::time::Duration::ZERO) {
+  if timeout == Some(Duration::ZERO) {
     // No time to sleep: compare the word here. (A futex wait that has already timed out still
     // sleeps until its timer fires, up to the thread's timer slack, 50 µs by default.)
     // SAFETY: the caller's contract for `addr`.
-    let v = unsafe { super::load_word_checked(addr as usize)? };
+    let v = unsafe { load_word_checked(addr as usize)? };
     return Ok(AsyncWait::Done(if v == expected as u32 {
       WaitResult::TimedOut
     } else {
@@ -193,18 +208,19 @@ pub unsafe fn futex_wait_cancellable(
     WaitvEntry { addr: cancel.as_ptr() as usize, expected: 0, private: true },
   ];
   // SAFETY: the caller's contract for `addr`; `cancel` is a live word of this process.
-  Ok(match unsafe { futex_waitv_many(&entries, crate::sync::deadline(timeout)) }? {
+  Ok(match unsafe { futex_waitv_many(&entries, deadline(timeout)) }? {
     Waitv::Woken(0) => AsyncWait::Done(WaitResult::Ok),
-    Waitv::Woken(_) => AsyncWait::Cancelled(cancel.load(SeqCst).max(1)),
+    Waitv::Woken(_) => AsyncWait::Cancelled(cancel.load(Ordering::SeqCst).max(1)),
     // One of the two words differed: a cancel, or the shared word.
-    Waitv::Mismatch => match cancel.load(SeqCst) {
+    Waitv::Mismatch => match cancel.load(Ordering::SeqCst) {
       0 => AsyncWait::Done(WaitResult::NotEqual),
       c => AsyncWait::Cancelled(c),
     },
     Waitv::TimedOut => AsyncWait::Done(WaitResult::TimedOut),
     // Kernel before 5.16: wait in slices, checking the cancel word between them.
-    // SAFETY: the caller's contract.
-    Waitv::Unsupported => return unsafe { super::wait_in_slices(addr, expected, timeout, cancel) },
+    // SAFETY: `addr` is an aligned word that stays mapped until `cancel` is set or the wait ends
+    // (the caller's contract).
+    Waitv::Unsupported => return unsafe { wait_in_slices(addr, expected, timeout, cancel) },
   })
 }
 
@@ -212,10 +228,10 @@ pub unsafe fn futex_wait_cancellable(
 ///
 /// # Safety
 /// `addr` must be an aligned word of this process.
-pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
+pub unsafe fn futex_wake_private(addr: *mut u32) -> Result<u32> {
   let rc = futex(addr, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX as u32, std::ptr::null(), 0);
   if rc < 0 {
-    return Err(crate::error::Error::last_os("futex"));
+    return Err(Error::last_os("futex"));
   }
   Ok(rc as u32)
 }
@@ -225,10 +241,7 @@ pub unsafe fn futex_wake_private(addr: *mut u32) -> crate::error::Result<u32> {
 /// # Safety
 /// Every `addr` must be an aligned word that stays mapped for the call (an unmapped one gives
 /// `EFAULT`, never a crash).
-pub unsafe fn futex_waitv_many(
-  entries: &[WaitvEntry],
-  deadline: Option<std::time::Instant>,
-) -> crate::error::Result<Waitv> {
+pub unsafe fn futex_waitv_many(entries: &[WaitvEntry], deadline: Option<Instant>) -> Result<Waitv> {
   #[repr(C)]
   struct FutexWaitv {
     val: u64,
@@ -252,7 +265,7 @@ pub unsafe fn futex_waitv_many(
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let left = d.saturating_duration_since(std::time::Instant::now());
+    let left = d.saturating_duration_since(Instant::now());
     let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
     libc::timespec {
       tv_sec: now.tv_sec + left.as_secs() as libc::time_t + (nanos / 1_000_000_000) as libc::time_t,
@@ -280,7 +293,69 @@ pub unsafe fn futex_waitv_many(
       libc::ETIMEDOUT => return Ok(Waitv::TimedOut),
       libc::EINTR => continue,
       libc::ENOSYS => return Ok(Waitv::Unsupported),
-      e => return Err(crate::error::Error::os(e, "futex_waitv")),
+      e => return Err(Error::os(e, "futex_waitv")),
     }
   }
+}
+
+/// The calling thread's id: `gettid()`.
+pub fn thread_id() -> u32 {
+  // SAFETY: the gettid system call has no arguments and no preconditions. Called raw: glibc's
+  // gettid() wrapper is 2.30+, and the release binaries promise glibc 2.17.
+  unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+/// Whether the process `id` is a zombie, killed but not yet reaped by its parent (`kill` still finds
+/// it): its state in `/proc/<id>/stat` is `Z`, or `X` while being reaped.
+pub fn is_zombie(id: u32) -> bool {
+  let Ok(stat) = std::fs::read_to_string(format!("/proc/{id}/stat")) else { return false };
+  // "pid (comm) S ...": the state follows the last ')' (comm may contain anything).
+  let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+  matches!(state, Some('Z') | Some('X') | Some('x'))
+}
+
+/// The most mappings a process may have (`/proc/sys/vm/max_map_count`), a limit that runtimes hit
+/// in practice.
+pub fn map_limit() -> Option<usize> {
+  static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+  *LIMIT.get_or_init(|| {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse().ok())
+  })
+}
+
+/// How many mappings the process has now (lines of `/proc/self/maps`).
+pub fn map_count() -> Option<usize> {
+  use std::io::Read;
+  let mut f = std::fs::File::open("/proc/self/maps").ok()?;
+  let mut buf = vec![0u8; 1 << 16];
+  let mut lines = 0;
+  loop {
+    match f.read(&mut buf) {
+      Ok(0) => return Some(lines),
+      Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+      Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+      Err(_) => return None,
+    }
+  }
+}
+
+/// The size in bytes of a block device (`ioctl(BLKGETSIZE64)`); `None` where unknown.
+pub fn block_device_size(fd: BorrowedFd<'_>) -> Option<u64> {
+  const BLKGETSIZE64: libc::c_ulong = 0x8008_1272; // _IOR(0x12, 114, size_t)
+  let mut size: u64 = 0;
+  // SAFETY: BLKGETSIZE64 writes one u64 to the valid out-pointer; fd is a live descriptor.
+  let rc = unsafe { libc::ioctl(fd.as_raw_fd(), BLKGETSIZE64 as _, &mut size) };
+  (rc == 0).then_some(size)
+}
+
+/// `MADV_HUGEPAGE` or `MADV_NOHUGEPAGE` (transparent huge pages).
+pub fn hugepage_advice(on: bool) -> Result<libc::c_int> {
+  Ok(if on { libc::MADV_HUGEPAGE } else { libc::MADV_NOHUGEPAGE })
+}
+
+/// The key of a System V segment's `struct ipc_perm`.
+pub fn ipc_key(p: &libc::ipc_perm) -> libc::key_t {
+  // SAFETY: on every Linux ABI the key is the first field of `struct ipc_perm` (its name differs
+  // between libc versions), and `p` is a valid reference.
+  unsafe { std::ptr::read((p as *const libc::ipc_perm).cast::<libc::key_t>()) }
 }

@@ -1,10 +1,9 @@
-//! System V shared memory: `ftok`, `shmget`, `shmat`, `shmdt`, `shmctl` (POSIX systems).
+//! System V shared memory: `ftok`, `shmget`, `shmat`, `shmdt`, `shmctl` (POSIX systems). The core
+//! makes a region of an attachment.
 
-use super::errno;
-use super::unix::cstring;
-use crate::error::{Error, Result};
-use crate::region::{Mapping, Region};
-use crate::sysv::SegmentInfo;
+use super::files::cstring;
+use super::kernel::ipc_key;
+use crate::sys::{errno, Error, Result, SegmentInfo};
 
 /// `IPC_PRIVATE`: a key that always makes a new segment.
 pub const IPC_PRIVATE: i32 = libc::IPC_PRIVATE;
@@ -42,7 +41,7 @@ pub struct SysvAttach {
 
 // SAFETY: an attachment is plain address space; access is synchronised by its owner.
 unsafe impl Send for SysvAttach {}
-// SAFETY: as above; &SysvAttach only exposes the address.
+// SAFETY: an attachment is plain address space; &SysvAttach only exposes the address.
 unsafe impl Sync for SysvAttach {}
 
 impl SysvAttach {
@@ -84,14 +83,8 @@ fn shmid_ds(id: i32) -> Result<libc::shmid_ds> {
 pub fn shm_stat(id: i32) -> Result<SegmentInfo> {
   let ds = shmid_ds(id)?;
   let p = &ds.shm_perm;
-  #[cfg(target_os = "linux")]
-  // SAFETY: on every Linux ABI the key is the first field of `struct ipc_perm` (its name differs
-  // between libc versions), and `p` is a valid reference.
-  let key = unsafe { std::ptr::read((p as *const libc::ipc_perm).cast::<libc::key_t>()) };
-  #[cfg(not(target_os = "linux"))]
-  let key = p._key;
   Ok(SegmentInfo {
-    key,
+    key: ipc_key(p),
     size: ds.shm_segsz as u64,
     mode: p.mode as u32,
     uid: p.uid as u32,
@@ -163,24 +156,4 @@ pub fn shmget_existing(key: i32) -> Result<i32> {
     Some(errno::ENOENT) => e.detail(format!("no System V segment has key {}", key_text(key))),
     _ => e,
   })
-}
-
-/// `shmat(id)` of the whole segment; `readonly` is `SHM_RDONLY`, whose pages fault on write, so the
-/// region offers no Buffer (copies only).
-pub fn shm_attach(id: i32, readonly: bool) -> Result<Region> {
-  let size = shm_stat(id)
-    .map_err(|e| match e.errno() {
-      Some(errno::EINVAL) | Some(errno::EIDRM) => {
-        e.detail(format!("no System V segment has id {id} (removed?)"))
-      }
-      _ => e,
-    })?
-    .size;
-  crate::span::check_headroom(1)?;
-  let attached = shmat(id, readonly)?;
-  let ptr = attached.ptr();
-  // SAFETY: shmat attached the whole segment (`size` bytes) at `ptr`, readable, and writable unless
-  // SHM_RDONLY (then the region is read-only and offers no Buffer, so nothing writes to it).
-  let region = unsafe { Region::new(ptr, size as usize, readonly, true, Mapping::Sysv(attached)) };
-  Ok(if readonly { region.without_view() } else { region })
 }

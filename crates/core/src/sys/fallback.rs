@@ -1,0 +1,77 @@
+//! What a backend uses where its OS lacks the native call (macOS and Windows; Linux has them all):
+//! no io_uring, no multi-word wait, cancellable waits in slices, plain copies. Each such backend
+//! declares this file as its own child module and re-exports what it takes from it.
+
+use crate::sys::wait::wait_in_slices;
+use crate::sys::{AsyncWait, CopyFault, Error, Result, Waitv, WaitvEntry};
+use std::sync::atomic::AtomicU32;
+use std::time::{Duration, Instant};
+
+/// No io_uring here: [`Ring::new`] says so, and waits keep their threads.
+#[derive(Debug)]
+pub struct Ring(());
+
+impl Ring {
+  pub fn new() -> Result<Ring> {
+    Err(Error::unsupported("io_uring futex waits need Linux 6.7+"))
+  }
+
+  pub fn fd(&self) -> i32 {
+    -1
+  }
+
+  /// # Safety
+  /// Never called: no `Ring` exists here.
+  pub unsafe fn wait(
+    &mut self,
+    _tag: u64,
+    _entries: &[WaitvEntry],
+    _timeout: Option<Duration>,
+  ) -> Result<()> {
+    Err(Error::unsupported("no io_uring"))
+  }
+
+  pub fn reap(&mut self, _out: &mut Vec<(u64, i32)>) {}
+}
+
+/// No multi-word wait outside Linux.
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn futex_waitv_many(_entries: &[WaitvEntry], _deadline: Option<Instant>) -> Result<Waitv> {
+  Ok(Waitv::Unsupported)
+}
+
+/// Without `futex_waitv`: waits in 20 ms slices of the backend's `futex_wait`, checking `cancel`
+/// between them.
+///
+/// # Safety
+/// `addr` must be an aligned word of a live mapping for the whole wait.
+pub unsafe fn futex_wait_cancellable(
+  addr: *mut u32,
+  expected: i32,
+  timeout: Option<Duration>,
+  cancel: &AtomicU32,
+) -> Result<AsyncWait> {
+  // SAFETY: `addr` is an aligned word of a live mapping for the whole wait (the caller's contract).
+  unsafe { wait_in_slices(addr, expected, timeout, cancel) }
+}
+
+/// Wakes a canceller's private word: the slice loop above notices the cancel by itself.
+///
+/// # Safety
+/// Never dereferences `addr`.
+pub unsafe fn futex_wake_private(_addr: *mut u32) -> Result<u32> {
+  Ok(0)
+}
+
+/// Plain `memmove` where the OS offers no checked copy (a truncated mapped file can still raise
+/// `SIGBUS` there; the README says so).
+///
+/// # Safety
+/// Both ranges must be mapped, readable (`src`) and writable (`dst`).
+pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::result::Result<(), CopyFault> {
+  // SAFETY: the caller guarantees both ranges; memmove handles overlap.
+  unsafe { std::ptr::copy(src, dst, n) };
+  Ok(())
+}

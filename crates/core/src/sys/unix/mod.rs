@@ -1,0 +1,30 @@
+//! POSIX systems (Linux and macOS): what they share, in files named for what they hold, and what
+//! differs between them in `kernel`, picked once by path.
+
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(target_os = "macos", path = "macos.rs")]
+mod kernel;
+
+pub mod errno;
+mod files;
+mod memory;
+mod shm;
+mod sysv;
+mod threads;
+
+pub use files::{
+  borrow, borrow_fd, fstat, ftruncate, handle, keep_number, open_options, raw_desc, Handle, Keep,
+};
+pub use kernel::{
+  block_device_size, copy_checked, futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake,
+  futex_wake_private, map_count, map_limit, thread_id, Ring, FEATURES,
+};
+pub use memory::{
+  allocation_granularity, madvise, map_shared_anon, mincore, mlock, msync, page_size, replace_inert, unmap,
+  RawMap,
+};
+pub use shm::{shm_anonymous, shm_create, shm_from_fd, shm_open, shm_unlink};
+pub use sysv::{
+  ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
+};
+pub use threads::{thread_alive, thread_exists};

@@ -1,0 +1,11 @@
+//! The Node runtime glue, and all of the binding's `unsafe`: Buffers and ArrayBuffers over mapped
+//! memory and the bytes of JS views (`external`), promises of waits settled on their JS thread
+//! (`pending`), waits that end with their environment (`teardown`), and a libuv poll handle (`uv`)
+//! that watches this thread's io_uring of waits (`ring`). Everything else in the binding is safe
+//! code over these and `mapshare-core`.
+
+pub mod external;
+pub mod pending;
+pub mod ring;
+pub mod teardown;
+pub mod uv;
