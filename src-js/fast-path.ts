@@ -21,7 +21,7 @@ import { types } from 'node:util'
 import { mutexState, regionBrand, stampMutex, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
 import {
-  ATOMIC_OPS,
+  atomicOpCode,
   atomic32,
   atomic64,
   notifyByHandle,
@@ -216,11 +216,11 @@ export function installRegion(
       return byHandle(handle(self, s), args)
     }
   const slowAtomic32 = (op: AtomicOp) => {
-    const code = ATOMIC_OPS.indexOf(op)
+    const code = atomicOpCode(op)
     return slow((h, a) => atomic32(h, code, a[0], a[1], a[2]))
   }
   const slowAtomic64 = (op: AtomicOp) => {
-    const code = ATOMIC_OPS.indexOf(op)
+    const code = atomicOpCode(op)
     return slow((h, a) => atomic64(h, code, a[0], a[1], a[2]))
   }
 

@@ -19,22 +19,11 @@ export interface FastBuffer {
 /** A settled `resizeAsync`'s prepared mapping, swapped in by `finishResize` on the JS thread. */
 export type ResizeToken = number & { readonly __resizeToken: unique symbol }
 
-/** The indices `_atomic32`/`_atomic64` take for their operation (the addon's own table, in order). */
-export const ATOMIC_OPS = [
-  'load',
-  'store',
-  'add',
-  'sub',
-  'and',
-  'or',
-  'xor',
-  'exchange',
-  'compareExchange',
-] as const
-export type AtomicOp = (typeof ATOMIC_OPS)[number]
-/** What `_wait` returns, by index. */
-export const WAIT_RESULTS = ['ok', 'not-equal', 'timed-out'] as const
-export type WaitResult = (typeof WAIT_RESULTS)[number]
+/** The region methods `_atomic32`/`_atomic64` stand for. */
+export type AtomicOp =
+  'load' | 'store' | 'add' | 'sub' | 'and' | 'or' | 'xor' | 'exchange' | 'compareExchange'
+/** What `wait` resolves with. */
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
 
 /** The addon's private exports: by-handle forms of the region methods (a plain call costs less than a method call). */
 interface PrivateExports {
@@ -44,8 +33,12 @@ interface PrivateExports {
   _write(handle: number, data: unknown, offset: unknown): number
   _read(handle: number, offset: unknown, length: unknown): Buffer
   _notify(handle: number, byteOffset: unknown, count: unknown): number
-  /** 0, 1, 2: an index into WAIT_RESULTS. */
+  /** An index into `_waitResults()`. */
   _wait(handle: number, byteOffset: unknown, expected: unknown, timeout: unknown): number
+  /** The operations `_atomic32`/`_atomic64` take, by index (the addon's one table of these numbers). */
+  _atomicOps(): string[]
+  /** What `_wait` returns, by index. */
+  _waitResults(): string[]
   _waitAsync(handle: number, byteOffset: unknown, expected: unknown, options: unknown): Promise<WaitResult>
   /** The calling thread's id as the lock word records it. */
   _threadId(): number
@@ -108,6 +101,16 @@ function privates(Class: RegionClass): RegionPrivates {
 export const mmapFilePrivates: RegionPrivates = privates(binding.MmapFile)
 export const sharedMemoryPrivates: RegionPrivates = privates(binding.SharedMemory)
 export const shmSegmentPrivates: RegionPrivates = privates(binding.ShmSegment)
+
+/** The number `_atomic32`/`_atomic64` take for `op`, from the addon's own table. */
+export function atomicOpCode(op: AtomicOp): number {
+  const code = ATOMIC_OPS.indexOf(op)
+  if (code < 0) throw new Error(`mapshare's addon has no atomic operation ${op}`)
+  return code
+}
+const ATOMIC_OPS = binding._atomicOps()
+/** What `_wait`'s numbers stand for, from the addon's own table. */
+export const WAIT_RESULTS = binding._waitResults() as readonly WaitResult[]
 
 export const atomic32 = binding._atomic32
 export const atomic64 = binding._atomic64

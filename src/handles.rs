@@ -11,27 +11,44 @@ use mapshare_core::sync::{AtomicOp, WaitResult};
 use napi::bindgen_prelude::{BigInt, Buffer, Object};
 use napi::{Env, Result, Unknown};
 
-const OPS: [AtomicOp; 9] = [
-  AtomicOp::Load,
-  AtomicOp::Store,
-  AtomicOp::Add,
-  AtomicOp::Sub,
-  AtomicOp::And,
-  AtomicOp::Or,
-  AtomicOp::Xor,
-  AtomicOp::Exchange,
-  AtomicOp::CompareExchange,
+/// The operations `_atomic32`/`_atomic64` take, by index, with the method each stands for. The one
+/// table of these numbers: src-js/native.ts reads it through `_atomicOps()`.
+const OPS: [(AtomicOp, &str); 9] = [
+  (AtomicOp::Load, "load"),
+  (AtomicOp::Store, "store"),
+  (AtomicOp::Add, "add"),
+  (AtomicOp::Sub, "sub"),
+  (AtomicOp::And, "and"),
+  (AtomicOp::Or, "or"),
+  (AtomicOp::Xor, "xor"),
+  (AtomicOp::Exchange, "exchange"),
+  (AtomicOp::CompareExchange, "compareExchange"),
 ];
+
+/// What `_wait` returns, by index (read by src-js/native.ts through `_waitResults()`).
+const WAIT_RESULTS: [WaitResult; 3] = [WaitResult::Ok, WaitResult::NotEqual, WaitResult::TimedOut];
 
 fn op(env: &Env, code: u32) -> Result<AtomicOp> {
   OPS
     .get(code as usize)
-    .copied()
+    .map(|(op, _)| *op)
     .ok_or_else(|| crate::error::internal_message(env, format!("no atomic operation {code}")))
 }
 
-/// Internal: `region.<op>(byteOffset, a, b)` on a 32-bit word, `op` an index into load, store,
-/// add, sub, and, or, xor, exchange, compareExchange.
+/// Internal: `OPS`' method names, by index, so that src-js/native.ts takes the numbers from here
+/// instead of writing them again.
+#[napi(js_name = "_atomicOps", skip_typescript, catch_unwind)]
+pub fn atomic_ops() -> Vec<String> {
+  OPS.iter().map(|(_, name)| (*name).to_owned()).collect()
+}
+
+/// Internal: `WAIT_RESULTS` as JS names them, by index (for src-js/native.ts, as `_atomicOps`).
+#[napi(js_name = "_waitResults", skip_typescript, catch_unwind)]
+pub fn wait_results() -> Vec<String> {
+  WAIT_RESULTS.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+/// Internal: `region.<op>(byteOffset, a, b)` on a 32-bit word, `op` an index into `OPS`.
 #[napi(js_name = "_atomic32", skip_typescript, catch_unwind)]
 pub fn atomic32(
   env: &Env,
@@ -81,7 +98,7 @@ pub fn notify(env: &Env, handle: u32, offset: Option<Unknown>, count: Option<Unk
   atomics::notify(&*cell(env, handle)?, env, offset, count)
 }
 
-/// Internal: `region.wait(byteOffset, expected, timeout)`; 0 for 'ok', 1 'not-equal', 2 'timed-out'.
+/// Internal: `region.wait(byteOffset, expected, timeout)`: an index into `WAIT_RESULTS`.
 #[napi(js_name = "_wait", skip_typescript, catch_unwind)]
 pub fn wait(
   env: &Env,
@@ -90,11 +107,8 @@ pub fn wait(
   expected: Option<Unknown>,
   timeout: Option<Unknown>,
 ) -> Result<u32> {
-  Ok(match atomics::wait(&*cell(env, handle)?, env, offset, expected, timeout)? {
-    WaitResult::Ok => 0,
-    WaitResult::NotEqual => 1,
-    WaitResult::TimedOut => 2,
-  })
+  let result = atomics::wait(&*cell(env, handle)?, env, offset, expected, timeout)?;
+  Ok(WAIT_RESULTS.iter().position(|r| *r == result).unwrap_or(0) as u32)
 }
 
 /// Internal: `region.waitAsync(byteOffset, expected, options)`.
