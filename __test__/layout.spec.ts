@@ -289,3 +289,30 @@ test('values are read once: a getter cannot pass the check with one value and wr
   t.is(res.signal, null, res.stderr)
   t.regex(res.stdout.trim(), /^(written|ERR_MAPSHARE_CLOSED)$/)
 })
+
+test('on a read-only region, struct writes are ERR_MAPSHARE_READ_ONLY and reads follow the writer', (t) => {
+  const file = path.join(tmpDir(t), 'ro.bin')
+  fs.writeFileSync(file, Buffer.alloc(4096))
+  const S = struct('ro', { a: c.i32, b: c.f64, tag: c.char(4), xs: c.array(c.u16, 2) })
+  const rw = MmapFile.open(file, { mode: 'r+' })
+  const ro = MmapFile.open(file)
+  t.true(ro.readOnly)
+  t.false(rw.readOnly)
+  S.write(rw, { a: 1, b: 2, tag: 'one', xs: [3, 4] })
+  const live = S.at(ro)
+  t.is(live.a, 1)
+  for (const write of [
+    () => S.write(ro, { a: 5 }),
+    () => (live.a = 5),
+    () => (live.tag = 'x'),
+    () => (live.xs = Uint16Array.of(1, 2)),
+  ])
+    t.is(code(write), 'ERR_MAPSHARE_READ_ONLY')
+  // Nothing of those writes stayed in this process: the reads still follow the writer.
+  S.write(rw, { a: 7, tag: 'two', xs: [8, 9] })
+  t.is(live.a, 7)
+  t.is(live.tag, 'two')
+  t.deepEqual([...live.xs], [8, 9])
+  t.like(S.read(ro), { a: 7, b: 2, tag: 'two' })
+  for (const r of [rw, ro]) r.close()
+})

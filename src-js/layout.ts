@@ -3,8 +3,8 @@
 // fields in place, and write the same definition out as a C header for a C peer.
 //
 // In place means through a DataView over the struct's bytes (`region.view`); where the runtime gives
-// no views (Electron, a read-only System V attachment), each access copies the field's bytes through
-// `region.read`/`region.write` instead. Types are read and written in the machine's byte order, as C
+// no views (Electron, a read-only System V attachment) and on read-only regions, each access copies
+// the field's bytes through `region.read`/`region.write` instead. Types are read and written in the machine's byte order, as C
 // does. Field types are recognised by identity (a registry of the ones `c` and `struct` made), so a
 // copy of one (`{ ...c.i32 }`) is not a field type.
 import { coded, invalidArgType, invalidArgValue, outOfRange, unaligned } from './errors.ts'
@@ -327,7 +327,10 @@ function memory(r: unknown, byteOffset: unknown, s: StructInfo): Memory {
       `at most ${region.length - s.size} for struct ${s.name} (${s.size} bytes) in a region of ${region.length} bytes`,
       at,
     )
-  const dv = viewOrNull(region, DataView, at, s.size)
+  // A read-only region's views are copy-on-write (writes would stay in this process and cut that page
+  // off the file): its fields are read through region.read, which sees the writer, and writes fail
+  // in region.write with ERR_MAPSHARE_READ_ONLY.
+  const dv = region.readOnly ? null : viewOrNull(region, DataView, at, s.size)
   return dv !== null ? { dv, base: 0, region: null } : { dv: null, base: at, region }
 }
 

@@ -30,6 +30,15 @@ macro_rules! region_surface {
         self.state.is_closed()
       }
 
+      /// True if the region was mapped read-only: every write through mapshare (`write`, storing
+      /// atomics, `mutex()`, struct layouts, channels) is `ERR_MAPSHARE_READ_ONLY`, and reads see
+      /// the writer's changes. Its `buffer` and views are copy-on-write: what JS writes to them stays
+      /// in this process (and that page no longer follows the file).
+      #[napi(getter, catch_unwind)]
+      pub fn read_only(&self) -> bool {
+        self.state.is_read_only()
+      }
+
       /// Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
       /// Works where `buffer` is unavailable.
       #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]

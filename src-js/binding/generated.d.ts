@@ -53,6 +53,13 @@ export declare class MmapFile {
   /** True once `close()` has unmapped the region. */
   get closed(): boolean
   /**
+   * True if the region was mapped read-only: every write through mapshare (`write`, storing
+   * atomics, `mutex()`, struct layouts, channels) is `ERR_MAPSHARE_READ_ONLY`, and reads see
+   * the writer's changes. Its `buffer` and views are copy-on-write: what JS writes to them stays
+   * in this process (and that page no longer follows the file).
+   */
+  get readOnly(): boolean
+  /**
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.
    */
@@ -256,6 +263,13 @@ export declare class SharedMemory {
   /** True once `close()` has unmapped the region. */
   get closed(): boolean
   /**
+   * True if the region was mapped read-only: every write through mapshare (`write`, storing
+   * atomics, `mutex()`, struct layouts, channels) is `ERR_MAPSHARE_READ_ONLY`, and reads see
+   * the writer's changes. Its `buffer` and views are copy-on-write: what JS writes to them stays
+   * in this process (and that page no longer follows the file).
+   */
+  get readOnly(): boolean
+  /**
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.
    */
@@ -417,6 +431,13 @@ export declare class ShmSegment {
   get length(): number
   /** True once `close()` has unmapped the region. */
   get closed(): boolean
+  /**
+   * True if the region was mapped read-only: every write through mapshare (`write`, storing
+   * atomics, `mutex()`, struct layouts, channels) is `ERR_MAPSHARE_READ_ONLY`, and reads see
+   * the writer's changes. Its `buffer` and views are copy-on-write: what JS writes to them stays
+   * in this process (and that page no longer follows the file).
+   */
+  get readOnly(): boolean
   /**
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.

@@ -73,6 +73,11 @@ impl RegionState {
     self.cell.lock_read().as_ref().map_or(0, Region::len)
   }
 
+  /// Whether the region was mapped read-only (false once closed: nothing is mapped then).
+  pub fn is_read_only(&self) -> bool {
+    self.cell.lock_read().as_ref().is_some_and(Region::is_read_only)
+  }
+
   /// The zero-copy Buffer over the whole region (the same object on every call).
   pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
     if let Some(r) = &*self.buffer.borrow() {
