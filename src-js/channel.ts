@@ -32,7 +32,8 @@
 // capacity and the tail, so corrupt memory gives ERR_MAPSHARE_CHANNEL_CORRUPT, never a crash or a hang.
 import os from 'node:os'
 import { codeOf, coded, invalidArgType, invalidArgValue, outOfRange, unaligned } from './errors.ts'
-import type { LockResult, Mutex, Region } from './native.ts'
+import type { Mutex, Region } from './native.ts'
+import { abortSignal, isAborted } from './signals.ts'
 import {
   integer,
   optionsObject,
@@ -469,7 +470,7 @@ export class Channel implements AsyncIterable<Buffer> {
   async sendAsync(data: Data, options?: AsyncWaitOptions): Promise<boolean> {
     const o = optionsObject(options)
     const timeout = checkTimeout(o.timeout)
-    const signal = o.signal as AbortSignal | undefined
+    const signal = abortSignal(o.signal)
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
@@ -769,7 +770,7 @@ export class Channel implements AsyncIterable<Buffer> {
   async #waitForAsync<T>(take: () => T | null, options: AsyncWaitOptions | undefined): Promise<T | null> {
     const o = optionsObject(options)
     const timeout = checkTimeout(o.timeout)
-    const signal = o.signal as AbortSignal | undefined
+    const signal = abortSignal(o.signal)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     let began = 0
     for (;;) {
@@ -778,7 +779,7 @@ export class Channel implements AsyncIterable<Buffer> {
       if (began === 0) began = performance.now()
       // Watch for a message for a few turns of the event loop (which keeps running everything else)
       // before announcing a sleep, which makes every producer notify.
-      if (MULTI_CPU && timeout !== 0 && !signal?.aborted) {
+      if (MULTI_CPU && timeout !== 0 && !(signal !== undefined && isAborted(signal))) {
         const stop = performance.now() + Math.min(this.#watch, until - Date.now())
         while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0)
           await new Promise(setImmediate)

@@ -20,6 +20,7 @@
 import { types } from 'node:util'
 import { mutexState, regionBrand, stampMutex, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
+import { asyncWaitOptions, withOwnSignal, type AsyncWaitOptions } from './signals.ts'
 import {
   atomicOpCode,
   atomic32,
@@ -562,6 +563,9 @@ export function installRegion(
     'wait',
     function wait(this: unknown, byteOffset?: unknown, expected?: unknown, timeout?: unknown): WaitResult {
       const s = known(this)
+      // wait(byteOffset, expected, { timeout }) as waitAsync takes it, or a bare timeout.
+      if (typeof timeout === 'object' && timeout !== null)
+        timeout = (timeout as { timeout?: unknown }).timeout
       if (isTimeout(timeout) && differs(s, byteOffset, expected)) return 'not-equal'
       warm(s)
       const r = WAIT_RESULTS[waitByHandle(handle(this, s), byteOffset, expected, timeout)]
@@ -574,10 +578,17 @@ export function installRegion(
     'waitAsync',
     function waitAsync(this: unknown, byteOffset?: unknown, expected?: unknown, options?: unknown) {
       const s = known(this)
-      // With options, the native call reads them (and checks an aborted signal) before the word.
+      // With options, the native call checks an aborted signal before the word.
       if (options === undefined && differs(s, byteOffset, expected)) return Promise.resolve('not-equal')
+      let given: AsyncWaitOptions
+      try {
+        given = asyncWaitOptions(options)
+      } catch (e) {
+        return Promise.reject(e)
+      }
       warm(s)
-      return waitAsyncByHandle(handle(this, s), byteOffset, expected, options)
+      const h = handle(this, s)
+      return withOwnSignal(given, (o) => waitAsyncByHandle(h, byteOffset, expected, o))
     },
     nativeOf('waitAsync'),
   )
@@ -631,6 +642,7 @@ export function installMutex(Mutex: { readonly prototype: object }, threadId: ()
     return fn
   }
   const nativeLock = nativeOf('lock')
+  const nativeLockAsync = nativeOf('lockAsync')
   const nativeUnlock = nativeOf('unlock')
   const nativeTryLock = nativeOf('tryLock')
   // The lock word records the thread id: one per JS thread (each worker loads this module anew).
@@ -677,6 +689,22 @@ export function installMutex(Mutex: { readonly prototype: object }, threadId: ()
       return apply(nativeLock, this, arguments)
     },
     nativeLock,
+  )
+  // lockAsync: the addon is given a signal of mapshare's own (signals.ts), so that no user code can
+  // leave the promise unsettled, or a lock taken for a promise nobody receives.
+  define(
+    'lockAsync',
+    function lockAsync(this: unknown, options?: unknown) {
+      if (mutexStateOf(this) === undefined) throw invalidThis('Mutex')
+      let given: AsyncWaitOptions
+      try {
+        given = asyncWaitOptions(options)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+      return withOwnSignal(given, (o) => apply(nativeLockAsync, this, [o]) as Promise<unknown>)
+    },
+    nativeLockAsync,
   )
   define(
     'tryLock',
