@@ -491,6 +491,18 @@ test('copy methods on a file truncated by another process throw EFAULT instead o
     write: 'EFAULT',
     privateRead: 'EFAULT',
     firstPage: 'ok',
+    lock: 'EFAULT',
+    tryLock: 'EFAULT',
+    unlock: 'EFAULT',
+    load: 'EFAULT',
+    add: 'EFAULT',
+    compareExchange: 'EFAULT',
+    store64: 'EFAULT',
+    wait: 'EFAULT',
+    notify: 'EFAULT',
+    lockAsync: 'EFAULT',
+    waitAsync: 'EFAULT',
+    wordOnFirstPage: 'ok',
   })
   t.regex(codes.message, /not backed by storage \(another process truncated the file/)
 })

@@ -14,7 +14,6 @@ use crate::error::{Error, Kind, Result};
 use crate::region::Region;
 use crate::sync::{Canceller, Word};
 use crate::sys::{self, errno, AsyncWait};
-use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 /// Set while threads wait for the lock.
@@ -25,6 +24,45 @@ pub const TID_MASK: u32 = 0x3fff_ffff;
 /// the low 30 bits.
 pub fn thread_id() -> u32 {
   sys::thread_id() & TID_MASK
+}
+
+/// The lock word, read and changed only through the checked atomics of `sys`: on a file or POSIX
+/// object another process truncated, a lock call gives `EFAULT` where a plain access would raise
+/// `SIGBUS` and kill the process.
+#[derive(Clone, Copy)]
+pub(crate) struct LockWord(*mut u32);
+
+impl LockWord {
+  /// # Safety
+  /// `addr` must be an aligned, writable word of a mapping that stays mapped (live or inert) while
+  /// the `LockWord` is used.
+  pub(crate) unsafe fn new(addr: usize) -> Self {
+    LockWord(addr as *mut u32)
+  }
+
+  pub(crate) fn load(self) -> Result<u32> {
+    // SAFETY: `new`'s contract.
+    unsafe { sys::atomic_load32(self.0, "lock") }
+  }
+
+  /// Compare-and-swap: whether the word held `expected` (and now holds `new`).
+  pub(crate) fn cas(self, expected: u32, new: u32) -> Result<bool> {
+    // SAFETY: `new`'s contract.
+    Ok(unsafe { sys::atomic_cas32(self.0, expected, new, "lock") }? == expected)
+  }
+
+  /// Stores `new`, returning what the word held.
+  fn swap(self, new: u32) -> Result<u32> {
+    let mut v = self.load()?;
+    loop {
+      // SAFETY: `new`'s contract.
+      let found = unsafe { sys::atomic_cas32(self.0, v, new, "unlock") }?;
+      if found == v {
+        return Ok(v);
+      }
+      v = found;
+    }
+  }
 }
 
 /// How often a waiter checks that the owner still lives.
@@ -53,13 +91,14 @@ pub enum Locked {
 }
 
 impl Region {
-  fn lock_word(&self, offset: u64) -> Result<&AtomicU32> {
+  fn lock_word(&self, offset: u64) -> Result<LockWord> {
     if !sys::FEATURES.robust_lock {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;
-    // SAFETY: `p` is an aligned, writable 4-byte word inside this live mapping.
-    Ok(unsafe { &*(p as *const AtomicU32) })
+    // SAFETY: `p` is an aligned, writable 4-byte word inside this live mapping, used only for the
+    // call that asked for it (`&self` keeps the mapping).
+    Ok(unsafe { LockWord::new(p as usize) })
   }
 
   /// One attempt: takes a free lock or one whose owner died.
@@ -70,7 +109,7 @@ impl Region {
   /// Releases the lock held by `tid`; `ERR_MAPSHARE_NOT_OWNER` if `tid` does not hold it.
   pub fn mutex_unlock(&self, offset: u64, tid: u32) -> Result<()> {
     let word = self.lock_word(offset)?;
-    let v = word.load(SeqCst);
+    let v = word.load()?;
     if v & TID_MASK != tid {
       let owner = v & TID_MASK;
       return Err(Error {
@@ -84,8 +123,7 @@ impl Region {
         }),
       });
     }
-    release(word);
-    Ok(())
+    release(word)
   }
 
   /// The lock word at `offset`, held, for a lock attempt that may block (on any thread).
@@ -113,9 +151,9 @@ impl Word {
 /// One attempt. `mark` is `WAITERS` for a thread that has slept: it cannot know whether others
 /// still sleep, so it takes the lock with the bit set and its unlock wakes the next one (Drepper,
 /// "Futexes Are Tricky", mutex #3); otherwise a hand-off would wake nobody.
-pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32, check: OwnerCheck) -> Result<Locked> {
+pub(crate) fn try_once(word: LockWord, tid: u32, mark: u32, check: OwnerCheck) -> Result<Locked> {
   loop {
-    let v = word.load(SeqCst);
+    let v = word.load()?;
     let owner = v & TID_MASK;
     if owner == tid {
       return Err(
@@ -125,7 +163,7 @@ pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32, check: OwnerCheck)
     }
     if owner == 0 {
       // Keep WAITERS: others may still sleep on the word.
-      if word.compare_exchange(v, tid | (v & WAITERS) | mark, SeqCst, SeqCst).is_ok() {
+      if word.cas(v, tid | (v & WAITERS) | mark)? {
         return Ok(Locked::Yes { owner_died: false });
       }
       continue;
@@ -136,7 +174,7 @@ pub(crate) fn try_once(word: &AtomicU32, tid: u32, mark: u32, check: OwnerCheck)
       OwnerCheck::Full => !sys::thread_alive(owner),
     };
     if dead {
-      if word.compare_exchange(v, tid | (v & WAITERS) | mark, SeqCst, SeqCst).is_ok() {
+      if word.cas(v, tid | (v & WAITERS) | mark)? {
         return Ok(Locked::Yes { owner_died: true });
       }
       continue;
@@ -157,9 +195,9 @@ unsafe fn lock_loop(
   cancel: Option<&Canceller>,
   mut mark: u32,
 ) -> Result<Locked> {
-  // SAFETY: `addr` is an aligned word that stays mapped while this runs (the caller's contract), and
-  // AtomicU32 has the layout of u32.
-  let word = unsafe { &*(addr as *const AtomicU32) };
+  // SAFETY: `addr` is an aligned, writable word that stays mapped while this runs (the caller's
+  // contract).
+  let word = unsafe { LockWord::new(addr) };
   let deadline = crate::sync::deadline(timeout);
   // The first time the lock is found held, a cheap check of its owner (a full one when resuming a
   // wait made in slices); then a full one each LIVENESS_CHECK, and none on the wake-ups in between
@@ -184,18 +222,18 @@ unsafe fn lock_loop(
       Locked::Yes { .. } if cancel.is_some_and(|c| c.reason() != 0) => {
         // Cancelled (the region is closing) while we took it: give it back, so no lock is left
         // held on behalf of a promise that rejects.
-        release(word);
+        release(word)?;
         return Ok(Locked::Cancelled(cancel.map_or(1, Canceller::reason)));
       }
       done => return Ok(done),
     }
     // Held by a live thread: announce we wait, then sleep until woken, the liveness check, or the
     // deadline.
-    let v = word.load(SeqCst);
+    let v = word.load()?;
     if v & TID_MASK == 0 {
       continue;
     }
-    if v & WAITERS == 0 && word.compare_exchange(v, v | WAITERS, SeqCst, SeqCst).is_err() {
+    if v & WAITERS == 0 && !word.cas(v, v | WAITERS)? {
       continue;
     }
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -225,9 +263,10 @@ unsafe fn lock_loop(
 }
 
 /// Unlocks a word this thread holds: clears it and wakes one sleeper if any announced itself.
-pub(crate) fn release(word: &AtomicU32) {
-  if word.swap(0, SeqCst) & WAITERS != 0 {
+pub(crate) fn release(word: LockWord) -> Result<()> {
+  if word.swap(0)? & WAITERS != 0 {
     // SAFETY: the word is an aligned word of a live (or inert) mapping held by the caller.
-    let _ = unsafe { sys::futex_wake(word.as_ptr(), 1) };
+    let _ = unsafe { sys::futex_wake(word.0, 1) };
   }
+  Ok(())
 }

@@ -30,6 +30,48 @@ pub enum AtomicOp {
   CompareExchange,
 }
 
+/// Applies `op` through the checked atomics of `sys` (`EFAULT` instead of `SIGBUS` on a page a
+/// truncated file lost): a load, or a compare-and-swap loop computing the new value from the old.
+/// Returns what `apply!` returns.
+macro_rules! apply_checked {
+  ($addr:expr, $load:path, $cas:path, $u:ty, $i:ty, $op:expr, $a:expr, $b:expr) => {{
+    let addr = $addr;
+    let (a, b): ($i, $i) = ($a, $b);
+    let load = || {
+      // SAFETY: the caller's word is aligned and stays mapped for this call.
+      unsafe { $load(addr, "atomics") }
+    };
+    let cas = |expected: $u, new: $u| {
+      // SAFETY: the caller's word is aligned, writable (every op but Load, which never swaps, asked
+      // for a writable word) and stays mapped for this call.
+      unsafe { $cas(addr, expected, new, "atomics") }
+    };
+    match $op {
+      AtomicOp::Load => load().map(|v| v as $i),
+      AtomicOp::CompareExchange => cas(a as $u, b as $u).map(|v| v as $i),
+      op => {
+        let mut old = load()?;
+        loop {
+          let new = match op {
+            AtomicOp::Store | AtomicOp::Exchange => a,
+            AtomicOp::Add => (old as $i).wrapping_add(a),
+            AtomicOp::Sub => (old as $i).wrapping_sub(a),
+            AtomicOp::And => (old as $i) & a,
+            AtomicOp::Or => (old as $i) | a,
+            AtomicOp::Xor => (old as $i) ^ a,
+            AtomicOp::Load | AtomicOp::CompareExchange => unreachable!(),
+          };
+          let found = cas(old, new as $u)?;
+          if found == old {
+            break Ok(if op == AtomicOp::Store { a } else { old as $i });
+          }
+          old = found;
+        }
+      }
+    }
+  }};
+}
+
 /// Applies `op` to an atomic word of either width (the same code for `AtomicI32` and `AtomicI64`).
 macro_rules! apply {
   ($w:expr, $op:expr, $a:expr, $b:expr) => {{
@@ -76,8 +118,13 @@ impl Region {
 
   /// A sequentially consistent 32-bit atomic operation; returns what `Atomics` returns (the old
   /// value, or the stored value for `Store`).
+  /// On a backing that can shrink (a file, a POSIX object), through the checked atomics: a page
+  /// another process truncated away gives `EFAULT`, as the copies do, not `SIGBUS`.
   pub fn atomic32(&self, offset: u64, op: AtomicOp, a: i32, b: i32) -> Result<i32> {
     let p = self.word(offset, 4, op != AtomicOp::Load)?;
+    if self.is_truncatable() {
+      return apply_checked!(p as *mut u32, sys::atomic_load32, sys::atomic_cas32, u32, i32, op, a, b);
+    }
     // SAFETY: `p` is 4-byte aligned and inside this live mapping (checked above); AtomicI32 has the
     // layout of i32, and other processes touch the word only through atomics too (the API contract).
     Ok(apply!(unsafe { &*(p as *const AtomicI32) }, op, a, b))
@@ -86,6 +133,9 @@ impl Region {
   /// The 64-bit twin of [`Region::atomic32`].
   pub fn atomic64(&self, offset: u64, op: AtomicOp, a: i64, b: i64) -> Result<i64> {
     let p = self.word(offset, 8, op != AtomicOp::Load)?;
+    if self.is_truncatable() {
+      return apply_checked!(p as *mut u64, sys::atomic_load64, sys::atomic_cas64, u64, i64, op, a, b);
+    }
     // SAFETY: `p` is 8-byte aligned and inside this live mapping (checked above); AtomicI64 has the
     // layout of i64, and other processes touch the word only through atomics too (the API contract).
     Ok(apply!(unsafe { &*(p as *const AtomicI64) }, op, a, b))

@@ -156,32 +156,37 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
       let finish = if reason != 0 {
         Some(Ok(Locked::Cancelled(reason)))
       } else {
-        // SAFETY: the Word's hold keeps `addr` mapped (live or inert) while the job lives.
-        let cell = unsafe { &*(addr as *const AtomicU32) };
+        // SAFETY: the Word's hold keeps `addr` mapped (live or inert) while the job lives, and a
+        // lock's word is writable (lock_handle checked).
+        let cell = unsafe { mutex::LockWord::new(addr) };
         match mutex::try_once(cell, tid, q.mark, mutex::OwnerCheck::Full) {
           Err(e) => Some(Err(e)),
           Ok(Locked::No) => {
             if deadline.is_some_and(|d| now >= d) {
               Some(Ok(Locked::No))
             } else {
-              let v = cell.load(SeqCst);
-              if v & mutex::TID_MASK == 0 {
-                q.seen = 0; // freed meanwhile: try again at once
-                None
-              } else {
-                if v & mutex::WAITERS == 0 {
-                  let _ = cell.compare_exchange(v, v | mutex::WAITERS, SeqCst, SeqCst);
+              match cell.load() {
+                Err(e) => Some(Err(e)),
+                Ok(v) if v & mutex::TID_MASK == 0 => {
+                  q.seen = 0; // freed meanwhile: try again at once
+                  None
                 }
-                q.seen = v | mutex::WAITERS;
-                q.recheck = Some(now + LIVENESS_CHECK);
-                None
+                Ok(v) => {
+                  match if v & mutex::WAITERS == 0 { cell.cas(v, v | mutex::WAITERS) } else { Ok(true) } {
+                    Err(e) => Some(Err(e)),
+                    Ok(_) => {
+                      q.seen = v | mutex::WAITERS;
+                      q.recheck = Some(now + LIVENESS_CHECK);
+                      None
+                    }
+                  }
+                }
               }
             }
           }
           Ok(Locked::Yes { .. }) if q.canceller.reason() != 0 => {
             // Cancelled while it was being taken: give it back, no promise will own it.
-            mutex::release(cell);
-            Some(Ok(Locked::Cancelled(q.canceller.reason())))
+            Some(mutex::release(cell).map(|()| Locked::Cancelled(q.canceller.reason())))
           }
           Ok(l) => Some(Ok(l)),
         }

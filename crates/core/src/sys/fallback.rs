@@ -75,3 +75,30 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::resul
   unsafe { std::ptr::copy(src, dst, n) };
   Ok(())
 }
+
+macro_rules! plain_atomics {
+  ($load:ident, $cas:ident, $t:ty, $atomic:ty) => {
+    /// A plain atomic load where the OS offers no checked access (a truncated mapped file can still
+    /// raise `SIGBUS` there; the README says so).
+    ///
+    /// # Safety
+    /// `addr` must be an aligned word of a mapping that stays mapped for the call.
+    pub unsafe fn $load(addr: *const $t, _what: &'static str) -> Result<$t> {
+      // SAFETY: the caller's contract; the atomic type has the layout of the word.
+      Ok(unsafe { &*(addr as *const $atomic) }.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// A plain compare-and-swap: the value found (swapped if it was `expected`).
+    ///
+    /// # Safety
+    /// `addr` must be an aligned, writable word of a mapping that stays mapped for the call.
+    pub unsafe fn $cas(addr: *mut $t, expected: $t, new: $t, _what: &'static str) -> Result<$t> {
+      use std::sync::atomic::Ordering::SeqCst;
+      // SAFETY: the caller's contract; the atomic type has the layout of the word.
+      let word = unsafe { &*(addr as *const $atomic) };
+      Ok(word.compare_exchange(expected, new, SeqCst, SeqCst).unwrap_or_else(|v| v))
+    }
+  };
+}
+plain_atomics!(atomic_load32, atomic_cas32, u32, std::sync::atomic::AtomicU32);
+plain_atomics!(atomic_load64, atomic_cas64, u64, std::sync::atomic::AtomicU64);

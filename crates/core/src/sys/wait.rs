@@ -1,7 +1,7 @@
 //! Waits on a word: the plain types the OS layer and the core share (the core re-exports them from
 //! `sync`), and what every backend builds on its own futex calls.
 
-use super::{copy_checked, futex_wait, Error, Result};
+use super::{atomic_load32, futex_wait, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -99,9 +99,6 @@ pub unsafe fn wait_in_slices(
 /// # Safety
 /// `addr` must be an aligned word of a mapping that stays mapped for the call.
 pub unsafe fn load_word_checked(addr: usize) -> Result<u32> {
-  let mut v = 0u32;
-  // SAFETY: the caller's contract; `v` is 4 writable bytes.
-  unsafe { copy_checked((&mut v as *mut u32).cast(), addr as *const u8, 4) }
-    .map_err(|f| Error::os(f.errno, "futex_waitv"))?;
-  Ok(v)
+  // SAFETY: the caller's contract.
+  unsafe { atomic_load32(addr as *const u32, "futex_waitv") }
 }

@@ -92,10 +92,119 @@ std::arch::global_asm!(
   ".popsection",
 );
 
+// The atomics on a region word, the same way: loads and compare-and-swaps whose fault resumes at
+// mapshare_fault_atomic_exit, which returns 1 (0 when the access was made). Each routine is a leaf
+// that touches no stack, so the shared exit returns to whichever routine's caller. Sequentially
+// consistent: x86_64 `mov` loads and `lock cmpxchg`; aarch64 `ldar` and an `ldaxr`/`stlxr` loop.
+// load32(addr, out) / load64(addr, out) / cas32(addr, expected, new, old_out) / cas64(...).
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+  ".pushsection .text.mapshare_fault_atomic,\"ax\",@progbits",
+  ".globl mapshare_fault_atomic_insn",
+  ".hidden mapshare_fault_atomic_insn",
+  "mapshare_fault_atomic_insn:",
+  ".globl mapshare_fault_load32",
+  ".hidden mapshare_fault_load32",
+  "mapshare_fault_load32:",
+  "   mov eax, dword ptr [rdi]",
+  "   mov dword ptr [rsi], eax",
+  "   xor eax, eax",
+  "   ret",
+  ".globl mapshare_fault_load64",
+  ".hidden mapshare_fault_load64",
+  "mapshare_fault_load64:",
+  "   mov rax, qword ptr [rdi]",
+  "   mov qword ptr [rsi], rax",
+  "   xor eax, eax",
+  "   ret",
+  ".globl mapshare_fault_cas32",
+  ".hidden mapshare_fault_cas32",
+  "mapshare_fault_cas32:",
+  "   mov eax, esi",
+  "   lock cmpxchg dword ptr [rdi], edx",
+  "   mov dword ptr [rcx], eax",
+  "   xor eax, eax",
+  "   ret",
+  ".globl mapshare_fault_cas64",
+  ".hidden mapshare_fault_cas64",
+  "mapshare_fault_cas64:",
+  "   mov rax, rsi",
+  "   lock cmpxchg qword ptr [rdi], rdx",
+  "   mov qword ptr [rcx], rax",
+  "   xor eax, eax",
+  "   ret",
+  ".globl mapshare_fault_atomic_exit",
+  ".hidden mapshare_fault_atomic_exit",
+  "mapshare_fault_atomic_exit:",
+  "   mov eax, 1",
+  "   ret",
+  ".popsection",
+);
+
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+  ".pushsection .text.mapshare_fault_atomic,\"ax\",@progbits",
+  ".globl mapshare_fault_atomic_insn",
+  ".hidden mapshare_fault_atomic_insn",
+  "mapshare_fault_atomic_insn:",
+  ".globl mapshare_fault_load32",
+  ".hidden mapshare_fault_load32",
+  "mapshare_fault_load32:",
+  "   ldar w2, [x0]",
+  "   str w2, [x1]",
+  "   mov w0, #0",
+  "   ret",
+  ".globl mapshare_fault_load64",
+  ".hidden mapshare_fault_load64",
+  "mapshare_fault_load64:",
+  "   ldar x2, [x0]",
+  "   str x2, [x1]",
+  "   mov w0, #0",
+  "   ret",
+  ".globl mapshare_fault_cas32",
+  ".hidden mapshare_fault_cas32",
+  "mapshare_fault_cas32:",
+  "1: ldaxr w4, [x0]",
+  "   cmp w4, w1",
+  "   b.ne 2f",
+  "   stlxr w5, w2, [x0]",
+  "   cbnz w5, 1b",
+  "   b 3f",
+  "2: clrex",
+  "3: str w4, [x3]",
+  "   mov w0, #0",
+  "   ret",
+  ".globl mapshare_fault_cas64",
+  ".hidden mapshare_fault_cas64",
+  "mapshare_fault_cas64:",
+  "1: ldaxr x4, [x0]",
+  "   cmp x4, x1",
+  "   b.ne 2f",
+  "   stlxr w5, x2, [x0]",
+  "   cbnz w5, 1b",
+  "   b 3f",
+  "2: clrex",
+  "3: str x4, [x3]",
+  "   mov w0, #0",
+  "   ret",
+  ".globl mapshare_fault_atomic_exit",
+  ".hidden mapshare_fault_atomic_exit",
+  "mapshare_fault_atomic_exit:",
+  "   mov w0, #1",
+  "   ret",
+  ".popsection",
+);
+
 extern "C" {
   fn mapshare_fault_copy(dst: *mut u8, src: *const u8, n: usize) -> usize;
   static mapshare_fault_copy_insn: u8;
   static mapshare_fault_copy_exit: u8;
+  fn mapshare_fault_load32(addr: *const u32, out: *mut u32) -> u32;
+  fn mapshare_fault_load64(addr: *const u64, out: *mut u64) -> u32;
+  fn mapshare_fault_cas32(addr: *mut u32, expected: u32, new: u32, old: *mut u32) -> u32;
+  fn mapshare_fault_cas64(addr: *mut u64, expected: u64, new: u64, old: *mut u64) -> u32;
+  static mapshare_fault_atomic_insn: u8;
+  static mapshare_fault_atomic_exit: u8;
 }
 
 /// The handler that was installed before ours, called for every `SIGBUS` that is not ours.
@@ -103,9 +212,13 @@ static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
 /// Whether our handler is installed (false if `sigaction` refused).
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 
-fn routine() -> (usize, usize) {
-  // Only the addresses of the two labels are taken; nothing is read through them.
-  (&raw const mapshare_fault_copy_insn as usize, &raw const mapshare_fault_copy_exit as usize)
+/// Where a fault may resume: the copy routine's range and exit, and the atomics' range and exit.
+fn routines() -> [(usize, usize); 2] {
+  // Only the addresses of the labels are taken; nothing is read through them.
+  [
+    (&raw const mapshare_fault_copy_insn as usize, &raw const mapshare_fault_copy_exit as usize),
+    (&raw const mapshare_fault_atomic_insn as usize, &raw const mapshare_fault_atomic_exit as usize),
+  ]
 }
 
 /// Reads and, when asked, moves the program counter saved in a signal context.
@@ -144,18 +257,21 @@ fn reset_default(sig: libc::c_int) {
 }
 
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-  let (start, exit) = routine();
   // SAFETY: `info` is the siginfo of this SA_SIGINFO handler. A code > 0 means the kernel raised
   // the signal for a fault; <= 0 means another process or thread sent it (kill, tgkill, sigqueue).
   let fault = unsafe { (*info).si_code } > 0;
   // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler.
   let at = unsafe { pc(ctx, None) };
-  if fault && (start..exit).contains(&at) {
-    // Our copy touched a page that is gone: resume at its exit, which returns the bytes left.
-    // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler; the exit label is code in the same
-    // routine, with the same registers live, so resuming there returns the bytes left.
-    unsafe { pc(ctx, Some(exit)) };
-    return;
+  if fault {
+    if let Some((_, exit)) = routines().into_iter().find(|(start, exit)| (*start..*exit).contains(&at)) {
+      // Our copy or atomic touched a page that is gone: resume at its exit (the copy's returns the
+      // bytes left, the atomics' returns 1).
+      // SAFETY: `ctx` is the ucontext of this SA_SIGINFO handler; the exit label is code of the same
+      // routines, with the same registers live and no stack of their own, so resuming there returns
+      // to the routine's caller.
+      unsafe { pc(ctx, Some(exit)) };
+      return;
+    }
   }
   // Not ours: do what the disposition before ours would have done, as if we were not here.
   match PREVIOUS.get() {
@@ -223,4 +339,73 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) -> Option<Result<(), 
   // and our handler turns a SIGBUS inside it into an early return.
   let left = unsafe { mapshare_fault_copy(dst, src, n) };
   Some(if left == 0 { Ok(()) } else { Err(CopyFault { done: n - left, errno: libc::EFAULT }) })
+}
+
+/// A word access that faulted (a page lost to truncation): `EFAULT`.
+pub struct Faulted;
+
+/// The sequentially consistent atomics of a region word, turning a `SIGBUS` into `Err(Faulted)`.
+/// `None` when the handler cannot be installed.
+///
+/// # Safety (every function)
+/// `addr` must be an aligned word of a mapping that stays mapped for the call (pages of a truncated
+/// file count), writable for the compare-and-swaps.
+pub mod atomic {
+  use super::{install, Faulted};
+
+  fn result(faulted: u32) -> Result<(), Faulted> {
+    if faulted == 0 {
+      Ok(())
+    } else {
+      Err(Faulted)
+    }
+  }
+
+  /// # Safety
+  /// See the module.
+  pub unsafe fn load32(addr: *const u32) -> Option<Result<u32, Faulted>> {
+    if !install() {
+      return None;
+    }
+    let mut v = 0;
+    // SAFETY: the caller's contract; the routine loads `addr` once and stores into `v`.
+    Some(result(unsafe { super::mapshare_fault_load32(addr, &mut v) }).map(|()| v))
+  }
+
+  /// # Safety
+  /// See the module.
+  pub unsafe fn load64(addr: *const u64) -> Option<Result<u64, Faulted>> {
+    if !install() {
+      return None;
+    }
+    let mut v = 0;
+    // SAFETY: the caller's contract; the routine loads `addr` once and stores into `v`.
+    Some(result(unsafe { super::mapshare_fault_load64(addr, &mut v) }).map(|()| v))
+  }
+
+  /// Compare-and-swap: the value found (the swap happened if it equals `expected`).
+  ///
+  /// # Safety
+  /// See the module.
+  pub unsafe fn cas32(addr: *mut u32, expected: u32, new: u32) -> Option<Result<u32, Faulted>> {
+    if !install() {
+      return None;
+    }
+    let mut old = 0;
+    // SAFETY: the caller's contract; the routine compares and swaps at `addr` and stores into `old`.
+    Some(result(unsafe { super::mapshare_fault_cas32(addr, expected, new, &mut old) }).map(|()| old))
+  }
+
+  /// The 64-bit twin of [`cas32`].
+  ///
+  /// # Safety
+  /// See the module.
+  pub unsafe fn cas64(addr: *mut u64, expected: u64, new: u64) -> Option<Result<u64, Faulted>> {
+    if !install() {
+      return None;
+    }
+    let mut old = 0;
+    // SAFETY: the caller's contract; the routine compares and swaps at `addr` and stores into `old`.
+    Some(result(unsafe { super::mapshare_fault_cas64(addr, expected, new, &mut old) }).map(|()| old))
+  }
 }

@@ -28,6 +28,47 @@ pub const FEATURES: Features = Features {
   shm_name_max: 255,
 };
 
+/// The sequentially consistent atomics of a region word that a truncated file may have lost: the
+/// `SIGBUS` a plain access raises there becomes `EFAULT` (`fault_copy`'s routines), as the futex calls
+/// on such a word report. Where the routines are missing (another architecture, or the `SIGBUS`
+/// handler could not be installed), plain atomics.
+macro_rules! checked_atomics {
+  ($load:ident, $cas:ident, $inner_load:ident, $inner_cas:ident, $t:ty, $atomic:ty) => {
+    /// An atomic load of the word at `addr` (`EFAULT`, with `what` as the call, if its page is gone).
+    ///
+    /// # Safety
+    /// `addr` must be an aligned word of a mapping that stays mapped for the call.
+    pub unsafe fn $load(addr: *const $t, what: &'static str) -> Result<$t> {
+      #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+      // SAFETY: the caller's contract.
+      if let Some(r) = unsafe { fault_copy::atomic::$inner_load(addr) } {
+        return r.map_err(|_| Error::os(libc::EFAULT, what));
+      }
+      let _ = what;
+      // SAFETY: the caller's contract; the atomic type has the layout of the word.
+      Ok(unsafe { &*(addr as *const $atomic) }.load(Ordering::SeqCst))
+    }
+
+    /// Compare-and-swap on the word at `addr`: the value found (swapped if it was `expected`).
+    ///
+    /// # Safety
+    /// `addr` must be an aligned, writable word of a mapping that stays mapped for the call.
+    pub unsafe fn $cas(addr: *mut $t, expected: $t, new: $t, what: &'static str) -> Result<$t> {
+      #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+      // SAFETY: the caller's contract.
+      if let Some(r) = unsafe { fault_copy::atomic::$inner_cas(addr, expected, new) } {
+        return r.map_err(|_| Error::os(libc::EFAULT, what));
+      }
+      let _ = what;
+      // SAFETY: the caller's contract; the atomic type has the layout of the word.
+      let word = unsafe { &*(addr as *const $atomic) };
+      Ok(word.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst).unwrap_or_else(|v| v))
+    }
+  };
+}
+checked_atomics!(atomic_load32, atomic_cas32, load32, cas32, u32, AtomicU32);
+checked_atomics!(atomic_load64, atomic_cas64, load64, cas64, u64, std::sync::atomic::AtomicU64);
+
 /// False once the kernel refused `process_vm_readv` on ourselves (seccomp, old kernel): copies then
 /// fall back to plain memory copies.
 static KERNEL_COPY: AtomicBool = AtomicBool::new(true);

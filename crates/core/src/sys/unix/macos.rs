@@ -6,7 +6,10 @@
 #[path = "../fallback.rs"]
 mod fallback;
 
-pub use fallback::{copy_checked, futex_wait_cancellable, futex_waitv_many, futex_wake_private, Ring};
+pub use fallback::{
+  atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked, futex_wait_cancellable,
+  futex_waitv_many, futex_wake_private, Ring,
+};
 
 use super::shm::{shm_open_fd, shm_unlink_name};
 use crate::sys::{errno, Error, Features, Result, WaitResult};

@@ -16,8 +16,9 @@ pub use files::{
   borrow, borrow_fd, fstat, ftruncate, handle, keep_number, open_options, raw_desc, Handle, Keep,
 };
 pub use kernel::{
-  block_device_size, copy_checked, futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake,
-  futex_wake_private, map_count, map_limit, thread_id, Ring, FEATURES,
+  atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, block_device_size, copy_checked, futex_wait,
+  futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, map_count, map_limit, thread_id,
+  Ring, FEATURES,
 };
 pub use memory::{
   allocation_granularity, madvise, map_shared_anon, mincore, mlock, msync, page_size, replace_inert, unmap,

@@ -9,7 +9,10 @@ pub mod errno;
 mod fallback;
 mod sysv;
 
-pub use fallback::{copy_checked, futex_wait_cancellable, futex_waitv_many, futex_wake_private, Ring};
+pub use fallback::{
+  atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked, futex_wait_cancellable,
+  futex_waitv_many, futex_wake_private, Ring,
+};
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
 };
