@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { SharedMemory, pageSize } from '../src-js/index.ts'
 import { runPeer } from './helpers/cc.ts'
+import { snippet } from './helpers/snippet.ts'
 import { fixture, LOADER, ROOT, run } from './helpers/spawn.ts'
 
 /** A fresh POSIX name, unlinked when the test ends (even if it fails). */
@@ -194,4 +195,33 @@ test('create(null) makes a unique name; unlinkOnClose removes it when the creato
   t.throws(() => SharedMemory.create(null, 4096, { unlinkOnClose: 'yes' as never }), {
     code: 'ERR_INVALID_ARG_TYPE',
   })
+})
+
+test('unlinkOnClose removes only its own object: a new one another process made under the name stays', async (t) => {
+  const name = `/mapshare-own-${process.pid}`
+  const ours = SharedMemory.create(name, 4096, { unlinkOnClose: true })
+  ours.write('ours')
+  // Another process unlinks our object and makes a new one under the same name.
+  const r = await snippet(
+    `const name = process.argv[2]
+     SharedMemory.unlink(name)
+     const theirs = SharedMemory.create(name, 4096)
+     theirs.write('theirs')
+     theirs.close()
+     console.log('made')`,
+    { args: [name] },
+  )
+  t.is(r.stdout.trim(), 'made', r.stderr)
+  ours.close()
+  const theirs = SharedMemory.open(name)
+  t.is(theirs.read(0, 6).toString(), 'theirs', 'the other process kept its object and its name')
+  theirs.close()
+  SharedMemory.unlink(name)
+  // Still its own: removed on close, and a name already gone is no error.
+  const again = SharedMemory.create(name, 4096, { unlinkOnClose: true })
+  again.close()
+  t.throws(() => SharedMemory.open(name), { code: 'ENOENT' })
+  const gone = SharedMemory.create(name, 4096, { unlinkOnClose: true })
+  SharedMemory.unlink(name)
+  t.notThrows(() => gone.close())
 })

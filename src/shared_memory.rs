@@ -91,14 +91,13 @@ impl SharedMemory {
       None => shm::create_unique(size, mode),
     }
     .js(env)?;
+    let identity = m.identity;
     let made = Self::wrap(env, m);
     if unlink_on_close {
       if let Some(name) = made.name.clone() {
-        made.state.set_on_close(move || match shm::unlink(&name) {
-          // Someone unlinked it already: the goal is met.
-          Err(e) if e.code() == "ENOENT" => Ok(()),
-          r => r,
-        });
+        // Only this object's name: another process may have unlinked it and made a new object
+        // under the same name since (that one is left alone), or unlinked it already.
+        made.state.set_on_close(move || shm::unlink_if_same(&name, identity));
       }
     }
     Ok(made)

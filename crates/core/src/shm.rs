@@ -50,6 +50,9 @@ pub struct ShmMap {
   pub region: Region,
   /// The normalized name (`"/jobs"`), `None` for anonymous memory.
   pub name: Option<String>,
+  /// Which object the name named when this process created it (device and inode; `None` where the
+  /// platform has none, or for objects this process only opened): see [`unlink_if_same`].
+  pub identity: Option<(u64, u64)>,
 }
 
 /// Creates (or, without `exclusive`, opens and grows) the object `name` with `size` bytes and maps
@@ -58,7 +61,8 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
   let name = normalize_name(name)?;
   check_nonzero(size).map_err(|e| e.path(&name))?;
   let region = create_object(&name, size, mode, exclusive).map_err(|e| e.or_path(Some(&name)))?;
-  Ok(ShmMap { region, name: Some(name) })
+  let identity = sys::shm_identity(&name).ok().flatten();
+  Ok(ShmMap { region, name: Some(name), identity })
 }
 
 fn create_object(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<Region> {
@@ -98,7 +102,7 @@ pub fn open(name: &str, readonly: bool) -> Result<ShmMap> {
   let region = sys::shm_open(&name, readonly)
     .and_then(|object| map_object(object, !readonly, None, Some(&name), false))
     .map_err(|e| e.or_path(Some(&name)))?;
-  Ok(ShmMap { region, name: Some(name) })
+  Ok(ShmMap { region, name: Some(name), identity: None })
 }
 
 /// `shm_unlink(name)`: the name goes away; mappings stay valid until unmapped (a no-op that checks
@@ -107,18 +111,38 @@ pub fn unlink(name: &str) -> Result<()> {
   sys::shm_unlink(&normalize_name(name)?)
 }
 
+/// `shm_unlink(name)` only if the name still names the object `identity` was taken of (by
+/// [`create`]): an object another process made under the name since (after unlinking ours) is left
+/// alone. Done when the name is gone already. (POSIX has no unlink by descriptor: an object put under
+/// the name between the check and the unlink, microseconds, would still lose its name.)
+pub fn unlink_if_same(name: &str, identity: Option<(u64, u64)>) -> Result<()> {
+  let name = normalize_name(name)?;
+  let Some(ours) = identity else {
+    return sys::shm_unlink(&name);
+  };
+  match sys::shm_identity(&name) {
+    Ok(Some(now)) if now != ours => Ok(()),
+    Err(e) if e.code() == "ENOENT" => Ok(()),
+    Err(e) => Err(e),
+    Ok(_) => match sys::shm_unlink(&name) {
+      Err(e) if e.code() == "ENOENT" => Ok(()),
+      r => r,
+    },
+  }
+}
+
 /// Anonymous shared memory with a descriptor to hand to other processes (memfd on Linux).
 pub fn anonymous(size: u64) -> Result<ShmMap> {
   check_nonzero(size)?;
   let region = map_object(sys::shm_anonymous(size)?, true, Some(size), None, true)?;
-  Ok(ShmMap { region, name: None })
+  Ok(ShmMap { region, name: None, identity: None })
 }
 
 /// Maps a shared memory descriptor received from another process (e.g. through `spawn`'s stdio).
 pub fn from_fd(fd: i32, readonly: bool) -> Result<ShmMap> {
   let fd = sys::shm_from_fd(fd)?;
   let region = map_fd(fd, !readonly, &MapOptions::default(), None)?;
-  Ok(ShmMap { region, name: None })
+  Ok(ShmMap { region, name: None, identity: None })
 }
 
 /// Maps what `sys` opened: a descriptor like a file (shared, read-write when `writable`; `length`

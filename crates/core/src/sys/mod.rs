@@ -21,9 +21,9 @@ pub use os::{
   borrow, borrow_fd, copy_checked, fstat, ftok, ftruncate, futex_wait, futex_wait_cancellable,
   futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number, madvise, map_count, map_limit,
   map_shared_anon, mincore, mlock, msync, open_options, page_size, raw_desc, replace_inert, shm_anonymous,
-  shm_create, shm_from_fd, shm_open, shm_remove, shm_set, shm_stat, shm_unlink, shmat, shmget_create,
-  shmget_existing, thread_alive, thread_exists, thread_id, unmap, Handle, Keep, RawMap, Ring, SysvAttach,
-  FEATURES, IPC_PRIVATE,
+  shm_create, shm_from_fd, shm_identity, shm_open, shm_remove, shm_set, shm_stat, shm_unlink, shmat,
+  shmget_create, shmget_existing, thread_alive, thread_exists, thread_id, unmap, Handle, Keep, RawMap, Ring,
+  SysvAttach, FEATURES, IPC_PRIVATE,
 };
 pub use types::{Advice, CopyFault, Features, FileInfo, FileKind, SegmentInfo, ShmObject};
 pub use wait::{deadline, load_word_checked, AsyncWait, WaitResult, Waitv, WaitvEntry, FOREVER};

@@ -24,7 +24,7 @@ pub use memory::{
   allocation_granularity, madvise, map_shared_anon, mincore, mlock, msync, page_size, replace_inert, unmap,
   RawMap,
 };
-pub use shm::{shm_anonymous, shm_create, shm_from_fd, shm_open, shm_unlink};
+pub use shm::{shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open, shm_unlink};
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
 };

@@ -91,6 +91,13 @@ pub fn shm_unlink(name: &str) -> Result<()> {
   shm_unlink_name(name)
 }
 
+/// Which object `name` names now (device and inode), whatever its contents: to tell the object a
+/// process created from another one made later under the same name.
+pub fn shm_identity(name: &str) -> Result<Option<(u64, u64)>> {
+  let fd = shm_open_fd(name, libc::O_RDONLY, 0)?;
+  Ok(Some(fstat(fd.as_fd())?.id))
+}
+
 /// Anonymous shared memory of `size` bytes with a descriptor to hand to other processes (memfd on
 /// Linux, an unlinked `shm_open` name on macOS), for the caller to map and keep open.
 pub fn shm_anonymous(size: u64) -> Result<ShmObject> {

@@ -209,6 +209,11 @@ pub fn shm_unlink(_name: &str) -> Result<()> {
   Ok(())
 }
 
+/// Windows names carry no identity to compare (and `shm_unlink` does nothing there).
+pub fn shm_identity(_name: &str) -> Result<Option<(u64, u64)>> {
+  Ok(None)
+}
+
 /// An unnamed pagefile-backed mapping (no descriptor to pass on Windows).
 pub fn shm_anonymous(size: u64) -> Result<ShmObject> {
   create_mapping(None, size, true).map(|(object, _)| object)
