@@ -16,6 +16,7 @@ mod shared_memory;
 mod shm_segment;
 mod surface;
 mod waiters;
+mod weak_list;
 
 pub use mmap_file::MmapFile;
 pub use mutex::{thread_id, Mutex};

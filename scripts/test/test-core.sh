@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "== cargo test (host)"
 cargo test -p mapshare-core --lib --tests
+echo "== cargo test (the binding's own unit tests)"
+cargo test -p mapshare --lib
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
   rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
   echo "== cargo test --target x86_64-unknown-linux-musl"

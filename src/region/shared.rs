@@ -4,11 +4,12 @@
 use crate::error::{self, JsResult};
 use crate::runtime::pending::CLOSED;
 use crate::runtime::teardown;
+use crate::weak_list::WeakList;
 use mapshare_core::sync::Canceller;
 use mapshare_core::{Error as CoreError, Region};
 use napi::{Env, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The mapping, shared by the JS object, `flushAsync` tasks and `Mutex` objects. `None` once closed.
 pub type Cell = Arc<Shared>;
@@ -17,7 +18,7 @@ pub struct Shared {
   region: RwLock<Option<Region>>,
   /// Waits and lock attempts in progress (sync in other threads, or async): `close()` and
   /// `resize()` cancel them.
-  waiters: Mutex<Vec<Weak<Canceller>>>,
+  waiters: Mutex<WeakList>,
   /// `flushAsync` calls made but not yet run: `close()` flushes the region itself when there are any.
   flushes: AtomicUsize,
 }
@@ -27,7 +28,7 @@ impl Shared {
   pub fn new(region: Region) -> Cell {
     Arc::new(Shared {
       region: RwLock::new(Some(region)),
-      waiters: Mutex::new(Vec::new()),
+      waiters: Mutex::new(WeakList::new()),
       flushes: AtomicUsize::new(0),
     })
   }
@@ -53,9 +54,7 @@ impl Shared {
   ) -> Result<T> {
     let out = self.with(env, |r| {
       let out = f(r)?;
-      let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-      w.retain(|x| x.strong_count() > 0);
-      w.push(Arc::downgrade(canceller));
+      self.waiters.lock().unwrap_or_else(|p| p.into_inner()).push(canceller);
       Ok(out)
     })?;
     teardown::register(env, canceller);
@@ -87,8 +86,8 @@ impl Shared {
 
   /// Cancels every wait in progress (reason: closed).
   pub fn cancel_waiters(&self) {
-    let w = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
-    for c in w.iter().filter_map(Weak::upgrade) {
+    let live = self.waiters.lock().unwrap_or_else(|p| p.into_inner()).take_live();
+    for c in live {
       c.cancel(CLOSED);
     }
   }

@@ -8,11 +8,12 @@
 //!   run JS; when it cannot, the call ends and the termination proceeds.
 
 use super::pending::CLOSED;
+use crate::weak_list::WeakList;
 use mapshare_core::sync::Canceller;
 use napi::bindgen_prelude::Function;
 use napi::{Env, Result};
 use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a blocking call sleeps between checks of its environment.
@@ -21,21 +22,20 @@ pub const SLICE: Duration = Duration::from_millis(50);
 thread_local! {
   /// The waits of the environment running on this thread (one JS environment per thread), and
   /// whether its cleanup hook is installed.
-  static WAITS: RefCell<(Vec<Weak<Canceller>>, bool)> = const { RefCell::new((Vec::new(), false)) };
+  static WAITS: RefCell<(WeakList, bool)> = const { RefCell::new((WeakList::new(), false)) };
 }
 
 /// Registers `canceller` with the environment of this thread; its teardown cancels it.
 pub fn register(env: &Env, canceller: &Arc<Canceller>) {
   let install = WAITS.with(|w| {
     let mut w = w.borrow_mut();
-    w.0.retain(|c| c.strong_count() > 0);
-    w.0.push(Arc::downgrade(canceller));
+    w.0.push(canceller);
     !std::mem::replace(&mut w.1, true)
   });
   if install {
     let hooked = env.add_env_cleanup_hook((), |()| {
-      let waits = WAITS.with(|w| std::mem::take(&mut *w.borrow_mut()).0);
-      for c in waits.iter().filter_map(Weak::upgrade) {
+      let waits = WAITS.with(|w| w.borrow_mut().0.take_live());
+      for c in waits {
         c.cancel(CLOSED);
       }
     });
