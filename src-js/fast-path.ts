@@ -588,7 +588,11 @@ export function installRegion(
       }
       warm(s)
       const h = handle(this, s)
-      return withOwnSignal(given, (o) => waitAsyncByHandle(h, byteOffset, expected, o))
+      try {
+        return withOwnSignal(given, (o) => waitAsyncByHandle(h, byteOffset, expected, o))
+      } catch (e) {
+        return Promise.reject(e) // a promise API: every failure rejects
+      }
     },
     nativeOf('waitAsync'),
   )
@@ -702,7 +706,11 @@ export function installMutex(Mutex: { readonly prototype: object }, threadId: ()
       } catch (e) {
         return Promise.reject(e)
       }
-      return withOwnSignal(given, (o) => apply(nativeLockAsync, this, [o]) as Promise<unknown>)
+      try {
+        return withOwnSignal(given, (o) => apply(nativeLockAsync, this, [o]) as Promise<unknown>)
+      } catch (e) {
+        return Promise.reject(e) // a promise API: every failure rejects
+      }
     },
     nativeLockAsync,
   )
