@@ -162,8 +162,9 @@ test('any argument gives the same result or error with the fast path as through 
 
 test('wait and waitAsync give the same result or error with the fast path as through the native call', async (t) => {
   // Timeouts that end at once or are refused, so no call here can block for long; undefined, null
-  // (no timeout, as undefined) and Infinity only where the word differs ('not-equal' at once).
-  const timeouts: unknown[] = [0, 1, -1, NaN, '1', {}, 0n]
+  // (no timeout, as undefined) and Infinity only where the word differs ('not-equal' at once). An
+  // object is options ({ timeout }), as waitAsync takes them: one whose timeout is refused.
+  const timeouts: unknown[] = [0, 1, -1, NaN, '1', { timeout: 'x' }, 0n]
   const fast = MmapFile.anonymous(pageSize, { shared: true })
   const native = Object.freeze(MmapFile.anonymous(pageSize, { shared: true }))
   warm(fast)

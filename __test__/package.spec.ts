@@ -34,10 +34,15 @@ function npm(cwd: string, bin: string, args: string[]) {
 }
 
 function pack(dir: string, dest: string): string {
-  const out = execFileSync(process.execPath, [npmCli, 'pack', '--pack-destination', dest], {
-    cwd: dir,
-    encoding: 'utf8',
-  })
+  // --loglevel=warn: the tarball's listing (npm notice) would fill the test output.
+  const out = execFileSync(
+    process.execPath,
+    [npmCli, 'pack', '--loglevel=warn', '--pack-destination', dest],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+    },
+  )
   return path.join(dest, out.trim().split('\n').pop()!)
 }
 
