@@ -40,18 +40,18 @@ export function callRows(dataDir: string, quick: boolean) {
   group('32-bit load', [
     ['Atomics.load on an Int32Array over buffer (floor)', (i) => (sink += Atomics.load(i32, i & 255))],
     ['region.load (fast path)', (i) => (sink += fast.load((i & 255) * 4))],
-    ['region.load (native method call, no fast path)', (i) => (sink += native.load((i & 255) * 4))],
+    ['region.load (native call, no fast path)', (i) => (sink += native.load((i & 255) * 4))],
   ])
   group('32-bit add', [
     ['Atomics.add on an Int32Array over buffer (floor)', (i) => (sink += Atomics.add(i32, i & 255, 1))],
     ['region.add (fast path)', (i) => (sink += fast.add((i & 255) * 4, 1))],
-    ['region.add (native method call, no fast path)', (i) => (sink += native.add((i & 255) * 4, 1))],
+    ['region.add (native call, no fast path)', (i) => (sink += native.add((i & 255) * 4, 1))],
   ])
   group('copy 64 B out of anonymous memory', [
     ['buffer.copy (floor)', (i) => (sink += view.copy(dst, 0, (i & 255) * 64, (i & 255) * 64 + 64))],
     ['region.readInto (fast path)', (i) => (sink += fast.readInto(dst, (i & 255) * 64))],
     [
-      'region.readInto (native method call, no fast path)',
+      'region.readInto (native call, no fast path)',
       (i) => (sink += native.readInto(dst, (i & 255) * 64)),
     ],
   ])
@@ -66,12 +66,12 @@ export function callRows(dataDir: string, quick: boolean) {
       (i) => (sink += fileView.copy(dst, 0, (i & 255) * 64, (i & 255) * 64 + 64)),
     ],
     ['region.readInto (native, by handle)', (i) => (sink += fileRegion.readInto(dst, (i & 255) * 64))],
-    ['region.readInto (native method call)', (i) => (sink += fileNative.readInto(dst, (i & 255) * 64))],
+    ['region.readInto (native call, no fast path)', (i) => (sink += fileNative.readInto(dst, (i & 255) * 64))],
   ])
   group('write 64 B into a file (checked copy)', [
     ['buffer.set (floor; can SIGBUS)', (i) => fileView.set(dst, (i & 255) * 64)],
     ['region.write (native, by handle)', (i) => (sink += fileRegion.write(dst, (i & 255) * 64))],
-    ['region.write (native method call)', (i) => (sink += fileNative.write(dst, (i & 255) * 64))],
+    ['region.write (native call, no fast path)', (i) => (sink += fileNative.write(dst, (i & 255) * 64))],
   ])
   fileRegion.close()
   fileNative.close()
@@ -91,7 +91,7 @@ export function callRows(dataDir: string, quick: boolean) {
       },
     ],
     [
-      'mutex().lock() + unlock() (native method call, no fast path)',
+      'mutex().lock() + unlock() (native call, no fast path)',
       () => {
         nativeLock.lock()
         nativeLock.unlock()
