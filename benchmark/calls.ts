@@ -50,10 +50,7 @@ export function callRows(dataDir: string, quick: boolean) {
   group('copy 64 B out of anonymous memory', [
     ['buffer.copy (floor)', (i) => (sink += view.copy(dst, 0, (i & 255) * 64, (i & 255) * 64 + 64))],
     ['region.readInto (fast path)', (i) => (sink += fast.readInto(dst, (i & 255) * 64))],
-    [
-      'region.readInto (native call, no fast path)',
-      (i) => (sink += native.readInto(dst, (i & 255) * 64)),
-    ],
+    ['region.readInto (native call, no fast path)', (i) => (sink += native.readInto(dst, (i & 255) * 64))],
   ])
   const file = path.join(dataDir, 'calls.bin')
   fs.writeFileSync(file, Buffer.alloc(1 << 16, 1))
@@ -66,7 +63,10 @@ export function callRows(dataDir: string, quick: boolean) {
       (i) => (sink += fileView.copy(dst, 0, (i & 255) * 64, (i & 255) * 64 + 64)),
     ],
     ['region.readInto (native, by handle)', (i) => (sink += fileRegion.readInto(dst, (i & 255) * 64))],
-    ['region.readInto (native call, no fast path)', (i) => (sink += fileNative.readInto(dst, (i & 255) * 64))],
+    [
+      'region.readInto (native call, no fast path)',
+      (i) => (sink += fileNative.readInto(dst, (i & 255) * 64)),
+    ],
   ])
   group('write 64 B into a file (checked copy)', [
     ['buffer.set (floor; can SIGBUS)', (i) => fileView.set(dst, (i & 255) * 64)],
