@@ -556,3 +556,59 @@ test('stats() stays within what the positions say when a peer died between movin
   t.like(ch.stats(), { pending: 2, used: 16 })
   region.close()
 })
+
+test('C producers take the producers lock from the header: with Node producers, and killed while holding it', async (t) => {
+  if (process.platform !== 'linux') return t.pass() // the robust lock (and the C header) are Linux's
+  const dir = tmpDir(t)
+  const exe = path.join(dir, 'channel_peer')
+  execFileSync(
+    'cc',
+    ['-std=c11', '-O2', '-Wall', '-Werror', '-o', exe, path.join(ROOT, '__test__/peers/channel_peer.c')],
+    {
+      stdio: 'pipe',
+    },
+  )
+  const file = path.join(dir, 'many.bin')
+  fs.writeFileSync(file, Buffer.alloc(256 + 4096)) // small: producers often wait for room, and contend
+  const region = MmapFile.open(file, { mode: 'r+' })
+  const ch = Channel.create(region, { producers: 'many' })
+  const count = 3000
+  const producers = ['a', 'b'].map((tag) => {
+    const p = spawn(exe, ['send-many', file, String(count), tag], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    p.stderr.on('data', (d) => (err += d))
+    return new Promise<string>((resolve) => p.on('close', (status) => resolve(`${status} ${err}`)))
+  })
+  const sending = (async () => {
+    for (let i = 0; i < count; i++) await ch.sendAsync(`n ${i}`, { timeout: 60_000 })
+  })()
+  const next = new Map<string, number>([
+    ['a', 0],
+    ['b', 0],
+    ['n', 0],
+  ])
+  let wrong = 0
+  for (let got = 0; got < 3 * count; got++) {
+    const m = await ch.receiveAsync({ timeout: 60_000 })
+    if (m === null) break
+    const [tag, i] = String(m).split(' ')
+    if (Number(i) !== next.get(tag!)) wrong++
+    next.set(tag!, Number(i) + 1)
+  }
+  await sending
+  t.deepEqual(await Promise.all(producers), ['0 ', '0 '])
+  t.deepEqual([...next.values()], [count, count, count], 'every message arrived, once')
+  t.is(wrong, 0, "each producer's messages in its order")
+  // A C producer killed while it holds the lock: Node's next send takes the lock over and goes on.
+  const holder = spawn(exe, ['die-holding', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const held = await new Promise<string>((resolve) =>
+    holder.stdout.once('data', (d) => resolve(String(d).trim())),
+  )
+  t.is(held, 'held 0')
+  const closed = new Promise((r) => holder.on('close', r))
+  holder.kill('SIGKILL')
+  await closed
+  t.true(ch.trySend('after'))
+  t.is(String(ch.tryReceive()), 'after')
+  region.close()
+})

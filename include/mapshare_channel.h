@@ -30,8 +30,10 @@
  */
 #ifndef MAPSHARE_CHANNEL_H
 #define MAPSHARE_CHANNEL_H
+#include <errno.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,6 +57,10 @@ long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURC
 #define MSCH_EMPTY (-3)      /* no message now */
 #define MSCH_FULL (-4)       /* no room now */
 #define MSCH_ENDED (-5)      /* the channel was ended: no more messages (receiving: and none is left) */
+#define MSCH_TIMEDOUT (-6)   /* msch_lock: the lock stayed held for the whole timeout */
+#define MSCH_NOT_OWNER (-7)  /* msch_unlock: this thread does not hold the lock */
+#define MSCH_DEADLOCK (-8)   /* msch_lock: this thread holds the lock already */
+#define MSCH_OWNER_DIED 1    /* msch_lock: taken over from an owner that died holding it */
 
 struct msch_header {
   uint32_t magic, version, capacity, flags, max_message;
@@ -278,5 +284,73 @@ static inline void msch_end(const struct msch *c) {
   atomic_store(&h->ended, 1);
   atomic_fetch_add(&h->data_seq, 1);
   msch_wake(&h->data_seq);
+}
+/* The producers' lock of a channel made with producers 'many' (offset 76), the robust lock of
+ * mapshare's README: 0 when free, else the owner's thread id (gettid() & MSCH_TID_MASK) with
+ * MSCH_WAITERS set while others sleep. Taking it is a compare-and-swap that keeps MSCH_WAITERS (a
+ * plain swap would lose it, and with it an unlock's wake-up); a waiter sets MSCH_WAITERS, sleeps on the
+ * word (FUTEX_WAIT, shared) in slices of at most 100 ms, and between them checks that the owner lives
+ * (kill(tid, 0), and /proc/<tid>/stat for a zombie): a dead owner's lock is taken with
+ * MSCH_OWNER_DIED. Owner death is judged by thread id, so every peer must run in the same PID
+ * namespace (see the README). Hold it from msch_reserve (or msch_try_send) to msch_commit. */
+#define MSCH_WAITERS 0x80000000u
+#define MSCH_TID_MASK 0x3fffffffu
+
+static inline uint32_t msch_tid(void) { return (uint32_t)syscall(SYS_gettid) & MSCH_TID_MASK; }
+
+/* Milliseconds on the monotonic clock (CLOCK_MONOTONIC is 1 on Linux; through syscall() so that no
+ * feature-test macro is needed). */
+static inline long msch_now_ms(void) {
+  struct timespec t = {0, 0};
+  syscall(SYS_clock_gettime, 1, &t);
+  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Whether thread `tid` is gone: no such thread, or a zombie nobody reaped yet. */
+static inline int msch_owner_dead(uint32_t tid) {
+  if (syscall(SYS_kill, (long)tid, 0) != 0 && errno == ESRCH) return 1; /* kill(tid, 0) */
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%u/stat", tid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0; /* no /proc here: kill said it lives */
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *state = strrchr(buf, ')'); /* the state follows the command name, which may hold ')' */
+  return state && state[1] == ' ' && (state[2] == 'Z' || state[2] == 'X');
+}
+
+/* Takes the producers' lock, waiting `timeout_ms` at most (< 0: no limit): MSCH_OK,
+ * MSCH_OWNER_DIED (taken from a dead owner: what it protects may be half-written, but a channel's
+ * messages exist only once published, so nothing needs repair), MSCH_TIMEDOUT or MSCH_DEADLOCK. */
+static inline int msch_lock(const struct msch *c, long timeout_ms) {
+  _Atomic uint32_t *w = &c->h->lock;
+  uint32_t tid = msch_tid(), mark = 0;
+  long start = msch_now_ms();
+  for (;;) {
+    uint32_t v = atomic_load(w), owner = v & MSCH_TID_MASK;
+    if (owner == tid) return MSCH_DEADLOCK;
+    if (owner == 0 || msch_owner_dead(owner)) {
+      if (atomic_compare_exchange_strong(w, &v, tid | (v & MSCH_WAITERS) | mark))
+        return owner == 0 ? MSCH_OK : MSCH_OWNER_DIED;
+      continue;
+    }
+    long waited = msch_now_ms() - start;
+    if (timeout_ms >= 0 && waited >= timeout_ms) return MSCH_TIMEDOUT;
+    if (!(v & MSCH_WAITERS) && !atomic_compare_exchange_strong(w, &v, v | MSCH_WAITERS)) continue;
+    long slice = timeout_ms < 0 || timeout_ms - waited > 100 ? 100 : timeout_ms - waited;
+    struct timespec t = {0, slice * 1000000L};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, v | MSCH_WAITERS, &t, NULL, 0);
+    mark = MSCH_WAITERS; /* a thread that slept cannot know whether others still sleep */
+  }
+}
+
+/* Releases the producers' lock this thread holds, waking one sleeper: MSCH_OK or MSCH_NOT_OWNER. */
+static inline int msch_unlock(const struct msch *c) {
+  _Atomic uint32_t *w = &c->h->lock;
+  uint32_t v = atomic_load(w);
+  if ((v & MSCH_TID_MASK) != msch_tid()) return MSCH_NOT_OWNER;
+  if (atomic_exchange(w, 0) & MSCH_WAITERS) syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+  return MSCH_OK;
 }
 #endif

@@ -3,7 +3,10 @@
  *                                             every 100th empty), waiting for room, then ends
  *        channel_peer receive <file>          prints each message on a line ("<empty>" for an empty one,
  *                                             every 3rd one read in place) until the channel ends
- *        channel_peer send-ended <file>       prints what msch_try_send and msch_reserve say */
+ *        channel_peer send-ended <file>       prints what msch_try_send and msch_reserve say
+ *        channel_peer send-many <file> <count> <tag>   sends "<tag> <i>" under the producers' lock
+ *        channel_peer die-holding <file>      takes the producers' lock, prints "held", waits to be killed */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,30 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "send-ended") == 0) {
     struct msch_reservation r;
     printf("%d %d\n", msch_try_send(&ch, "x", 1), msch_reserve(&ch, 1, &r));
+    return 0;
+  }
+  if (strcmp(argv[1], "die-holding") == 0) {
+    int r = msch_lock(&ch, 10000);
+    printf("held %d\n", r);
+    fflush(stdout);
+    for (;;) pause();
+  }
+  if (strcmp(argv[1], "send-many") == 0) {
+    long n = atol(argv[3]);
+    char msg[64];
+    for (long i = 0; i < n; i++) {
+      int len = snprintf(msg, sizeof msg, "%s %ld", argv[4], i);
+      for (;;) {
+        int locked = msch_lock(&ch, 10000);
+        if (locked != MSCH_OK && locked != MSCH_OWNER_DIED) { fprintf(stderr, "lock: %d\n", locked); return 1; }
+        int result = msch_try_send(&ch, msg, (uint32_t)len);
+        int unlocked = msch_unlock(&ch);
+        if (unlocked != MSCH_OK) { fprintf(stderr, "unlock: %d\n", unlocked); return 1; }
+        if (result == MSCH_OK) break;
+        if (result != MSCH_FULL) { fprintf(stderr, "send: %d\n", result); return 1; }
+        msch_wait_space(&ch, (uint32_t)len, 10); /* outside the lock */
+      }
+    }
     return 0;
   }
   if (strcmp(argv[1], "send") == 0) {
