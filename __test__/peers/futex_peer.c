@@ -1,8 +1,11 @@
-/* A C process on the same word as Node, through a shared mapped file: plain futex syscalls.
- * Usage: futex_peer wake <file> <offset> [delay ms]   after the delay, stores 1 into the word, then
- *                                          FUTEX_WAKE (wakes a Node waiter)
- *        futex_peer wait <file> <offset>   prints "waiting", FUTEX_WAITs while the word is 0 (5 s max),
- *                                          then prints "woken <value>" */
+/* A C process on the same word as Node, through a shared mapped file: plain futex syscalls. Neither
+ * side changes the word, so only a real wake-up can end a wait: a lost wake shows as a timeout.
+ * Usage: futex_peer wake <file> <offset>   FUTEX_WAKEs one waiter, every 10 ms until one was woken
+ *                                          (10 s at most); prints "woke <n>"
+ *        futex_peer wait <file> <offset>   prints "waiting", then one FUTEX_WAIT while the word is 0
+ *                                          (30 s at most); prints how it ended: "woken", "timed out",
+ *                                          "interrupted" or "changed" */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -24,26 +27,23 @@ int main(int argc, char **argv) {
   close(fd);
   _Atomic uint32_t *word = (_Atomic uint32_t *)(base + atoi(argv[3]));
   if (strcmp(argv[1], "wake") == 0) {
-    if (argc > 4) usleep(atoi(argv[4]) * 1000);
-    atomic_store(word, 1);
-    long n = syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
-    printf("woke %ld\n", n);
-    return 0;
+    for (int i = 0; i < 1000; i++) {
+      long n = syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+      if (n > 0) {
+        printf("woke %ld\n", n);
+        return 0;
+      }
+      struct timespec t = {0, 10 * 1000000L};
+      nanosleep(&t, NULL);
+    }
+    printf("woke 0\n");
+    return 1;
   }
   printf("waiting\n");
   fflush(stdout);
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += 5;
-  while (atomic_load(word) == 0) {
-    struct timespec now, left;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    left.tv_sec = deadline.tv_sec - now.tv_sec;
-    left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
-    if (left.tv_nsec < 0) { left.tv_nsec += 1000000000; left.tv_sec--; }
-    if (left.tv_sec < 0) { printf("timed out\n"); return 1; }
-    syscall(SYS_futex, word, FUTEX_WAIT, 0, &left, NULL, 0);
-  }
-  printf("woken %u\n", atomic_load(word));
-  return 0;
+  struct timespec limit = {30, 0};
+  long r = syscall(SYS_futex, word, FUTEX_WAIT, 0, &limit, NULL, 0);
+  const char *how = r == 0 ? "woken" : errno == ETIMEDOUT ? "timed out" : errno == EINTR ? "interrupted" : "changed";
+  printf("%s\n", how);
+  return r == 0 ? 0 : 1;
 }
