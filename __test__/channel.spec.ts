@@ -124,16 +124,17 @@ test('a producer killed mid-message leaves nothing half-written; the next produc
   }
 })
 
+/** Builds the C peer in `dir`, as strict C11 (the header must compile without feature macros). */
+function channelPeer(dir: string): string {
+  const exe = path.join(dir, 'channel_peer')
+  const src = path.join(ROOT, '__test__/peers/channel_peer.c')
+  execFileSync('cc', ['-std=c11', '-O2', '-Wall', '-Werror', '-o', exe, src], { stdio: 'pipe' })
+  return exe
+}
+
 test('a C program sends to Node and receives from Node through include/mapshare_channel.h', async (t) => {
   const dir = tmpDir(t)
-  const exe = path.join(dir, 'channel_peer')
-  execFileSync(
-    'cc',
-    ['-std=c11', '-O2', '-Wall', '-Werror', '-o', exe, path.join(ROOT, '__test__/peers/channel_peer.c')],
-    {
-      stdio: 'pipe',
-    },
-  )
+  const exe = channelPeer(dir)
   const file = path.join(dir, 'ch.bin')
   fs.writeFileSync(file, Buffer.alloc(256 + 4096))
   const region = MmapFile.open(file, { mode: 'r+' })
@@ -558,16 +559,8 @@ test('stats() stays within what the positions say when a peer died between movin
 })
 
 test('C producers take the producers lock from the header: with Node producers, and killed while holding it', async (t) => {
-  if (process.platform !== 'linux') return t.pass() // the robust lock (and the C header) are Linux's
   const dir = tmpDir(t)
-  const exe = path.join(dir, 'channel_peer')
-  execFileSync(
-    'cc',
-    ['-std=c11', '-O2', '-Wall', '-Werror', '-o', exe, path.join(ROOT, '__test__/peers/channel_peer.c')],
-    {
-      stdio: 'pipe',
-    },
-  )
+  const exe = channelPeer(dir)
   const file = path.join(dir, 'many.bin')
   fs.writeFileSync(file, Buffer.alloc(256 + 4096)) // small: producers often wait for room, and contend
   const region = MmapFile.open(file, { mode: 'r+' })
