@@ -219,3 +219,57 @@ test('fields named like Object.prototype members work, and the C header with the
     ),
   )
 })
+
+test('an option key that is not one is ERR_INVALID_ARG_VALUE, naming it and the key that was meant', async (t) => {
+  const dir = tmpDir(t)
+  const file = path.join(dir, 'opts.bin')
+  fs.writeFileSync(file, Buffer.alloc(4096))
+  const message = (fn: () => unknown): string => {
+    try {
+      fn()
+      return 'no error'
+    } catch (e) {
+      return `${(e as { code?: string }).code} ${(e as Error).message}`
+    }
+  }
+  t.regex(
+    message(() => MmapFile.open(file, { sizee: 4096 } as never)),
+    /^ERR_INVALID_ARG_VALUE .*'options\.sizee'.*did you mean 'size'/,
+  )
+  t.regex(
+    message(() => MmapFile.open(file, { flags: 'r+' } as never)),
+    /^ERR_INVALID_ARG_VALUE .*'options\.flags'/,
+  )
+  t.regex(
+    message(() => MmapFile.anonymous(4096, { share: true } as never)),
+    /did you mean 'shared'/,
+  )
+  t.regex(
+    message(() => SharedMemory.anonymous(4096).mutex(0).lock()),
+    /^no error$/,
+  )
+  const r = SharedMemory.anonymous(8192)
+  t.regex(
+    message(() => Channel.create(r, { byteLenght: 4096 } as never)),
+    /did you mean 'byteLength'/,
+  )
+  t.regex(
+    message(() => Channel.create(r).receive({ timout: 5 } as never)),
+    /did you mean 'timeout'/,
+  )
+  t.is(
+    await r.waitAsync(0, 0, { timout: 5 } as never).catch((e: { code: string }) => e.code),
+    'ERR_INVALID_ARG_VALUE',
+  )
+  t.is(
+    await r
+      .mutex(64)
+      .lockAsync({ sigal: undefined } as never)
+      .catch((e: { code: string }) => e.code),
+    'ERR_INVALID_ARG_VALUE',
+  )
+  // Known keys, inherited members and symbols are fine.
+  t.notThrows(() => MmapFile.open(file, Object.assign(Object.create({ bogus: 1 }), { mode: 'r' })).close())
+  t.notThrows(() => MmapFile.open(file, { mode: 'r', [Symbol('tag')]: 1 } as never).close())
+  r.close()
+})

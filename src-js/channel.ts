@@ -206,7 +206,7 @@ export class Channel implements AsyncIterable<Buffer> {
     region: Region,
     options?: { byteOffset?: number; byteLength?: number; producers?: 'single' | 'many' },
   ): Channel {
-    const o = optionsObject(options)
+    const o = optionsObject(options, ['byteOffset', 'byteLength', 'producers'])
     const r = checkRegion(region)
     const base = checkPlace(r, o.byteOffset)
     const byteLength = o.byteLength
@@ -240,7 +240,7 @@ export class Channel implements AsyncIterable<Buffer> {
 
   /** Opens the channel made at `byteOffset` of `region` (by this or another process). */
   static open(region: Region, options?: { byteOffset?: number }): Channel {
-    const o = optionsObject(options)
+    const o = optionsObject(options, ['byteOffset'])
     const r = checkRegion(region)
     return new Channel(KEY, r, checkPlace(r, o.byteOffset))
   }
@@ -452,7 +452,7 @@ export class Channel implements AsyncIterable<Buffer> {
 
   /** `trySend`, waiting (this thread blocks) for room up to `timeout` ms; false on timeout. */
   send(data: Data, options?: WaitOptions): boolean {
-    const timeout = checkTimeout(optionsObject(options).timeout)
+    const timeout = checkTimeout(optionsObject(options, ['timeout']).timeout)
     const bytes = toBytes(data)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     for (;;) {
@@ -468,7 +468,7 @@ export class Channel implements AsyncIterable<Buffer> {
 
   /** `send` without blocking: resolves true once the message is in, false on timeout; `signal` aborts. */
   async sendAsync(data: Data, options?: AsyncWaitOptions): Promise<boolean> {
-    const o = optionsObject(options)
+    const o = optionsObject(options, ['timeout', 'signal'])
     const timeout = checkTimeout(o.timeout)
     const signal = abortSignal(o.signal)
     const bytes = toBytes(data)
@@ -743,7 +743,7 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   #waitFor<T>(take: () => T | null, options: WaitOptions | undefined): T | null {
-    const timeout = checkTimeout(optionsObject(options).timeout)
+    const timeout = checkTimeout(optionsObject(options, ['timeout']).timeout)
     const until = timeout === undefined ? Infinity : Date.now() + timeout
     let began = 0
     for (;;) {
@@ -768,7 +768,7 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   async #waitForAsync<T>(take: () => T | null, options: AsyncWaitOptions | undefined): Promise<T | null> {
-    const o = optionsObject(options)
+    const o = optionsObject(options, ['timeout', 'signal'])
     const timeout = checkTimeout(o.timeout)
     const signal = abortSignal(o.signal)
     const until = timeout === undefined ? Infinity : Date.now() + timeout

@@ -5,6 +5,7 @@
 // the addon is given a signal of mapshare's own that follows it, which no user code can reach.
 import { types } from 'node:util'
 import { invalidArgType } from './errors.ts'
+import { checkKeys } from './keys.ts'
 
 const intrinsic = <T>(proto: object, key: string, kind: 'get' | 'value'): T => {
   const d = Object.getOwnPropertyDescriptor(proto, key)
@@ -85,6 +86,7 @@ export function asyncWaitOptions(options: unknown): AsyncWaitOptions {
   if (typeof options === 'number') return { timeout: options, signal: undefined }
   if (options === null || typeof options !== 'object')
     throw invalidArgType('options', 'of type object or a timeout in milliseconds', options)
+  checkKeys(options, ['timeout', 'signal'], 'options')
   const o = options as { timeout?: unknown; signal?: unknown }
   const timeout = o.timeout
   return { timeout, signal: abortSignal(o.signal) }

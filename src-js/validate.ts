@@ -2,15 +2,25 @@
 // own field, and fails with Node's codes and wording (errors.ts). None runs user code to describe a
 // bad value; a brand check cannot be passed by a Proxy or a look-alike (brand.ts).
 import { codeOf, invalidArgType, outOfRange } from './errors.ts'
+import { checkKeys } from './keys.ts'
 import type { Region } from './native.ts'
 import { isRegion } from './regions.ts'
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null) as Record<string, unknown>)
 
-/** An options argument: undefined is no options; anything but an object is ERR_INVALID_ARG_TYPE. */
-export function optionsObject(value: unknown, name = 'options'): Readonly<Record<string, unknown>> {
+/**
+ * An options argument: undefined is no options; anything but an object is ERR_INVALID_ARG_TYPE, and
+ * an own key that is not one of `known` is ERR_INVALID_ARG_VALUE naming it (and the key that was
+ * meant, where one is close): a misspelt option is never dropped silently.
+ */
+export function optionsObject(
+  value: unknown,
+  known: readonly string[],
+  name = 'options',
+): Readonly<Record<string, unknown>> {
   if (value === undefined) return EMPTY
   if (value === null || typeof value !== 'object') throw invalidArgType(name, 'of type object', value)
+  checkKeys(value, known, name)
   return value as Record<string, unknown>
 }
 

@@ -147,7 +147,12 @@ pub fn path(env: &Env, v: Option<Unknown>, name: &str) -> Result<String> {
 }
 
 /// An options object; `undefined`/`null` mean none.
-pub fn options<'env>(env: &Env, v: Option<Unknown<'env>>, name: &str) -> Result<Option<JsObject<'env>>> {
+pub fn options<'env>(
+  env: &Env,
+  v: Option<Unknown<'env>>,
+  name: &str,
+  known: &[&str],
+) -> Result<Option<JsObject<'env>>> {
   if is_nullish(&v) {
     return Ok(None);
   }
@@ -155,7 +160,56 @@ pub fn options<'env>(env: &Env, v: Option<Unknown<'env>>, name: &str) -> Result<
   if v.get_type()? != ValueType::Object || external::view_bytes(env, &v)?.is_some() {
     return Err(error::arg_type(env, name, "of type object", &describe(&v)));
   }
-  Ok(Some(v.coerce_to_object()?))
+  let obj = v.coerce_to_object()?;
+  check_keys(env, &obj, name, known)?;
+  Ok(Some(obj))
+}
+
+/// An own enumerable key of `obj` that is not one of `known` is `ERR_INVALID_ARG_VALUE`, naming it
+/// and, where one is close, the key that was meant: a misspelt option must not be dropped silently.
+fn check_keys(env: &Env, obj: &JsObject, name: &str, known: &[&str]) -> Result<()> {
+  use napi::bindgen_prelude::{KeyCollectionMode, KeyConversion, KeyFilter};
+  let keys = obj.get_all_property_names(
+    KeyCollectionMode::OwnOnly,
+    KeyFilter::SkipSymbols,
+    KeyConversion::NumbersToStrings,
+  )?;
+  for i in 0..keys.get_array_length()? {
+    let key: String = keys.get_element(i)?;
+    if known.contains(&key.as_str()) {
+      continue;
+    }
+    let hint = closest(&key, known).map_or(String::new(), |k| format!(" (did you mean '{k}'?)"));
+    let reason = format!("is not an option here{hint}; the options are {}", known.join(", "));
+    return Err(error::arg_value(env, &format!("{name}.{key}"), &reason, &format!("'{key}'")));
+  }
+  Ok(())
+}
+
+/// The known key nearest to `key` (edit distance at most a third of its length, and at least 1).
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+  let lower = key.to_ascii_lowercase();
+  known
+    .iter()
+    .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+    .filter(|(d, _)| *d <= (key.len() / 3).max(1))
+    .min_by_key(|(d, _)| *d)
+    .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+  let b: Vec<char> = b.chars().collect();
+  let mut row: Vec<usize> = (0..=b.len()).collect();
+  for (i, ca) in a.chars().enumerate() {
+    let mut prev = row[0];
+    row[0] = i + 1;
+    for (j, cb) in b.iter().enumerate() {
+      let next = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+      prev = row[j + 1];
+      row[j + 1] = next;
+    }
+  }
+  row[b.len()]
 }
 
 /// Reads `obj[key]` (undefined when there is no object).
@@ -217,7 +271,7 @@ pub fn timeout(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<Durat
 
 /// The options of an async wait, `{ timeout?, signal? }` (`waitAsync`, `lockAsync`).
 pub fn wait_options<'env>(env: &Env, value: Option<Unknown<'env>>) -> Result<WaitOptions<'env>> {
-  let opts = options(env, value, "options")?;
+  let opts = options(env, value, "options", &["timeout", "signal"])?;
   let timeout = timeout(env, field(&opts, "timeout")?, "options.timeout")?;
   let signal = match field(&opts, "signal")? {
     Some(s) if !matches!(s.get_type()?, ValueType::Undefined) => Some(s),

@@ -66,6 +66,11 @@ pub struct MmapFile {
   path: Option<String>,
 }
 
+/// The option keys of `open`/`openAsync`, `fromFd` and `anonymous` (any other key is an error).
+const OPEN_OPTIONS: &[&str] = &["mode", "size", "permissions", "offset", "length", "private", "populate"];
+const FROM_FD_OPTIONS: &[&str] = &["writable", "offset", "length", "private", "populate"];
+const ANONYMOUS_OPTIONS: &[&str] = &["shared"];
+
 fn map_options(env: &Env, opts: &Option<napi::bindgen_prelude::Object>) -> Result<MapOptions> {
   Ok(MapOptions {
     offset: convert::opt_index(env, field(opts, "offset")?, "options.offset")?.unwrap_or(0),
@@ -154,7 +159,7 @@ fn open_args(
   options: Option<Unknown>,
 ) -> Result<(String, OpenFileOptions)> {
   let path = convert::path(env, path, "path")?;
-  let opts = convert::options(env, options, "options")?;
+  let opts = convert::options(env, options, "options", OPEN_OPTIONS)?;
   let mode = match convert::opt_string(env, field(&opts, "mode")?, "options.mode")?.as_deref() {
     None | Some("r") => OpenMode::Read,
     Some("r+") => OpenMode::ReadWrite,
@@ -180,7 +185,7 @@ impl MmapFile {
       Some(fd) => fd as i32,
       None => return Err(error::arg_type(env, "fd", "of type number", "undefined")),
     };
-    let opts = convert::options(env, options, "options")?;
+    let opts = convert::options(env, options, "options", FROM_FD_OPTIONS)?;
     let writable = convert::opt_bool(env, field(&opts, "writable")?, "options.writable")?.unwrap_or(false);
     let map = map_options(env, &opts)?;
     let fm = file_map::from_fd(fd, writable, &map).js(env)?;
@@ -191,7 +196,7 @@ impl MmapFile {
   #[napi(factory, ts_args_type = "length: number, options?: AnonymousOptions", catch_unwind)]
   pub fn anonymous(env: &Env, length: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let length = convert::index(env, length, "length")?;
-    let opts = convert::options(env, options, "options")?;
+    let opts = convert::options(env, options, "options", ANONYMOUS_OPTIONS)?;
     let shared = convert::opt_bool(env, field(&opts, "shared")?, "options.shared")?.unwrap_or(false);
     let len = usize::try_from(length).unwrap_or(usize::MAX);
     let region = if shared { Region::anonymous_shared(len) } else { Region::anonymous(len) }.js(env)?;

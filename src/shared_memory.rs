@@ -37,7 +37,7 @@ pub struct SharedMemory {
 }
 
 fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
-  let opts = convert::options(env, options, "options")?;
+  let opts = convert::options(env, options, "options", &["readonly"])?;
   Ok(convert::opt_bool(env, field(&opts, "readonly")?, "options.readonly")?.unwrap_or(false))
 }
 
@@ -80,7 +80,7 @@ impl SharedMemory {
     // null (napi-rs passes it as None, like undefined): a new unique name.
     let name = if name.is_none() { None } else { Some(name_arg(env, name)?) };
     let size = convert::index(env, size, "size")?;
-    let opts = convert::options(env, options, "options")?;
+    let opts = convert::options(env, options, "options", &["mode", "exclusive", "unlinkOnClose"])?;
     let mode =
       convert::opt_int(env, field(&opts, "mode")?, "options.mode", 0, 0o777)?.unwrap_or(0o600) as u32;
     let exclusive = convert::opt_bool(env, field(&opts, "exclusive")?, "options.exclusive")?.unwrap_or(true);

@@ -91,7 +91,7 @@ fn key_arg(env: &Env, key: Option<Unknown>, allow_private: bool) -> Result<i32> 
 }
 
 fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
-  let opts = convert::options(env, options, "options")?;
+  let opts = convert::options(env, options, "options", &["readonly"])?;
   Ok(convert::opt_bool(env, field(&opts, "readonly")?, "options.readonly")?.unwrap_or(false))
 }
 
@@ -123,7 +123,7 @@ impl ShmSegment {
   ) -> Result<ShmSegment> {
     let key = key_arg(env, key, true)?;
     let size = convert::index(env, size, "size")?;
-    let opts = convert::options(env, options, "options")?;
+    let opts = convert::options(env, options, "options", &["mode", "exclusive"])?;
     let mode =
       convert::opt_int(env, field(&opts, "mode")?, "options.mode", 0, 0o777)?.unwrap_or(0o600) as u32;
     let exclusive = convert::opt_bool(env, field(&opts, "exclusive")?, "options.exclusive")?.unwrap_or(true);
@@ -193,7 +193,7 @@ impl ShmSegment {
   /// `shmctl(IPC_SET)`: changes the mode bits and/or owner.
   #[napi(ts_args_type = "permissions: SegmentPermissions", catch_unwind)]
   pub fn set_permissions(&self, env: &Env, permissions: Option<Unknown>) -> Result<()> {
-    let opts = convert::options(env, permissions, "permissions")?;
+    let opts = convert::options(env, permissions, "permissions", &["mode", "uid", "gid"])?;
     let mode = convert::opt_int(env, field(&opts, "mode")?, "permissions.mode", 0, 0o777)?.map(|m| m as u32);
     let uid =
       convert::opt_int(env, field(&opts, "uid")?, "permissions.uid", 0, u32::MAX as i64)?.map(|m| m as u32);
