@@ -6,6 +6,7 @@ import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { inspect } from 'node:util'
 import { Channel, MmapFile, Mutex, SharedMemory, ShmSegment, c, struct } from '../src-js/index.ts'
 import { errorCode } from './helpers/errors.ts'
 import { tmpDir } from './helpers/tmp.ts'
@@ -272,4 +273,24 @@ test('an option key that is not one is ERR_INVALID_ARG_VALUE, naming it and the 
   t.notThrows(() => MmapFile.open(file, Object.assign(Object.create({ bogus: 1 }), { mode: 'r' })).close())
   t.notThrows(() => MmapFile.open(file, { mode: 'r', [Symbol('tag')]: 1 } as never).close())
   r.close()
+})
+
+test('util.inspect says what a Mutex and a Channel hold', (t) => {
+  const show = (v: unknown) => inspect(v, { breakLength: Infinity })
+  const r = SharedMemory.anonymous(8192)
+  const m = r.mutex(64)
+  t.is(show(m), 'Mutex { byteOffset: 64, held: false, waiters: false }')
+  m.lock()
+  t.regex(show(m), /^Mutex \{ byteOffset: 64, held: true, owner: \d+, waiters: false \}$/)
+  m.unlock()
+  const ch = Channel.create(r, { byteOffset: 128 })
+  ch.trySend('one')
+  ch.trySend('two')
+  t.regex(
+    show(ch),
+    /^Channel \{ capacity: \d+, maxMessageSize: \d+, manyProducers: false, used: 32, pending: 2, ended: false \}$/,
+  )
+  r.close()
+  t.is(show(ch), "Channel { error: 'ERR_MAPSHARE_CLOSED' }")
+  t.is(show(m), 'Mutex { byteOffset: 64, closed: true }')
 })

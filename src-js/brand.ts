@@ -26,10 +26,11 @@ export interface RegionState {
   readonly fastPath: () => FastBuffer | null
 }
 
-/** A Mutex's fast-path state: its region's state and the word's index. */
+/** A Mutex's fast-path state: its region's state, the word's index, and the region itself. */
 export interface MutexState {
   readonly region: RegionState
   readonly index: number
+  readonly of: { load(byteOffset: number): number }
 }
 
 // A base class whose constructor returns the object it is given: `new Stamp(o)` adds the private

@@ -875,6 +875,29 @@ export class Channel implements AsyncIterable<Buffer> {
     return head !== tail
   }
 
+  /** `util.inspect(channel)`: its size, how far the consumer is behind, whether it ended. */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: unknown,
+    inspect?: (v: unknown, o: unknown) => string,
+  ): string {
+    let shown: Record<string, unknown>
+    try {
+      const s = this.stats()
+      shown = {
+        capacity: s.capacity,
+        maxMessageSize: this.#max,
+        manyProducers: this.#many,
+        used: s.used,
+        pending: s.pending,
+        ended: s.ended,
+      }
+    } catch (e) {
+      shown = { error: codeOf(e) } // closed, or the memory is no channel any more
+    }
+    return `Channel ${inspect ? inspect(shown, options) : JSON.stringify(shown)}`
+  }
+
   /** Messages (copies) as they come, sleeping in between; ends when the channel is ended and empty. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     for (;;) {

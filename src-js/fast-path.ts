@@ -18,7 +18,7 @@
 //   file or POSIX object another process truncates would fault (SIGBUS) in a plain copy, and the
 //   native copy turns that into EFAULT.
 import { types } from 'node:util'
-import { mutexState, regionBrand, stampMutex, type RegionState } from './brand.ts'
+import { mutexState, regionBrand, stampMutex, type MutexState, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
 import { asyncWaitOptions, withOwnSignal, type AsyncWaitOptions } from './signals.ts'
 import {
@@ -628,7 +628,12 @@ export function installRegion(
     function mutex(this: unknown, byteOffset?: unknown) {
       const s = known(this)
       const m = apply(nativeMutex, this, arguments) as object
-      stampMutex(m, typeof byteOffset === 'number' ? { region: s, index: byteOffset / 4 } : null)
+      stampMutex(
+        m,
+        typeof byteOffset === 'number'
+          ? { region: s, index: byteOffset / 4, of: this as MutexState['of'] }
+          : null,
+      )
       return m
     },
     nativeMutex,

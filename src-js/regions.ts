@@ -1,7 +1,7 @@
 // The public classes, finished: the fast path's methods, a receiver check on every other method and
 // getter (Node's ERR_INVALID_THIS, where V8 would say only "Illegal invocation"), and
 // `util.inspect` output that says what a region is.
-import { isMutex, type RegionState } from './brand.ts'
+import { isMutex, mutexState, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
 import { installMutex, installRegion } from './fast-path.ts'
 import {
@@ -133,6 +133,26 @@ export const ShmSegment: Sealed<typeof NativeShmSegment> = finishRegion(
 )
 
 guard(NativeMutex, isMutex, installMutex(NativeMutex, threadId))
+
+/** `util.inspect(mutex)`: where its word is and what it holds (owner thread id, sleepers). */
+Object.defineProperty(NativeMutex.prototype, inspectKey, {
+  value(this: unknown, _depth: number, options: unknown, inspect?: (v: unknown, o: unknown) => string) {
+    const m = mutexState(this)
+    const byteOffset = m === undefined || m === null ? undefined : m.index * 4
+    const shown: Record<string, unknown> = { byteOffset }
+    if (m !== undefined && m !== null && byteOffset !== undefined) {
+      try {
+        const word = m.of.load(byteOffset)
+        shown.held = (word & 0x3fffffff) !== 0
+        if (shown.held) shown.owner = word & 0x3fffffff
+        shown.waiters = (word & 0x80000000) !== 0
+      } catch {
+        shown.closed = true // the region was closed
+      }
+    }
+    return `Mutex ${inspect ? inspect(shown, options) : JSON.stringify(shown)}`
+  },
+})
 /** A robust lock in a region's 32-bit word, made by `region.mutex(byteOffset)`. */
 export type Mutex = Native.Mutex
 export const Mutex: Sealed<typeof NativeMutex> = NativeMutex
