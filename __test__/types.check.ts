@@ -24,7 +24,12 @@ export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): un
   // @ts-expect-error mutex() returns a Mutex, which has no read()
   file.mutex(0).read()
   const n: number = file.readInto(Buffer.alloc(4)) // full-range counts are numbers
-  return [lock, regions, code, wrong, n]
+  // A copy is a Buffer over an ArrayBuffer (not a SharedArrayBuffer): Blob and WebCrypto take it.
+  const fresh: Buffer<ArrayBuffer> = file.read()
+  const over: Buffer<ArrayBuffer> = shm.buffer
+  const blob = new Blob([fresh, over])
+  const digest = crypto.subtle.digest('SHA-256', seg.read(0, 4))
+  return [lock, regions, code, wrong, n, blob, digest]
 }
 
 export function notConstructible(): unknown[] {
@@ -91,7 +96,8 @@ export async function channels(region: Region): Promise<unknown[]> {
     timeout: 10,
     signal: AbortSignal.timeout(5),
   })
-  const copy: Buffer | null = ch.receive({ timeout: 1 })
+  const copy: Buffer<ArrayBuffer> | null = ch.receive({ timeout: 1 })
+  if (copy !== null) void new Blob([copy]) // a copy's ArrayBuffer is a plain one
   const n: number | null = ch.tryReceiveInto(Buffer.alloc(16))
   const stats: ChannelStats = ch.stats()
   const room: Reservation | null = ch.tryReserve(8)

@@ -134,7 +134,7 @@ interface Found {
 /** Room for one message, written in place (`Channel.tryReserve`). */
 export interface Reservation {
   /** Where to write the message: the channel's own memory where views exist (else a scratch copy). */
-  readonly buffer: Buffer
+  readonly buffer: Buffer<ArrayBuffer>
   /** Publishes the message (its first `length` bytes; default: all). */
   commit(length?: number): void
   /** Gives the room back: no message. */
@@ -177,7 +177,7 @@ const sleepOptions = (
  * (`producers: 'many'`, Linux: they take the channel's robust lock to place a message). The layout is
  * in `include/mapshare_channel.h` for C peers.
  */
-export class Channel implements AsyncIterable<Buffer> {
+export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
   #r: Region
   #base: number
   #cap: number
@@ -542,7 +542,8 @@ export class Channel implements AsyncIterable<Buffer> {
     const place = p
     this.#reserved = true
     const u8 = this.#u8
-    const buffer = u8 !== null ? Buffer.from(u8.buffer, u8.byteOffset + p.at, length) : Buffer.alloc(length)
+    const buffer =
+      u8 !== null ? Buffer.from(u8.buffer as ArrayBuffer, u8.byteOffset + p.at, length) : Buffer.alloc(length)
     let open = true
     const end = () => {
       if (!open)
@@ -642,7 +643,7 @@ export class Channel implements AsyncIterable<Buffer> {
     }
   }
 
-  #copy(n: Found): Buffer {
+  #copy(n: Found): Buffer<ArrayBuffer> {
     if (this.#u8 !== null) return Buffer.from(this.#u8.subarray(n.at, n.at + n.len))
     return this.#r.read(this.#base + n.at, n.len)
   }
@@ -653,7 +654,7 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   /** The next message, copied out (a Buffer), or null if there is none now. */
-  tryReceive(): Buffer | null {
+  tryReceive(): Buffer<ArrayBuffer> | null {
     this.#checkNotPeeked()
     this.#live()
     const n = this.#next()
@@ -667,14 +668,14 @@ export class Channel implements AsyncIterable<Buffer> {
    * The next message in place (a Buffer over the channel's memory where views exist, else a copy), or
    * null; it stays valid, and in the channel, until `release()`.
    */
-  tryPeek(): Buffer | null {
+  tryPeek(): Buffer<ArrayBuffer> | null {
     this.#checkNotPeeked()
     this.#live()
     const n = this.#next()
     if (n === null) return null
     this.#peeked = n
     if (this.#u8 === null) return this.#r.read(this.#base + n.at, n.len)
-    return Buffer.from(this.#u8.buffer, this.#u8.byteOffset + n.at, n.len)
+    return Buffer.from(this.#u8.buffer as ArrayBuffer, this.#u8.byteOffset + n.at, n.len) // a region's views are over ArrayBuffers
   }
 
   /** Frees the message `tryPeek()`/`peek()`/`peekAsync()` gave. */
@@ -713,7 +714,7 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   /** `tryReceive`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
-  receive(options?: WaitOptions): Buffer | null {
+  receive(options?: WaitOptions): Buffer<ArrayBuffer> | null {
     return this.#waitFor(() => this.tryReceive(), options)
   }
 
@@ -723,17 +724,17 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   /** `tryPeek`, waiting (this thread blocks) up to `timeout` ms; null on timeout or once ended and empty. */
-  peek(options?: WaitOptions): Buffer | null {
+  peek(options?: WaitOptions): Buffer<ArrayBuffer> | null {
     return this.#waitFor(() => this.tryPeek(), options)
   }
 
   /** `peek` as a promise (null on timeout, or ended and empty); `signal` aborts. */
-  peekAsync(options?: AsyncWaitOptions): Promise<Buffer | null> {
+  peekAsync(options?: AsyncWaitOptions): Promise<Buffer<ArrayBuffer> | null> {
     return this.#waitForAsync(() => this.tryPeek(), options)
   }
 
   /** `receive` without blocking: a promise of the next message (null on timeout, or ended and empty); `signal` aborts. */
-  receiveAsync(options?: AsyncWaitOptions): Promise<Buffer | null> {
+  receiveAsync(options?: AsyncWaitOptions): Promise<Buffer<ArrayBuffer> | null> {
     return this.#waitForAsync(() => this.tryReceive(), options)
   }
 
@@ -899,7 +900,7 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 
   /** Messages (copies) as they come, sleeping in between; ends when the channel is ended and empty. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer<ArrayBuffer>, void, undefined> {
     for (;;) {
       const m = await this.receiveAsync()
       if (m === null) return

@@ -13,7 +13,7 @@ macro_rules! region_surface {
       /// above `buffer.constants.MAX_LENGTH` (4 GiB on Node 20). Throws
       /// `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
       /// (Electron): use `read`/`readInto`/`write` there.
-      #[napi(getter, ts_return_type = "Buffer", catch_unwind)]
+      #[napi(getter, ts_return_type = "Buffer<ArrayBuffer>", catch_unwind)]
       pub fn buffer<'env>(&self, env: &'env napi::Env) -> napi::Result<napi::Unknown<'env>> {
         self.state.buffer(env)
       }
@@ -41,7 +41,7 @@ macro_rules! region_surface {
 
       /// Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
       /// Works where `buffer` is unavailable.
-      #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
+      #[napi(ts_args_type = "offset?: number, length?: number", ts_return_type = "Buffer<ArrayBuffer>", catch_unwind)]
       pub fn read(
         &self,
         env: &napi::Env,

@@ -47,7 +47,7 @@ export declare class MmapFile {
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
-  get buffer(): Buffer
+  get buffer(): Buffer<ArrayBuffer>
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */
@@ -63,7 +63,7 @@ export declare class MmapFile {
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.
    */
-  read(offset?: number, length?: number): Buffer
+  read(offset?: number, length?: number): Buffer<ArrayBuffer>
   /** Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count. */
   readInto(target: ArrayBufferView | ArrayBuffer, offset?: number): number
   /**
@@ -257,7 +257,7 @@ export declare class SharedMemory {
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
-  get buffer(): Buffer
+  get buffer(): Buffer<ArrayBuffer>
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */
@@ -273,7 +273,7 @@ export declare class SharedMemory {
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.
    */
-  read(offset?: number, length?: number): Buffer
+  read(offset?: number, length?: number): Buffer<ArrayBuffer>
   /** Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count. */
   readInto(target: ArrayBufferView | ArrayBuffer, offset?: number): number
   /**
@@ -426,7 +426,7 @@ export declare class ShmSegment {
    * `ERR_MAPSHARE_EXTERNAL_BUFFERS_UNAVAILABLE` where the runtime forbids external memory
    * (Electron): use `read`/`readInto`/`write` there.
    */
-  get buffer(): Buffer
+  get buffer(): Buffer<ArrayBuffer>
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */
@@ -442,7 +442,7 @@ export declare class ShmSegment {
    * Copies `length` bytes (default: to the end) starting at `offset` (default 0) into a new Buffer.
    * Works where `buffer` is unavailable.
    */
-  read(offset?: number, length?: number): Buffer
+  read(offset?: number, length?: number): Buffer<ArrayBuffer>
   /** Copies region bytes from `offset` (default 0) into `target`, as many as fit; returns the count. */
   readInto(target: ArrayBufferView | ArrayBuffer, offset?: number): number
   /**
