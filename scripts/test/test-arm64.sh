@@ -13,12 +13,8 @@ node_version=22
 what=test:arm64
 # shellcheck source=scripts/test/emulation.sh
 source scripts/test/emulation.sh
-[ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
-  echo "== apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross"
-  { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross libstdc++6-arm64-cross >/dev/null; } ||
-    skip "apt-get could not install qemu-user and the arm64 C library"
+  apt_install qemu-user libc6-arm64-cross libstdc++6-arm64-cross
 fi
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then

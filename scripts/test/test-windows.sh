@@ -12,12 +12,8 @@ node_version=22
 what=test:windows
 # shellcheck source=scripts/test/emulation.sh
 source scripts/test/emulation.sh
-[ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "not a Linux x86_64 machine"
 if [ ! -x /usr/lib/wine/wine64 ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
-  echo "== apt-get install wine64 gcc-mingw-w64-x86-64"
-  { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wine64 gcc-mingw-w64-x86-64 >/dev/null; } ||
-    skip "apt-get could not install wine64 and gcc-mingw-w64-x86-64"
+  apt_install wine64 gcc-mingw-w64-x86-64
 fi
 wine=/usr/lib/wine/wine64
 export WINEDEBUG=-all WINEPREFIX="$cache/wine"
