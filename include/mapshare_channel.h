@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ long syscall(long number, ...); /* unistd.h declares it only with _DEFAULT_SOURC
 #define MSCH_TIMEDOUT (-6)   /* msch_lock: the lock stayed held for the whole timeout */
 #define MSCH_NOT_OWNER (-7)  /* msch_unlock: this thread does not hold the lock */
 #define MSCH_DEADLOCK (-8)   /* msch_lock: this thread holds the lock already */
+#define MSCH_SYSTEM (-9)     /* msch_lock: the robust list could not be set up (errno says why) */
 #define MSCH_OWNER_DIED 1    /* msch_lock: taken over from an owner that died holding it */
 
 struct msch_header {
@@ -82,13 +84,14 @@ _Static_assert(offsetof(struct msch_header, space_wanted) == 144, "space_wanted"
 struct msch {
   struct msch_header *h;
   uint32_t cap;
+  unsigned char *window; /* msch_lock's alias window (see there); NULL until the first msch_lock */
 };
 
 /* Opens the channel at `mem`, `size` bytes mapped from there: `.h` is NULL if they hold no valid
  * channel. Every function below checks what it reads against the capacity and the record headers, so
  * corrupt memory gives -1, never an access outside the `size` bytes. */
 static inline struct msch msch_open(void *mem, size_t size) {
-  struct msch c = {NULL, 0};
+  struct msch c = {NULL, 0, NULL};
   struct msch_header *h = (struct msch_header *)mem;
   if (size < MSCH_HEADER + 64) return c;
   uint32_t cap = h->capacity;
@@ -286,15 +289,25 @@ static inline void msch_end(const struct msch *c) {
   msch_wake(&h->data_seq);
 }
 /* The producers' lock of a channel made with producers 'many' (offset 76), the robust lock of
- * mapshare's README: 0 when free, else the owner's thread id (gettid() & MSCH_TID_MASK) with
- * MSCH_WAITERS set while others sleep. Taking it is a compare-and-swap that keeps MSCH_WAITERS (a
- * plain swap would lose it, and with it an unlock's wake-up); a waiter sets MSCH_WAITERS, sleeps on the
- * word (FUTEX_WAIT, shared) in slices of at most 100 ms, and between them checks that the owner lives
- * (kill(tid, 0), and /proc/<tid>/stat for a zombie): a dead owner's lock is taken with
- * MSCH_OWNER_DIED. Owner death is judged by thread id, so every peer must run in the same PID
- * namespace (see the README). Hold it from msch_reserve (or msch_try_send) to msch_commit. */
+ * mapshare's README, which is the kernel's robust futex word: 0 when free, else the owner's thread id
+ * (gettid() & MSCH_TID_MASK, as the owner's PID namespace numbers it) with MSCH_WAITERS set while
+ * others sleep, and MSCH_OWNER_DIED_BIT written by the kernel when an owner died holding it. Taking
+ * it is a compare-and-swap from a word with no owner that keeps MSCH_WAITERS (a plain swap would lose
+ * it, and with it an unlock's wake-up); a waiter sets MSCH_WAITERS and sleeps on the word (FUTEX_WAIT,
+ * shared). Owner death is told by the kernel, in any PID namespace: every holder keeps the word in
+ * its thread's robust futex list (set_robust_list), so that the kernel, when the thread exits,
+ * clears its id, sets MSCH_OWNER_DIED_BIT and wakes a waiter. The list entry lives in an alias window
+ * (the word's page mapped a second time, followed by a private page holding the entry), as
+ * mapshare's own entries do; this replaces the robust list glibc registered for the thread, so do not
+ * use glibc robust mutexes on a thread that takes this lock. "Does this thread hold it?" is answered
+ * by the thread's list, never by comparing thread ids (they repeat across PID namespaces). Hold it
+ * from msch_reserve (or msch_try_send) to msch_commit. */
 #define MSCH_WAITERS 0x80000000u
+#define MSCH_OWNER_DIED_BIT 0x40000000u
 #define MSCH_TID_MASK 0x3fffffffu
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS 0x20
+#endif
 
 static inline uint32_t msch_tid(void) { return (uint32_t)syscall(SYS_gettid) & MSCH_TID_MASK; }
 
@@ -306,51 +319,102 @@ static inline long msch_now_ms(void) {
   return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Whether thread `tid` is gone: no such thread, or a zombie nobody reaped yet. */
-static inline int msch_owner_dead(uint32_t tid) {
-  if (syscall(SYS_kill, (long)tid, 0) != 0 && errno == ESRCH) return 1; /* kill(tid, 0) */
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%u/stat", tid);
-  FILE *f = fopen(path, "r");
-  if (!f) return 0; /* no /proc here: kill said it lives */
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  const char *state = strrchr(buf, ')'); /* the state follows the command name, which may hold ')' */
-  return state && state[1] == ' ' && (state[2] == 'Z' || state[2] == 'X');
+/* The kernel's struct robust_list_head, one per thread, registered by the first msch_lock (again in
+ * a forked child, which starts with glibc's). */
+struct msch_robust_head {
+  void *list;
+  long futex_offset;
+  void *pending;
+};
+static __thread struct msch_robust_head msch_robust;
+static __thread long msch_robust_pid;
+
+static inline int msch_robust_init(void) {
+  long pid = syscall(SYS_getpid);
+  if (msch_robust_pid == pid) return 0;
+  msch_robust.list = &msch_robust;
+  msch_robust.futex_offset = -sysconf(_SC_PAGESIZE);
+  msch_robust.pending = NULL;
+  if (syscall(SYS_set_robust_list, &msch_robust, sizeof msch_robust) != 0) return -1;
+  msch_robust_pid = pid;
+  return 0;
+}
+
+/* The lock word's entry: in the private page after the alias of its page (made on first use). */
+static inline void **msch_entry(struct msch *c) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t word = (uintptr_t)&c->h->lock, first = word & ~(uintptr_t)(page - 1);
+  if (!c->window) {
+    void *w = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (w == MAP_FAILED) return NULL;
+    /* mremap(old_size 0) maps the shared page again, over the window's first page
+     * (MREMAP_MAYMOVE | MREMAP_FIXED = 3). */
+    if ((void *)syscall(SYS_mremap, (void *)first, 0, (size_t)page, 3, w) == MAP_FAILED) {
+      munmap(w, 2 * (size_t)page);
+      return NULL;
+    }
+    c->window = (unsigned char *)w;
+  }
+  return (void **)(c->window + page + (word - first));
+}
+
+/* Whether `entry` is on this thread's list: this thread holds the lock. */
+static inline int msch_listed(void **entry) {
+  for (void *e = msch_robust.list; e != (void *)&msch_robust; e = *(void **)e)
+    if (e == (void *)entry) return 1;
+  return 0;
 }
 
 /* Takes the producers' lock, waiting `timeout_ms` at most (< 0: no limit): MSCH_OK,
  * MSCH_OWNER_DIED (taken from a dead owner: what it protects may be half-written, but a channel's
- * messages exist only once published, so nothing needs repair), MSCH_TIMEDOUT or MSCH_DEADLOCK. */
-static inline int msch_lock(const struct msch *c, long timeout_ms) {
+ * messages exist only once published, so nothing needs repair), MSCH_TIMEDOUT, MSCH_DEADLOCK, or
+ * MSCH_SYSTEM. */
+static inline int msch_lock(struct msch *c, long timeout_ms) {
   _Atomic uint32_t *w = &c->h->lock;
+  void **entry;
+  if (msch_robust_init() != 0 || !(entry = msch_entry(c))) return MSCH_SYSTEM;
+  if (msch_listed(entry)) return MSCH_DEADLOCK;
   uint32_t tid = msch_tid(), mark = 0;
   long start = msch_now_ms();
   for (;;) {
-    uint32_t v = atomic_load(w), owner = v & MSCH_TID_MASK;
-    if (owner == tid) return MSCH_DEADLOCK;
-    if (owner == 0 || msch_owner_dead(owner)) {
-      if (atomic_compare_exchange_strong(w, &v, tid | (v & MSCH_WAITERS) | mark))
-        return owner == 0 ? MSCH_OK : MSCH_OWNER_DIED;
+    uint32_t v = atomic_load(w);
+    if ((v & MSCH_TID_MASK) == 0) {
+      /* Announced as pending: were this thread to die right here, the kernel still sees it. */
+      msch_robust.pending = entry;
+      if (atomic_compare_exchange_strong(w, &v, tid | (v & MSCH_WAITERS) | mark)) {
+        *entry = msch_robust.list;
+        msch_robust.list = entry;
+        msch_robust.pending = NULL;
+        return v & MSCH_OWNER_DIED_BIT ? MSCH_OWNER_DIED : MSCH_OK;
+      }
+      msch_robust.pending = NULL;
       continue;
     }
     long waited = msch_now_ms() - start;
     if (timeout_ms >= 0 && waited >= timeout_ms) return MSCH_TIMEDOUT;
     if (!(v & MSCH_WAITERS) && !atomic_compare_exchange_strong(w, &v, v | MSCH_WAITERS)) continue;
-    long slice = timeout_ms < 0 || timeout_ms - waited > 100 ? 100 : timeout_ms - waited;
-    struct timespec t = {0, slice * 1000000L};
+    long left = timeout_ms < 0 ? 1000 : timeout_ms - waited;
+    struct timespec t = {left / 1000, (left % 1000) * 1000000L};
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, v | MSCH_WAITERS, &t, NULL, 0);
     mark = MSCH_WAITERS; /* a thread that slept cannot know whether others still sleep */
   }
 }
 
 /* Releases the producers' lock this thread holds, waking one sleeper: MSCH_OK or MSCH_NOT_OWNER. */
-static inline int msch_unlock(const struct msch *c) {
+static inline int msch_unlock(struct msch *c) {
   _Atomic uint32_t *w = &c->h->lock;
+  void **entry = c->window ? msch_entry(c) : NULL;
+  if (!entry || msch_robust_pid != syscall(SYS_getpid) || !msch_listed(entry)) return MSCH_NOT_OWNER;
+  msch_robust.pending = entry;
+  for (void **p = (void **)&msch_robust.list; *p != (void *)&msch_robust; p = (void **)*p)
+    if (*p == (void *)entry) {
+      *p = *entry;
+      break;
+    }
   uint32_t v = atomic_load(w);
-  if ((v & MSCH_TID_MASK) != msch_tid()) return MSCH_NOT_OWNER;
-  if (atomic_exchange(w, 0) & MSCH_WAITERS) syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+  if ((v & MSCH_TID_MASK) == msch_tid() && atomic_exchange(w, 0) & MSCH_WAITERS)
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+  msch_robust.pending = NULL;
   return MSCH_OK;
 }
 #endif

@@ -68,16 +68,6 @@ const mutexStateOf = mutexState
 
 /** Native calls on a region before the fast path is set up: a region used a few times never pays for it. */
 const WARM_UP = 8
-/** The lock word (see the README): the owner's thread id, and the bit set while threads sleep. */
-const TID_MASK = 0x3fffffff
-const WAITERS = 0x80000000 | 0
-/** Attempts the lock makes in JS before the native call (which sleeps). */
-const SPIN = 64
-/** `Atomics.pause` (a CPU spin-wait hint) where the runtime has it. */
-const pause: () => void =
-  typeof (Atomics as { pause?: () => void }).pause === 'function'
-    ? (Atomics as unknown as { pause: () => void }).pause
-    : () => {}
 const MIN_I64 = -(2n ** 63n)
 const MAX_I64 = 2n ** 63n - 1n
 
@@ -641,8 +631,12 @@ export function installRegion(
   return { installed, genuine, stateOf }
 }
 
-/** The Mutex's fast path: the uncontended lock and unlock are one compare-and-swap on the word. */
-export function installMutex(Mutex: { readonly prototype: object }, threadId: () => number): Set<Method> {
+/**
+ * The Mutex's JS layer. Every lock, tryLock and unlock is a native call: a held lock is an entry in
+ * the owner thread's robust futex list, which only the addon keeps (see crates/core/src/robust.rs),
+ * so that the kernel releases it, in any PID namespace, when the owner dies.
+ */
+export function installMutex(Mutex: { readonly prototype: object }): Set<Method> {
   const proto = Mutex.prototype as Record<string, Method>
   const installed = new Set<Method>()
   const nativeOf = (name: string): Method => {
@@ -650,55 +644,12 @@ export function installMutex(Mutex: { readonly prototype: object }, threadId: ()
     if (fn === undefined) throw new Error(`mapshare's addon lacks Mutex.prototype.${name}`)
     return fn
   }
-  const nativeLock = nativeOf('lock')
   const nativeLockAsync = nativeOf('lockAsync')
-  const nativeUnlock = nativeOf('unlock')
-  const nativeTryLock = nativeOf('tryLock')
-  // The lock word records the thread id: one per JS thread (each worker loads this module anew).
-  let tid = 0
-  const linux = process.platform === 'linux'
   const define = (name: string, fn: Method, original: Method): void => {
     installed.add(fn)
     defineProperty(fn, 'length', { value: original.length })
     defineProperty(proto, name, { value: fn, writable: true, enumerable: false, configurable: true })
   }
-  // One attempt: takes the lock if it is free (keeping the waiters bit, as the native lock does).
-  // 1: taken; 0: held by another thread; -1: this thread holds it (the native call says EDEADLK).
-  const attempt = (a: Int32Array, i: number): number => {
-    // Optimistic: a free word with no sleepers is the common case, and one compare-and-swap.
-    const v = aCompareExchange(a, i, 0, tid)
-    if (v === 0) return 1
-    const owner = v & TID_MASK
-    if (owner === 0) return aCompareExchange(a, i, v, tid | (v & WAITERS)) === v ? 1 : 0
-    return owner === tid ? -1 : 0
-  }
-  define(
-    'lock',
-    function lock(this: unknown, timeout?: unknown) {
-      const m = mutexStateOf(this)
-      if (m === undefined) throw invalidThis('Mutex')
-      if (m !== null && linux) {
-        const a = m.region.i32
-        if (a !== null) {
-          if ((timeout === undefined || (typeof timeout === 'number' && timeout >= 0)) && tid !== 0) {
-            // Free, or freed within a short spin (a critical section between processes is often
-            // shorter than putting a thread to sleep and waking it): no native call.
-            // The first try is a compare-and-swap; the spin then only reads the word until it looks free
-            // (a compare-and-swap takes the cache line away from the holder every time).
-            let got = attempt(a, m.index)
-            for (let k = 0; got === 0 && k < SPIN; k++) {
-              pause()
-              if ((aLoad(a, m.index) & TID_MASK) === 0) got = attempt(a, m.index)
-            }
-            if (got === 1) return { ownerDied: false }
-          }
-        } else warm(m.region)
-        if (tid === 0) tid = threadId()
-      }
-      return apply(nativeLock, this, arguments)
-    },
-    nativeLock,
-  )
   // lockAsync: the addon is given a signal of mapshare's own (signals.ts), so that no user code can
   // leave the promise unsettled, or a lock taken for a promise nobody receives.
   define(
@@ -718,32 +669,6 @@ export function installMutex(Mutex: { readonly prototype: object }, threadId: ()
       }
     },
     nativeLockAsync,
-  )
-  define(
-    'tryLock',
-    function tryLock(this: unknown) {
-      const m = mutexStateOf(this)
-      if (m === undefined) throw invalidThis('Mutex')
-      if (m !== null && linux && tid !== 0) {
-        const a = m.region.i32
-        if (a !== null && attempt(a, m.index) === 1) return { ownerDied: false }
-      }
-      return apply(nativeTryLock, this, arguments)
-    },
-    nativeTryLock,
-  )
-  define(
-    'unlock',
-    function unlock(this: unknown) {
-      const m = mutexStateOf(this)
-      if (m === undefined) throw invalidThis('Mutex')
-      if (m !== null && linux && tid !== 0) {
-        const a = m.region.i32
-        if (a !== null && aCompareExchange(a, m.index, tid, 0) === tid) return undefined
-      }
-      return apply(nativeUnlock, this, arguments)
-    },
-    nativeUnlock,
   )
   return installed
 }

@@ -120,7 +120,6 @@ export const readByHandle = binding._read
 export const notifyByHandle = binding._notify
 export const waitByHandle = binding._wait
 export const waitAsyncByHandle = binding._waitAsync
-export const threadId = binding._threadId
 
 // The classes as the addon made them; regions.ts finishes them (receiver checks, fast path, inspect).
 export type MmapFile = Generated.MmapFile

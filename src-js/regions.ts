@@ -12,7 +12,6 @@ import {
   NativeShmSegment,
   sharedMemoryPrivates,
   shmSegmentPrivates,
-  threadId,
   type Region,
   type RegionPrivates,
   type Sealed,
@@ -132,7 +131,7 @@ export const ShmSegment: Sealed<typeof NativeShmSegment> = finishRegion(
   ['id', 'length', 'closed'],
 )
 
-guard(NativeMutex, isMutex, installMutex(NativeMutex, threadId))
+guard(NativeMutex, isMutex, installMutex(NativeMutex))
 
 /** `util.inspect(mutex)`: where its word is and what it holds (owner thread id, sleepers). */
 Object.defineProperty(NativeMutex.prototype, inspectKey, {

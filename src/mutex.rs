@@ -8,6 +8,7 @@ use crate::runtime::pending;
 use crate::runtime::teardown::{self, Step};
 use crate::waiters;
 use mapshare_core::mutex::{self, Locked};
+use mapshare_core::robust::Owner;
 use mapshare_core::sync::{self, Canceller};
 use mapshare_core::wait_hub::{self, Job};
 use mapshare_core::Error as CoreError;
@@ -72,9 +73,9 @@ impl Mutex {
   #[napi(ts_args_type = "timeout?: number", catch_unwind)]
   pub fn lock(&self, env: &Env, timeout: Option<Unknown>) -> Result<Option<LockResult>> {
     let t = convert::timeout(env, timeout, "timeout")?;
-    let tid = mutex::thread_id();
+    let owner = Owner::current().js(env)?;
     // A free lock costs one compare-and-swap: no canceller, no registration.
-    if let Some(Some(r)) = self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(result)? {
+    if let Some(Some(r)) = self.cell.with(env, |r| r.mutex_try_lock(self.offset, owner)).map(result)? {
       return Ok(Some(r));
     }
     let canceller = Arc::new(Canceller::default());
@@ -85,7 +86,7 @@ impl Mutex {
       t,
       || None,
       |slice| match word
-        .lock(tid, Some(slice), Some(&canceller), std::mem::replace(&mut resumed, true))
+        .lock(owner, Some(slice), Some(&canceller), std::mem::replace(&mut resumed, true))
         .js(env)?
       {
         Locked::Yes { owner_died } => Ok(Step::Done(Some(LockResult { owner_died }))),
@@ -98,15 +99,15 @@ impl Mutex {
   /// Takes the lock if it is free (or its owner died); null if another live thread holds it.
   #[napi(catch_unwind)]
   pub fn try_lock(&self, env: &Env) -> Result<Option<LockResult>> {
-    let tid = mutex::thread_id();
-    self.cell.with(env, |r| r.mutex_try_lock(self.offset, tid)).map(|l| result(l).flatten())
+    let owner = Owner::current().js(env)?;
+    self.cell.with(env, |r| r.mutex_try_lock(self.offset, owner)).map(|l| result(l).flatten())
   }
 
   /// Releases the lock. `ERR_MAPSHARE_NOT_OWNER` if this thread does not hold it.
   #[napi(catch_unwind)]
   pub fn unlock(&self, env: &Env) -> Result<()> {
-    let tid = mutex::thread_id();
-    self.cell.with(env, |r| r.mutex_unlock(self.offset, tid))
+    let owner = Owner::current().js(env)?;
+    self.cell.with(env, |r| r.mutex_unlock(self.offset, owner))
   }
 
   /// `lock` without blocking the event loop: a waiter thread waits, on behalf of this JS thread
@@ -122,20 +123,20 @@ impl Mutex {
     let started = (|| {
       let opts = convert::wait_options(env, options)?;
       let t = opts.timeout;
-      let tid = mutex::thread_id();
+      let owner = Owner::current().js(env)?;
       let offset = self.offset;
       pending::start(
         env,
         false,
         opts,
         |canceller| self.cell.with_tracked(env, canceller, |r| r.lock_handle(offset)),
-        move |word, canceller, complete| {
+        move |lock, canceller, complete| {
           if !waiters::has_room() && wait_hub::supported() {
             let done = Box::new(move |r: mapshare_core::Result<Locked>| complete(r.map(result)));
             let deadline = sync::deadline(t);
-            wait_hub::submit(Job::Lock { word, tid, deadline, done }, canceller)
+            wait_hub::submit(Job::Lock { lock, owner, deadline, done }, canceller)
           } else {
-            waiters::run(move || complete(word.lock(tid, t, Some(&canceller), false).map(result)))
+            waiters::run(move || complete(lock.lock(owner, t, Some(&canceller), false).map(result)))
               .map_err(|e| CoreError::io(&e, "pthread_create"))
           }
         },

@@ -9,6 +9,7 @@ mod mapping;
 pub mod mutex;
 pub mod region;
 pub mod ring_waits;
+pub mod robust;
 pub mod shm;
 pub mod span;
 pub mod sync;

@@ -1,25 +1,26 @@
 //! A lock that survives its owner's death, in a 32-bit word of a shared region.
 //!
-//! Layout (C peers can use it): the word is 0 when free; otherwise it holds the owner's thread id
-//! (`gettid()`, unique system-wide while the thread lives) in its low 30 bits, with bit 31 set while
-//! other threads wait (`WAITERS`). Lock: compare-and-swap 0 -> tid, else set `WAITERS` and
-//! `FUTEX_WAIT` (shared) on the word. Unlock: swap 0 and, if `WAITERS` was set, `FUTEX_WAKE` one.
-//! A waiter that finds the owner's thread gone takes the lock over and reports `ownerDied`, like a
-//! robust pthread mutex's `EOWNERDEAD`: the protected data may be half-updated and should be
-//! repaired. Gone: `kill(tid, 0)` is `ESRCH` (checked when a lock call first finds the lock held),
-//! or the thread is a zombie, not yet reaped (`/proc/<tid>/stat`; checked by `tryLock` and every
-//! 100 ms while waiting). A hand-off between live threads costs no check at all.
+//! Layout (C peers can use it; it is the kernel's robust futex word): the word is 0 when free;
+//! otherwise it holds the owner's thread id (`gettid()`, as the owner's own PID namespace numbers
+//! it) in its low 30 bits, with bit 31 set while other threads wait (`WAITERS`). Lock:
+//! compare-and-swap 0 -> tid, else set `WAITERS` and `FUTEX_WAIT` (shared) on the word. Unlock: swap
+//! 0 and, if `WAITERS` was set, `FUTEX_WAKE` one. Every holder keeps the word in its robust futex
+//! list (`robust`): when it dies, in whatever PID namespace, the kernel writes `OWNER_DIED` (bit 30)
+//! with no owner and wakes a waiter, which takes the lock and reports `ownerDied`, like a robust
+//! pthread mutex's `EOWNERDEAD`: the protected data may be half-updated and should be repaired.
+//! No thread id is ever checked for liveness (ids repeat across PID namespaces): a holder that dies
+//! without a robust list entry (a C peer that does not register one) is never seen dead.
 
 use crate::error::{Error, Kind, Result};
 use crate::region::Region;
+use crate::robust::{Owner, Slot, OWNER_DIED};
 use crate::sync::{Canceller, Word};
 use crate::sys::{self, errno, AsyncWait};
 use std::time::{Duration, Instant};
 
 /// Set while threads wait for the lock.
 pub const WAITERS: u32 = 0x8000_0000;
-/// The owner's thread id.
-pub const TID_MASK: u32 = 0x3fff_ffff;
+pub use crate::robust::TID_MASK;
 /// The calling thread's id as the lock word records it: the OS thread id (`gettid()` on Linux) in
 /// the low 30 bits.
 pub fn thread_id() -> u32 {
@@ -65,20 +66,6 @@ impl LockWord {
   }
 }
 
-/// How often a waiter checks that the owner still lives.
-const LIVENESS_CHECK: Duration = Duration::from_millis(100);
-
-/// How much `try_once` checks that a held lock's owner still lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OwnerCheck {
-  /// Not at all: the owner was checked a moment ago.
-  Skip,
-  /// `kill(tid, 0)`: one system call; misses a zombie.
-  Exists,
-  /// `kill` and the zombie check (`/proc`).
-  Full,
-}
-
 /// How a lock attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Locked {
@@ -90,96 +77,104 @@ pub enum Locked {
   Cancelled(u32),
 }
 
+/// The lock word at an offset of a region, with its entry for the owners' robust lists: what a lock
+/// attempt that may block (on any thread) holds.
+#[derive(Debug)]
+pub struct LockHandle {
+  word: Word,
+  slot: Slot,
+}
+
 impl Region {
-  fn lock_word(&self, offset: u64) -> Result<LockWord> {
+  fn lock_word(&self, offset: u64) -> Result<(LockWord, Slot)> {
     if !sys::FEATURES.robust_lock {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;
+    let slot = self.lock_slot(p as usize)?;
     // SAFETY: `p` is an aligned, writable 4-byte word inside this live mapping, used only for the
     // call that asked for it (`&self` keeps the mapping).
-    Ok(unsafe { LockWord::new(p as usize) })
+    Ok((unsafe { LockWord::new(p as usize) }, slot))
   }
 
-  /// One attempt: takes a free lock or one whose owner died.
-  pub fn mutex_try_lock(&self, offset: u64, tid: u32) -> Result<Locked> {
-    try_once(self.lock_word(offset)?, tid, 0, OwnerCheck::Full)
+  /// One attempt: takes a free lock, or one whose owner died.
+  pub fn mutex_try_lock(&self, offset: u64, owner: &Owner) -> Result<Locked> {
+    let (word, slot) = self.lock_word(offset)?;
+    try_once(word, &slot, owner, 0)
   }
 
-  /// Releases the lock held by `tid`; `ERR_MAPSHARE_NOT_OWNER` if `tid` does not hold it.
-  pub fn mutex_unlock(&self, offset: u64, tid: u32) -> Result<()> {
-    let word = self.lock_word(offset)?;
-    let v = word.load()?;
-    if v & TID_MASK != tid {
-      let owner = v & TID_MASK;
-      return Err(Error {
-        kind: Kind::NotOwner,
-        syscall: None,
-        path: None,
-        detail: Some(if owner == 0 {
-          "the lock is not held: unlock() needs a matching lock()".into()
-        } else {
-          format!("the lock is held by thread {owner}, not by this thread ({tid})")
-        }),
-      });
-    }
-    release(word)
+  /// Releases the lock `owner` holds; `ERR_MAPSHARE_NOT_OWNER` if it does not hold it.
+  pub fn mutex_unlock(&self, offset: u64, owner: &Owner) -> Result<()> {
+    let (word, slot) = self.lock_word(offset)?;
+    release(word, &slot, owner)
   }
 
   /// The lock word at `offset`, held, for a lock attempt that may block (on any thread).
-  pub fn lock_handle(&self, offset: u64) -> Result<Word> {
-    self.lock_word(offset)?;
-    self.word_handle(offset, true)
+  pub fn lock_handle(&self, offset: u64) -> Result<LockHandle> {
+    let (_, slot) = self.lock_word(offset)?;
+    Ok(LockHandle { word: self.word_handle(offset, true)?, slot })
   }
 }
 
-impl Word {
-  /// Blocks until `tid` holds the lock, `timeout` passes, or `cancel` is cancelled. `resumed` is
+impl LockHandle {
+  /// Blocks until `owner` holds the lock, `timeout` passes, or `cancel` is cancelled. `resumed` is
   /// for a caller that waits in slices and has slept before: it takes the lock as a former sleeper.
   pub fn lock(
     &self,
-    tid: u32,
+    owner: &Owner,
     timeout: Option<Duration>,
     cancel: Option<&Canceller>,
     resumed: bool,
   ) -> Result<Locked> {
     // SAFETY: the word's hold keeps `addr` mapped (live or inert) while `self` lives.
-    unsafe { lock_loop(self.addr, tid, timeout, cancel, if resumed { WAITERS } else { 0 }) }
+    unsafe {
+      lock_loop(self.word.addr, &self.slot, owner, timeout, cancel, if resumed { WAITERS } else { 0 })
+    }
+  }
+
+  /// One attempt, for a hub that waits on the word itself (`mark` as in [`try_once`]).
+  pub(crate) fn try_once(&self, owner: &Owner, mark: u32) -> Result<Locked> {
+    try_once(self.cell(), &self.slot, owner, mark)
+  }
+
+  /// Gives back a lock this attempt took for `owner` (its promise will not be there to own it).
+  pub(crate) fn release(&self, owner: &Owner) -> Result<()> {
+    release(self.cell(), &self.slot, owner)
+  }
+
+  pub(crate) fn cell(&self) -> LockWord {
+    // SAFETY: the word's hold keeps `addr` mapped (live or inert) while `self` lives, and a lock's
+    // word is writable and aligned (lock_word checked).
+    unsafe { LockWord::new(self.word.addr) }
+  }
+
+  pub(crate) fn addr(&self) -> usize {
+    self.word.addr
   }
 }
 
 /// One attempt. `mark` is `WAITERS` for a thread that has slept: it cannot know whether others
 /// still sleep, so it takes the lock with the bit set and its unlock wakes the next one (Drepper,
 /// "Futexes Are Tricky", mutex #3); otherwise a hand-off would wake nobody.
-pub(crate) fn try_once(word: LockWord, tid: u32, mark: u32, check: OwnerCheck) -> Result<Locked> {
+fn try_once(word: LockWord, slot: &Slot, owner: &Owner, mark: u32) -> Result<Locked> {
+  if owner.holds(slot) {
+    return Err(
+      Error::os(errno::EDEADLK, "lock")
+        .detail("resource deadlock avoided: this thread already holds the lock"),
+    );
+  }
   loop {
     let v = word.load()?;
-    let owner = v & TID_MASK;
-    if owner == tid {
-      return Err(
-        Error::os(errno::EDEADLK, "lock")
-          .detail("resource deadlock avoided: this thread already holds the lock"),
-      );
+    if v & TID_MASK != 0 {
+      // Held by a live thread, in this PID namespace or another: were it dead, the kernel would
+      // have cleared its id.
+      return Ok(Locked::No);
     }
-    if owner == 0 {
-      // Keep WAITERS: others may still sleep on the word.
-      if word.cas(v, tid | (v & WAITERS) | mark)? {
-        return Ok(Locked::Yes { owner_died: false });
-      }
-      continue;
+    // Free, or freed by the kernel for a dead owner (OWNER_DIED). Keep WAITERS: others may still
+    // sleep on the word.
+    if owner.acquire(slot, || word.cas(v, owner.tid() | (v & WAITERS) | mark))? {
+      return Ok(Locked::Yes { owner_died: v & OWNER_DIED != 0 });
     }
-    let dead = match check {
-      OwnerCheck::Skip => false,
-      OwnerCheck::Exists => !sys::thread_exists(owner),
-      OwnerCheck::Full => !sys::thread_alive(owner),
-    };
-    if dead {
-      if word.cas(v, tid | (v & WAITERS) | mark)? {
-        return Ok(Locked::Yes { owner_died: true });
-      }
-      continue;
-    }
-    return Ok(Locked::No);
   }
 }
 
@@ -190,7 +185,8 @@ pub(crate) fn try_once(word: LockWord, tid: u32, mark: u32, check: OwnerCheck) -
 /// cancelled.
 unsafe fn lock_loop(
   addr: usize,
-  tid: u32,
+  slot: &Slot,
+  owner: &Owner,
   timeout: Option<Duration>,
   cancel: Option<&Canceller>,
   mut mark: u32,
@@ -199,36 +195,24 @@ unsafe fn lock_loop(
   // contract).
   let word = unsafe { LockWord::new(addr) };
   let deadline = crate::sync::deadline(timeout);
-  // The first time the lock is found held, a cheap check of its owner (a full one when resuming a
-  // wait made in slices); then a full one each LIVENESS_CHECK, and none on the wake-ups in between
-  // (a hand-off between live threads).
-  let mut check = if mark == WAITERS { OwnerCheck::Full } else { OwnerCheck::Exists };
-  let mut next_full = Instant::now() + LIVENESS_CHECK;
   loop {
     if let Some(c) = cancel {
       if c.reason() != 0 {
         return Ok(Locked::Cancelled(c.reason()));
       }
     }
-    let now = Instant::now();
-    if now >= next_full {
-      check = OwnerCheck::Full;
-      next_full = now + LIVENESS_CHECK;
-    }
-    let attempt = try_once(word, tid, mark, check)?;
-    check = OwnerCheck::Skip;
-    match attempt {
+    match try_once(word, slot, owner, mark)? {
       Locked::No => {}
       Locked::Yes { .. } if cancel.is_some_and(|c| c.reason() != 0) => {
         // Cancelled (the region is closing) while we took it: give it back, so no lock is left
         // held on behalf of a promise that rejects.
-        release(word)?;
+        release(word, slot, owner)?;
         return Ok(Locked::Cancelled(cancel.map_or(1, Canceller::reason)));
       }
       done => return Ok(done),
     }
-    // Held by a live thread: announce we wait, then sleep until woken, the liveness check, or the
-    // deadline.
+    // Held by a live thread: announce we wait, then sleep until woken (by its unlock, or by the
+    // kernel when it dies) or the deadline.
     let v = word.load()?;
     if v & TID_MASK == 0 {
       continue;
@@ -240,14 +224,12 @@ unsafe fn lock_loop(
     if left == Some(Duration::ZERO) {
       return Ok(Locked::No);
     }
-    let to_check = next_full.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    let slice = left.map_or(to_check, |l| l.min(to_check));
     let seen = (v | WAITERS) as i32;
     match cancel {
       Some(c) => {
         // SAFETY: `addr` is an aligned word that stays mapped until this returns or `c` is
         // cancelled (the caller's contract); `c.word` is the canceller's own live word.
-        let waited = unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, Some(slice), &c.word)? };
+        let waited = unsafe { sys::futex_wait_cancellable(addr as *mut u32, seen, left, &c.word)? };
         if let AsyncWait::Cancelled(reason) = waited {
           return Ok(Locked::Cancelled(reason));
         }
@@ -255,18 +237,49 @@ unsafe fn lock_loop(
       None => {
         // SAFETY: `addr` is an aligned word that stays mapped until this returns (the caller's
         // contract).
-        unsafe { sys::futex_wait(addr as *mut u32, seen, Some(slice))? };
+        unsafe { sys::futex_wait(addr as *mut u32, seen, left)? };
       }
     }
     mark = WAITERS;
   }
 }
 
-/// Unlocks a word this thread holds: clears it and wakes one sleeper if any announced itself.
-pub(crate) fn release(word: LockWord) -> Result<()> {
-  if word.swap(0)? & WAITERS != 0 {
-    // SAFETY: the word is an aligned word of a live (or inert) mapping held by the caller.
-    let _ = unsafe { sys::futex_wake(word.0, 1) };
-  }
-  Ok(())
+/// Unlocks a word `owner` holds: takes its entry off the owner's list, clears the word and wakes
+/// one sleeper if any announced itself. `ERR_MAPSHARE_NOT_OWNER` if `owner` does not hold it.
+fn release(word: LockWord, slot: &Slot, owner: &Owner) -> Result<()> {
+  let tid = owner.tid();
+  let cleared = owner.release(slot, || {
+    let v = word.load()?;
+    if v & TID_MASK != tid {
+      // Not ours any more (a peer broke the protocol): leave the word alone, drop the entry.
+      return Ok(Err(v));
+    }
+    word.swap(0).map(Ok)
+  })?;
+  let found = match cleared {
+    Some(Ok(old)) => {
+      if old & WAITERS != 0 {
+        // SAFETY: the word is an aligned word of a live (or inert) mapping held by the caller.
+        let _ = unsafe { sys::futex_wake(word.0, 1) };
+      }
+      return Ok(());
+    }
+    Some(Err(v)) => v,
+    None => word.load()?,
+  };
+  let holder = found & TID_MASK;
+  Err(Error {
+    kind: Kind::NotOwner,
+    syscall: None,
+    path: None,
+    detail: Some(if holder == 0 {
+      "the lock is not held by this thread: unlock() needs a matching lock()".into()
+    } else if holder == tid {
+      format!(
+        "the lock is held by thread {holder} of another process or PID namespace (the same number as this thread's), not by this thread"
+      )
+    } else {
+      format!("the lock is held by thread {holder}, not by this thread ({tid})")
+    }),
+  })
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
+use crate::robust::{Slot, Windows};
 use crate::span::{Hold, Span};
 use crate::sys::errno;
 use crate::sys::{self, Advice};
@@ -31,6 +32,8 @@ pub struct Region {
   safe_view: bool,
   /// A descriptor or handle the region keeps open (memfd, a named mapping's handle): closed with it.
   keep: Option<sys::Keep>,
+  /// The alias windows of its lock words (see `robust`).
+  robust: Windows,
 }
 
 // SAFETY: the region owns its mapping; the memory is plain bytes that any thread may copy to or
@@ -69,6 +72,7 @@ impl Region {
       truncatable: false,
       safe_view: true,
       keep: None,
+      robust: Windows::default(),
     }
   }
 
@@ -91,18 +95,26 @@ impl Region {
   /// Merely dropping a region (its JS object was collected) retires nothing: a Buffer that outlives
   /// its region object keeps the live mapping, as a forgotten region should.
   pub fn close(self) {
+    self.robust.clear();
     // The count cannot grow meanwhile: new holds come only from `&self`, which we own.
     self.spans().filter(|span| Arc::strong_count(span) > 1).for_each(|span| span.retire());
   }
 
   /// Cuts the region off its backing now, in place (see [`Region::close`]); it then reads zeros.
   pub(crate) fn retire(&self) {
+    self.robust.clear();
     self.spans().for_each(|span| span.retire());
   }
 
   /// The region's mappings: the one every call uses, and the Buffer's own view if it has one.
   fn spans(&self) -> impl Iterator<Item = &Arc<Span>> {
     std::iter::once(&self.span).chain(self.view.as_ref().map(|v| &v.1))
+  }
+
+  /// The entry of the lock word at `addr` (an aligned word of this region's live mapping) for the
+  /// owners' robust lists.
+  pub(crate) fn lock_slot(&self, addr: usize) -> Result<Slot> {
+    self.robust.slot(addr)
   }
 
   /// True once the region was cut off its backing (by a shrinking `remap`).

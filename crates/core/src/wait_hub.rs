@@ -12,7 +12,8 @@
 //! lose nothing.
 
 use crate::error::{Error, Result};
-use crate::mutex::{self, Locked};
+use crate::mutex::{self, LockHandle, Locked};
+use crate::robust::Owner;
 use crate::sync::{Canceller, WaitResult, Word};
 use crate::sys::{self, errno, AsyncWait, Waitv, WaitvEntry};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
@@ -25,8 +26,6 @@ pub const PER_HUB: usize = 63;
 pub const MAX_HUBS: usize = 64;
 /// How long an idle hub thread stays.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
-/// How often a lock attempt checks that the owner still lives.
-const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 
 /// What a pending wait does.
 pub enum Job {
@@ -37,8 +36,13 @@ pub enum Job {
     deadline: Option<Instant>,
     done: Box<dyn FnOnce(Result<AsyncWait>) + Send>,
   },
-  /// `lockAsync`: take the lock for `tid`.
-  Lock { word: Word, tid: u32, deadline: Option<Instant>, done: Box<dyn FnOnce(Result<Locked>) + Send> },
+  /// `lockAsync`: take the lock for `owner` (a JS thread).
+  Lock {
+    lock: LockHandle,
+    owner: &'static Owner,
+    deadline: Option<Instant>,
+    done: Box<dyn FnOnce(Result<Locked>) + Send>,
+  },
 }
 
 struct Pending {
@@ -52,8 +56,6 @@ struct Pending {
   /// the waiters bit, so its unlock wakes the next sleeper).
   seen: u32,
   mark: u32,
-  /// For a lock: when to check the owner again.
-  recheck: Option<Instant>,
 }
 
 struct Hub {
@@ -76,7 +78,7 @@ pub fn supported() -> bool {
 
 /// Hands a wait to a hub. `canceller` ends it early (`close()`, an `AbortSignal`).
 pub fn submit(job: Job, canceller: Arc<Canceller>) -> Result<()> {
-  let pending = Pending { job, canceller, began: false, woken: false, seen: 0, mark: 0, recheck: None };
+  let pending = Pending { job, canceller, began: false, woken: false, seen: 0, mark: 0 };
   let mut hubs = HUBS.lock().unwrap_or_else(|p| p.into_inner());
   let hub = match hubs.iter().find(|h| h.load.load(SeqCst) < PER_HUB) {
     Some(h) => h.clone(),
@@ -151,15 +153,13 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
         }
       }
     }
-    Job::Lock { word, tid, deadline, .. } => {
-      let (addr, tid, deadline) = (word.addr, *tid, *deadline);
+    Job::Lock { lock, owner, deadline, .. } => {
+      let (addr, owner, deadline) = (lock.addr(), *owner, *deadline);
       let finish = if reason != 0 {
         Some(Ok(Locked::Cancelled(reason)))
       } else {
-        // SAFETY: the Word's hold keeps `addr` mapped (live or inert) while the job lives, and a
-        // lock's word is writable (lock_handle checked).
-        let cell = unsafe { mutex::LockWord::new(addr) };
-        match mutex::try_once(cell, tid, q.mark, mutex::OwnerCheck::Full) {
+        let cell = lock.cell();
+        match lock.try_once(owner, q.mark) {
           Err(e) => Some(Err(e)),
           Ok(Locked::No) => {
             if deadline.is_some_and(|d| now >= d) {
@@ -176,7 +176,6 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
                     Err(e) => Some(Err(e)),
                     Ok(_) => {
                       q.seen = v | mutex::WAITERS;
-                      q.recheck = Some(now + LIVENESS_CHECK);
                       None
                     }
                   }
@@ -186,17 +185,14 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
           }
           Ok(Locked::Yes { .. }) if q.canceller.reason() != 0 => {
             // Cancelled while it was being taken: give it back, no promise will own it.
-            Some(mutex::release(cell).map(|()| Locked::Cancelled(q.canceller.reason())))
+            Some(lock.release(owner).map(|()| Locked::Cancelled(q.canceller.reason())))
           }
           Ok(l) => Some(Ok(l)),
         }
       };
       match finish {
         None => {
-          let until = match (deadline, q.recheck) {
-            (Some(d), Some(r)) => Some(d.min(r)),
-            (d, r) => d.or(r),
-          };
+          let until = deadline;
           if q.seen == 0 {
             return Step::Armed { addr, expected: u32::MAX, until: Some(now) }; // retry at once
           }

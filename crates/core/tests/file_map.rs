@@ -133,7 +133,8 @@ fn copies_from_a_truncated_file_fail_with_efault_instead_of_sigbus() {
 
 #[test]
 fn words_on_a_truncated_page_fail_with_efault_instead_of_sigbus() {
-  use mapshare_core::mutex::{thread_id, Locked};
+  use mapshare_core::mutex::Locked;
+  use mapshare_core::robust::Owner;
   use mapshare_core::sync::AtomicOp;
   use std::time::Duration;
   let page = mapshare_core::page_size();
@@ -143,15 +144,15 @@ fn words_on_a_truncated_page_fail_with_efault_instead_of_sigbus() {
   assert!(r.is_truncatable());
   fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(page as u64).unwrap();
   let lost = 2 * page as u64;
-  let tid = thread_id();
+  let owner = Owner::current().unwrap();
   for op in [AtomicOp::Load, AtomicOp::Store, AtomicOp::Add, AtomicOp::CompareExchange, AtomicOp::Exchange] {
     assert_eq!(r.atomic32(lost, op, 1, 2).unwrap_err().code(), "EFAULT", "{op:?}");
     assert_eq!(r.atomic64(lost + 8, op, 1, 2).unwrap_err().code(), "EFAULT", "{op:?}");
   }
-  assert_eq!(r.mutex_try_lock(lost, tid).unwrap_err().code(), "EFAULT");
-  assert_eq!(r.mutex_unlock(lost, tid).unwrap_err().code(), "EFAULT");
+  assert_eq!(r.mutex_try_lock(lost, owner).unwrap_err().code(), "EFAULT");
+  assert_eq!(r.mutex_unlock(lost, owner).unwrap_err().code(), "EFAULT");
   let word = r.lock_handle(lost).unwrap();
-  assert_eq!(word.lock(tid, Some(Duration::from_millis(10)), None, false).unwrap_err().code(), "EFAULT");
+  assert_eq!(word.lock(owner, Some(Duration::from_millis(10)), None, false).unwrap_err().code(), "EFAULT");
   assert_eq!(r.wait(lost, 0, Some(Duration::from_millis(1))).unwrap_err().code(), "EFAULT");
   // The page that is still there works, through the same checked atomics.
   assert_eq!(r.atomic32(0, AtomicOp::Add, 5, 0).unwrap(), 0);
@@ -161,6 +162,6 @@ fn words_on_a_truncated_page_fail_with_efault_instead_of_sigbus() {
   assert_eq!(r.atomic32(0, AtomicOp::Store, 3, 0).unwrap(), 3);
   assert_eq!(r.atomic32(0, AtomicOp::Xor, 1, 0).unwrap(), 3);
   assert_eq!(r.atomic32(0, AtomicOp::Load, 0, 0).unwrap(), 2);
-  assert_eq!(r.mutex_try_lock(64, tid).unwrap(), Locked::Yes { owner_died: false });
-  r.mutex_unlock(64, tid).unwrap();
+  assert_eq!(r.mutex_try_lock(64, owner).unwrap(), Locked::Yes { owner_died: false });
+  r.mutex_unlock(64, owner).unwrap();
 }

@@ -17,13 +17,15 @@ compile_error!("mapshare runs on Linux, macOS and Windows");
 pub use error::{Error, Kind, Result};
 pub use os::errno;
 pub use os::{
-  allocation_granularity, atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, block_device_size,
-  borrow, borrow_fd, copy_checked, fstat, ftok, ftruncate, futex_wait, futex_wait_cancellable,
-  futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number, madvise, map_count, map_limit,
-  map_shared_anon, mincore, mlock, msync, open_options, page_size, raw_desc, replace_inert, shm_anonymous,
-  shm_create, shm_from_fd, shm_identity, shm_open, shm_remove, shm_set, shm_stat, shm_unlink, shmat,
-  shmget_create, shmget_existing, thread_alive, thread_exists, thread_id, unmap, Handle, Keep, RawMap, Ring,
-  SysvAttach, FEATURES, IPC_PRIVATE,
+  alias_page, allocation_granularity, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32,
+  atomic_load64, block_device_size, borrow, borrow_fd, copy_checked, fstat, ftok, ftruncate, futex_wait,
+  futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number, madvise,
+  map_count, map_limit, map_shared_anon, mapping_identity, mincore, mlock, msync, open_options, page_size,
+  raw_desc, replace_inert, robust_register, shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open,
+  shm_remove, shm_set, shm_stat, shm_unlink, shmat, shmget_create, shmget_existing, thread_id, unmap, Handle,
+  Keep, RawMap, Ring, SysvAttach, FEATURES, IPC_PRIVATE,
 };
-pub use types::{Advice, CopyFault, Features, FileInfo, FileKind, SegmentInfo, ShmObject};
+pub use types::{
+  Advice, CopyFault, Features, FileInfo, FileKind, MapIdentity, RobustHead, SegmentInfo, ShmObject,
+};
 pub use wait::{deadline, load_word_checked, AsyncWait, WaitResult, Waitv, WaitvEntry, FOREVER};

@@ -78,11 +78,34 @@ pub enum ShmObject {
   View { map: RawMap, len: usize, read_only: bool, keep: Keep },
 }
 
+/// A robust futex list head (`struct robust_list_head`), as the kernel reads it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RobustHead {
+  /// The first entry; the head itself when the list is empty.
+  pub list: *mut u8,
+  /// Where an entry's futex word is, relative to the entry.
+  pub futex_offset: isize,
+  /// The entry being taken or released right now, if any.
+  pub pending: *mut u8,
+}
+
+/// Which bytes of which object a page of this process maps (see `mapping_identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MapIdentity {
+  pub device: u64,
+  pub inode: u64,
+  /// The page's byte offset in the object.
+  pub offset: u64,
+  /// Whether the mapping is shared (`MAP_SHARED`).
+  pub shared: bool,
+}
+
 /// What this platform can do, where the core's behaviour depends on it (each backend's `FEATURES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
-  /// Whether the lock's owner check works here: it needs system-wide thread ids (`gettid`) that
-  /// `kill(tid, 0)` and `/proc` can check, which Linux has.
+  /// Whether the cross-process lock works here: its owners' deaths are told by the kernel's robust
+  /// futex list, which Linux has.
   pub robust_lock: bool,
   /// Whether `close()` can cut a mapping off while others hold it (`replace_inert`).
   pub retires_views: bool,

@@ -346,15 +346,6 @@ pub fn thread_id() -> u32 {
   unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// Whether the process `id` is a zombie, killed but not yet reaped by its parent (`kill` still finds
-/// it): its state in `/proc/<id>/stat` is `Z`, or `X` while being reaped.
-pub fn is_zombie(id: u32) -> bool {
-  let Ok(stat) = std::fs::read_to_string(format!("/proc/{id}/stat")) else { return false };
-  // "pid (comm) S ...": the state follows the last ')' (comm may contain anything).
-  let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-  matches!(state, Some('Z') | Some('X') | Some('x'))
-}
-
 /// The most mappings a process may have (`/proc/sys/vm/max_map_count`), a limit that runtimes hit
 /// in practice.
 pub fn map_limit() -> Option<usize> {

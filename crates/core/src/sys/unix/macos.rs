@@ -148,10 +148,29 @@ pub fn thread_id() -> u32 {
   tid as u32
 }
 
-/// Not checked on macOS, whose lock has no owner check (`FEATURES.robust_lock` is false).
-pub fn is_zombie(_id: u32) -> bool {
-  false
+/// macOS has no robust futex list (`FEATURES.robust_lock` is false): lock calls fail before this.
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
 }
+
+/// See [`robust_register`].
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`].
+pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`]: nothing to do after `fork()` here.
+pub fn at_fork_child(_f: extern "C" fn()) {}
 
 /// macOS has no per-process mapping limit that runtimes hit in practice.
 pub fn map_limit() -> Option<usize> {

@@ -8,13 +8,16 @@ mod kernel;
 pub mod errno;
 mod files;
 mod memory;
+#[cfg(target_os = "linux")]
+mod robust_list;
 mod shm;
 mod sysv;
-mod threads;
 
 pub use files::{
   borrow, borrow_fd, fstat, ftruncate, handle, keep_number, open_options, raw_desc, Handle, Keep,
 };
+#[cfg(target_os = "macos")]
+pub use kernel::{alias_page, at_fork_child, mapping_identity, robust_register};
 pub use kernel::{
   atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, block_device_size, copy_checked, futex_wait,
   futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, map_count, map_limit, thread_id,
@@ -24,8 +27,9 @@ pub use memory::{
   allocation_granularity, madvise, map_shared_anon, mincore, mlock, msync, page_size, replace_inert, unmap,
   RawMap,
 };
+#[cfg(target_os = "linux")]
+pub use robust_list::{alias_page, at_fork_child, mapping_identity, robust_register};
 pub use shm::{shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open, shm_unlink};
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
 };
-pub use threads::{thread_alive, thread_exists};

@@ -371,16 +371,30 @@ pub fn thread_id() -> u32 {
   unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
 }
 
-/// Cross-process locks need the futex wait, which Windows lacks here: lock attempts fail earlier
-/// (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM); this answers conservatively.
-pub fn thread_alive(_id: u32) -> bool {
-  true
+/// Cross-process locks need the kernel's robust futex list, which Windows lacks: lock attempts fail
+/// earlier (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM).
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
 }
 
-/// See [`thread_alive`].
-pub fn thread_exists(_id: u32) -> bool {
-  true
+/// See [`robust_register`].
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
 }
+
+/// See [`robust_register`].
+pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`]: Windows has no `fork()`.
+pub fn at_fork_child(_f: extern "C" fn()) {}
 
 /// Replacing a view in place needs placeholders (`MapViewOfFile3`, `UnmapViewOfFile2` with
 /// `MEM_PRESERVE_PLACEHOLDER`), which mapshare does not use yet: a retired view stays mapped until
