@@ -11,6 +11,7 @@ import { callRows } from './calls.ts'
 import { channelRows } from './channel.ts'
 import { lockRows } from './lock.ts'
 import { wakeRows } from './wake.ts'
+import { scaleRows } from './scale.ts'
 import { median } from './median.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -215,6 +216,9 @@ rows.push(...locks)
 
 // --- 6. Messages between processes: Channel against process.send, a Unix socket, MessagePort ------
 rows.push(...messages)
+
+// --- 7. Scale: 100,000 pending waits -------------------------------------------------------------
+rows.push(...scaleRows(quick))
 
 console.log(
   `mapshare benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}-${os.arch()}`,

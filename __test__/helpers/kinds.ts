@@ -9,6 +9,26 @@ export type Region = MmapFile | SharedMemory | ShmSegment
 export const caged =
   !!process.env.MAPSHARE_NO_EXTERNAL_BUFFERS && process.env.MAPSHARE_NO_EXTERNAL_BUFFERS !== '0'
 
+/**
+ * Whether the cross-process Mutex works here. It needs the kernel's robust futex list, which qemu-user
+ * (the arm64 run) does not emulate: there it is ERR_FEATURE_UNAVAILABLE_ON_PLATFORM. On Linux
+ * anywhere else it must work: a refusal there fails every test that asks, rather than skipping it.
+ */
+export const lockAvailable: boolean = (() => {
+  if (process.platform !== 'linux') return false
+  const r = MmapFile.anonymous(4096, { shared: true })
+  try {
+    r.mutex(0)
+    return true
+  } catch (e) {
+    const emulated = !!process.env.QEMU_LD_PREFIX
+    if ((e as { code?: string }).code === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' && emulated) return false
+    throw e
+  } finally {
+    r.close()
+  }
+})()
+
 let seq = 0
 export const kinds: Record<
   string,

@@ -8,9 +8,8 @@ use crate::error::{self, JsResult};
 use crate::runtime::pending;
 use crate::runtime::ring;
 use crate::runtime::teardown::{self, Step};
-use crate::waiters;
 use mapshare_core::sync::{self, AsyncWait, AtomicOp, Canceller, WaitResult};
-use mapshare_core::wait_hub::{self, Job};
+use mapshare_core::word_waits;
 use mapshare_core::Error as CoreError;
 use napi::bindgen_prelude::{BigInt, FromNapiValue, Object};
 use napi::{Env, Result, Unknown, ValueType};
@@ -184,13 +183,10 @@ pub fn wait_async<'env>(
         };
         if on_ring {
           ring::submit(word, expected, t, canceller, move |r| complete(r.map(settle)))
-        } else if !waiters::has_room() && wait_hub::supported() {
-          let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
-          let deadline = sync::deadline(t);
-          wait_hub::submit(Job::Wait { word, expected: expected as u32, deadline, done }, canceller)
         } else {
-          waiters::run(move || complete(word.wait(expected, t, &canceller).map(settle)))
-            .map_err(|e| CoreError::io(&e, "pthread_create"))
+          // Grouped by word with this process's other waits (see mapshare_core::word_waits).
+          let done = Box::new(move |r: mapshare_core::Result<AsyncWait>| complete(r.map(settle)));
+          word_waits::submit(word, expected as u32, sync::deadline(t), canceller, done)
         }
       },
       |s: &'static str| s.to_owned(),

@@ -16,6 +16,7 @@ pub mod sync;
 mod sys;
 pub mod sysv;
 pub mod wait_hub;
+pub mod word_waits;
 
 pub use error::{Error, Kind, Result};
 pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode, PreparedResize};

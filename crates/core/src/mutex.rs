@@ -91,6 +91,9 @@ impl Region {
       return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
     }
     let p = self.word(offset, 4, true)?;
+    // The thread's robust list first: where the kernel has none, the lock is refused before anything
+    // is mapped for it.
+    Owner::current()?;
     let slot = self.lock_slot(p as usize)?;
     // SAFETY: `p` is an aligned, writable 4-byte word inside this live mapping, used only for the
     // call that asked for it (`&self` keeps the mapping).

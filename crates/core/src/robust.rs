@@ -66,6 +66,12 @@ impl Owner {
     if let Err(e) = unsafe { sys::robust_register(head) } {
       // SAFETY: not registered: nothing else knows the pointer.
       drop(unsafe { Box::from_raw(head) });
+      if e.code() == "ENOSYS" {
+        return Err(Error::unsupported(
+          "the cross-process Mutex needs the kernel's robust futex list (set_robust_list), which this \
+           kernel or emulator lacks (qemu-user does)",
+        ));
+      }
       return Err(e);
     }
     let owner: &'static Owner =

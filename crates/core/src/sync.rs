@@ -148,19 +148,32 @@ impl Region {
     // SAFETY: `p` is an aligned 4-byte word inside this live mapping.
     unsafe { sys::futex_wait(p.cast(), expected, timeout) }
   }
-
-  /// Wakes up to `count` waiters on the word at `offset`, in any process; returns how many woke.
-  pub fn notify(&self, offset: u64, count: u32) -> Result<u32> {
-    let p = self.word(offset, 4, false)?;
-    // SAFETY: `p` is an aligned 4-byte word inside this live mapping.
-    unsafe { sys::futex_wake(p.cast(), count) }
-  }
 }
 
 /// A wait that another thread can cancel (`waitAsync` with an `AbortSignal`, or `close()`).
 #[derive(Debug, Default)]
 pub struct Canceller {
   pub(crate) word: std::sync::atomic::AtomicU32,
+  hook: Hook,
+}
+
+/// What a cancellation runs, given its reason.
+type OnCancel = Box<dyn FnOnce(u32) + Send>;
+
+/// What to run once when a [`Canceller`] is cancelled (a grouped wait settles itself).
+#[derive(Default)]
+struct Hook(std::sync::Mutex<Option<OnCancel>>);
+
+impl std::fmt::Debug for Hook {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str("Hook")
+  }
+}
+
+impl Hook {
+  fn take(&self) -> Option<OnCancel> {
+    self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+  }
 }
 
 impl Canceller {
@@ -174,6 +187,20 @@ impl Canceller {
     if self.word.compare_exchange(0, reason.max(1), SeqCst, SeqCst).is_ok() {
       // SAFETY: the word is this heap allocation's own aligned u32, alive as long as `self`.
       let _ = unsafe { sys::futex_wake_private(self.word.as_ptr()) };
+      if let Some(f) = self.hook.take() {
+        f(self.reason());
+      }
+    }
+  }
+
+  /// Runs `f(reason)` once when this is cancelled (at once if it already is).
+  pub fn on_cancel(&self, f: OnCancel) {
+    *self.hook.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(f);
+    // Cancelled meanwhile (`cancel` took no hook, or took this one): whoever takes it runs it.
+    if self.reason() != 0 {
+      if let Some(f) = self.hook.take() {
+        f(self.reason());
+      }
     }
   }
 }

@@ -2,20 +2,17 @@
 //! `futex_waitv` (Linux 5.16+): for every wait its shared word and its canceller's private word, plus
 //! the hub's own control word that new submissions bump. At most [`MAX_HUBS`] hubs exist, so the
 //! threads async waits use are bounded whatever the number of pending waits; beyond
-//! `MAX_HUBS * PER_HUB` pending waits a submission fails with `EAGAIN`.
+//! `MAX_HUBS * PER_HUB` pending entries a submission fails with `EAGAIN`.
 //!
-//! The kernel tells a hub one woken word per sleep. Every wait on that word then counts as woken (a
-//! `notify(off, 1)` with two waits on one word may end both: a spurious wake-up, which `'ok'` allows).
-//! Between two sleeps of a hub, a `notify` that does not change its word can be missed, and so can a
-//! second word woken in the same instant without a change; a word that changed is always seen (the
-//! wait ends `'ok'`). Protocols that change the word before notifying, as every futex protocol does,
-//! lose nothing.
+//! An entry is a `lockAsync` attempt, or the one kernel wait standing for all of this process's
+//! `waitAsync` calls on a word (`word_waits`): the waits themselves are counted and settled there.
+//! The kernel tells a hub one woken word per sleep; that word's entry counts as woken.
 
 use crate::error::{Error, Result};
 use crate::mutex::{self, LockHandle, Locked};
 use crate::robust::Owner;
-use crate::sync::{Canceller, WaitResult, Word};
-use crate::sys::{self, errno, AsyncWait, Waitv, WaitvEntry};
+use crate::sync::Canceller;
+use crate::sys::{self, errno, Waitv, WaitvEntry};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,13 +26,8 @@ const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 /// What a pending wait does.
 pub enum Job {
-  /// `waitAsync`: wait while the word holds `expected`.
-  Wait {
-    word: Word,
-    expected: u32,
-    deadline: Option<Instant>,
-    done: Box<dyn FnOnce(Result<AsyncWait>) + Send>,
-  },
+  /// The kernel wait standing for a word's grouped `waitAsync` calls (see `word_waits`).
+  Group(Arc<dyn Standing>),
   /// `lockAsync`: take the lock for `owner` (a JS thread).
   Lock {
     lock: LockHandle,
@@ -43,6 +35,17 @@ pub enum Job {
     deadline: Option<Instant>,
     done: Box<dyn FnOnce(Result<Locked>) + Send>,
   },
+}
+
+/// What a hub entry standing for other waits asks of them (`word_waits::Group`).
+pub trait Standing: Send + Sync {
+  /// The word to sleep on.
+  fn addr(&self) -> usize;
+  /// Settles what is due (`woken`: the kernel woke the entry); `(value, until)` to sleep on next,
+  /// or `None` when done.
+  fn step(&self, now: Instant, woken: bool) -> Option<(u32, Option<Instant>)>;
+  /// The hub cannot wait (no `futex_waitv` after all): carry on some other way.
+  fn hub_failed(&self);
 }
 
 struct Pending {
@@ -78,6 +81,27 @@ pub fn supported() -> bool {
 
 /// Hands a wait to a hub. `canceller` ends it early (`close()`, an `AbortSignal`).
 pub fn submit(job: Job, canceller: Arc<Canceller>) -> Result<()> {
+  enqueue(job, canceller).map(drop)
+}
+
+/// Hands a word's group to a hub; returns how to make the hub look at it again (an earlier deadline).
+/// `control` ends the entry once cancelled.
+pub(crate) fn submit_group(
+  group: Arc<dyn Standing>,
+  control: Arc<Canceller>,
+) -> Result<Box<dyn Fn() + Send>> {
+  let hub = enqueue(Job::Group(group), control)?;
+  Ok(Box::new(move || poke(&hub)))
+}
+
+/// Wakes a hub so that it looks at all its waits again.
+fn poke(hub: &Hub) {
+  hub.control.fetch_add(1, SeqCst);
+  // SAFETY: the control word is an aligned u32 of the hub, alive while `hub` is.
+  let _ = unsafe { sys::futex_wake_private(hub.control.as_ptr()) };
+}
+
+fn enqueue(job: Job, canceller: Arc<Canceller>) -> Result<Arc<Hub>> {
   let pending = Pending { job, canceller, began: false, woken: false, seen: 0, mark: 0 };
   let mut hubs = HUBS.lock().unwrap_or_else(|p| p.into_inner());
   let hub = match hubs.iter().find(|h| h.load.load(SeqCst) < PER_HUB) {
@@ -106,16 +130,8 @@ pub fn submit(job: Job, canceller: Arc<Canceller>) -> Result<()> {
   };
   hub.load.fetch_add(1, SeqCst);
   hub.queue.lock().unwrap_or_else(|p| p.into_inner()).push(pending);
-  hub.control.fetch_add(1, SeqCst);
-  // SAFETY: the control word is an aligned u32 of the hub, alive while `hub` is.
-  let _ = unsafe { sys::futex_wake_private(hub.control.as_ptr()) };
-  Ok(())
-}
-
-/// Reads a wait's word without faulting on a page lost to truncation.
-fn read_word(addr: usize) -> Result<u32> {
-  // SAFETY: `addr` is an aligned word held by the wait's `Word`.
-  unsafe { sys::load_word_checked(addr) }
+  poke(&hub);
+  Ok(hub)
 }
 
 enum Step {
@@ -129,29 +145,12 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
   let reason = q.canceller.reason();
   let outcome: Option<Box<dyn FnOnce()>>;
   match &mut q.job {
-    Job::Wait { word, expected, deadline, .. } => {
-      let (addr, expected, deadline) = (word.addr, *expected, *deadline);
-      let finish = if reason != 0 {
-        Some(Ok(AsyncWait::Cancelled(reason)))
-      } else if q.woken {
-        Some(Ok(AsyncWait::Done(WaitResult::Ok)))
-      } else {
-        match read_word(addr) {
-          Err(e) => Some(Err(e)),
-          Ok(v) if v != expected => {
-            Some(Ok(AsyncWait::Done(if q.began { WaitResult::Ok } else { WaitResult::NotEqual })))
-          }
-          Ok(_) if deadline.is_some_and(|d| now >= d) => Some(Ok(AsyncWait::Done(WaitResult::TimedOut))),
-          Ok(_) => None,
-        }
-      };
-      match finish {
-        None => return Step::Armed { addr, expected, until: deadline },
-        Some(r) => {
-          let Some(Pending { job: Job::Wait { done, .. }, .. }) = p.take() else { unreachable!() };
-          outcome = Some(Box::new(move || done(r)));
-        }
+    Job::Group(group) => {
+      let next = if reason != 0 { None } else { group.step(now, std::mem::take(&mut q.woken)) };
+      if let Some((expected, until)) = next {
+        return Step::Armed { addr: group.addr(), expected, until };
       }
+      outcome = None;
     }
     Job::Lock { lock, owner, deadline, .. } => {
       let (addr, owner, deadline) = (lock.addr(), *owner, *deadline);
@@ -267,7 +266,7 @@ fn run(hub: Arc<Hub>) {
         let addr = entries[idx].addr;
         for (i, q) in active.iter_mut().enumerate() {
           if let Some(q) = q {
-            if matches!(q.job, Job::Wait { .. }) && entries[1 + 2 * i].addr == addr {
+            if matches!(q.job, Job::Group(_)) && entries[1 + 2 * i].addr == addr {
               q.woken = true;
             }
           }
@@ -287,8 +286,9 @@ fn run(hub: Arc<Hub>) {
         for p in active.drain(..).flatten() {
           hub.load.fetch_sub(1, SeqCst);
           match p.job {
-            Job::Wait { done, .. } => done(Err(err.clone())),
             Job::Lock { done, .. } => done(Err(err.clone())),
+            // Its waits keep their kernel wait on a thread of their own from now on.
+            Job::Group(group) => group.hub_failed(),
           }
         }
       }
