@@ -37,6 +37,16 @@ for (const [kind, make] of Object.entries(kinds)) {
   })
 }
 
+/** Looks at `cond` every few ms until it holds (true) or 20 s passed (false): a wait for a state the
+ * other side sets, not a fixed sleep. */
+async function until(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 4000; i++) {
+    if (cond()) return true
+    await new Promise((w) => setTimeout(w, 5))
+  }
+  return cond()
+}
+
 test('one producer process, one consumer process: 20,000 messages through the async iterator', async (t) => {
   const name = `/mapshare-ch-${process.pid}`
   const shm = SharedMemory.create(name, 256 + 16384)
@@ -353,15 +363,13 @@ test('sleepers: a resize wakes them (the channel goes on), a dead producer canno
   // A receive and a send asleep across a resize: both go on, and their flags end up cleared in the
   // file (not in the old mapping's inert pages).
   const receiving = rx.receiveAsync()
-  await new Promise((w) => setTimeout(w, 20))
-  t.is(r.load(72), 1) // the consumer sleeps
+  t.true(await until(() => r.load(72) === 1)) // the consumer sleeps
   r.resize(256 + 8192)
   t.true(tx.trySend('after resize'))
   t.is(String(await receiving), 'after resize')
   while (tx.trySend(Buffer.alloc(1000)));
   const sending = tx.sendAsync(Buffer.alloc(1000))
-  await new Promise((w) => setTimeout(w, 20))
-  t.is(r.load(136), 1) // a producer sleeps
+  t.true(await until(() => r.load(136) === 1)) // a producer sleeps
   r.resize(256 + 4096 + 4096)
   while (rx.tryReceive() !== null);
   t.true(await sending)
@@ -371,7 +379,7 @@ test('sleepers: a resize wakes them (the channel goes on), a dead producer canno
   // A producer that took the 'consumer sleeping' flag and died before waking it: the consumer looks
   // again on its own (a receive without a timeout never returned).
   const stranded = rx.receiveAsync()
-  await new Promise((w) => setTimeout(w, 20))
+  t.true(await until(() => r.load(72) === 1))
   r.store(72, 0) // what the dead producer's swap did
   t.true(tx.trySend('found anyway')) // a live producer sees no sleeper: no wake-up
   const got = await Promise.race([

@@ -32,6 +32,25 @@ const kinds = {
 }
 `
 
+// Fills libuv's pool with jobs that hold its threads until release(): each opens a FIFO for reading,
+// which blocks until a writer opens it. Work queued after them waits, whatever the pool's size and
+// however fast the machine (a handshake, not a race against jobs that merely take long).
+const HOLD_POOL = `
+import { execFileSync } from 'node:child_process'
+const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4
+const fifos = Array.from({ length: poolSize }, (_, i) => { const p = path.join(dir, 'fifo' + i); execFileSync('mkfifo', [p]); return p })
+const held = fifos.map((p) => new Promise((res) => fs.open(p, 'r', (e, fd) => { if (!e) fs.closeSync(fd); res() })))
+const release = async () => {
+  for (const p of fifos) {
+    for (;;) {
+      try { fs.closeSync(fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); break }
+      catch (e) { if (e.code !== 'ENXIO') throw e; await new Promise((r) => setTimeout(r, 1)) } // its reader is not in open() yet
+    }
+  }
+  await Promise.all(held)
+}
+`
+
 external('native work on the pool that holds buffer survives close() on every kind of region', async (t) => {
   const r = await snippet(
     `${KINDS}
@@ -87,12 +106,9 @@ external(
   'a read queued on the pool when close() runs lands in nothing anyone sees, not in the next region',
   async (t) => {
     const r = await snippet(
-      `${KINDS}
-import crypto from 'node:crypto'
+      `${KINDS}${HOLD_POOL}
 const size = 1 << 20
-// Four long jobs fill libuv's pool (4 threads), so the read below waits in its queue.
-const busy = []
-for (let i = 0; i < 4; i++) busy.push(new Promise((res) => crypto.pbkdf2('x', 'y', 100000, 32, 'sha256', res)))
+// The pool is held, so the read below waits in its queue until release().
 const f1 = path.join(dir, 'one'); fs.writeFileSync(f1, Buffer.alloc(size, 0x11))
 const r1 = MmapFile.open(f1, { mode: 'r+' })
 const src = path.join(dir, 'src'); fs.writeFileSync(src, Buffer.alloc(size, 0xee))
@@ -105,7 +121,7 @@ for (let i = 0; i < 8; i++) {
   others.push(MmapFile.open(f, { mode: 'r+' }))
   others.push(MmapFile.anonymous(size, { shared: true }))
 }
-await Promise.all(busy)
+await release()
 const n = await read
 const clean = others.every((o) => { const want = o.path ? 0x22 : 0; return o.buffer.every((b) => b === want) })
 const fileKept = fs.readFileSync(f1).every((b) => b === 0x11)
@@ -160,10 +176,8 @@ console.log(out.join('\\n'))
 external('close() releases the backing at once even while native work holds the memory', async (t) => {
   const dir = tmpDir(t)
   const r = await snippet(
-    `${KINDS}
+    `${KINDS}${HOLD_POOL}
 import crypto from 'node:crypto'
-const busy = []
-for (let i = 0; i < 4; i++) busy.push(new Promise((res) => crypto.pbkdf2('x', 'y', 100000, 32, 'sha256', res)))
 const size = 1 << 20
 const maps = (needle) => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes(needle)).length
 // A file: no mapping of it is left, and another process may shrink it with no harm.
@@ -188,7 +202,7 @@ const p3 = new Promise((res) => crypto.randomFill(mem.buffer, () => res('ok')))
 mem.close()
 let fdState = 'open'
 try { fs.fstatSync(fd) } catch (e) { fdState = e.code }
-await Promise.all(busy)
+await release()
 console.log(fileMaps, attached, fdState, await p1, await p2, await p3)
 `,
     { args: [dir], timeout: 60_000 },

@@ -35,9 +35,11 @@ function npm(cwd: string, bin: string, args: string[]) {
 
 function pack(dir: string, dest: string): string {
   // --loglevel=warn: the tarball's listing (npm notice) would fill the test output.
+  // --ignore-scripts: `prepack` rebuilds dist/, which the other test files running meanwhile load;
+  // the test command built it from these sources just before.
   const out = execFileSync(
     process.execPath,
-    [npmCli, 'pack', '--loglevel=warn', '--pack-destination', dest],
+    [npmCli, 'pack', '--loglevel=warn', '--ignore-scripts', '--pack-destination', dest],
     {
       cwd: dir,
       encoding: 'utf8',

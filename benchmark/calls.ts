@@ -84,14 +84,14 @@ export function callRows(dataDir: string, quick: boolean) {
       },
     ],
     [
-      'mutex().lock() + unlock() (fast path)',
+      'mutex().lock() + unlock() (JS layer: native calls by handle)',
       () => {
         lock.lock()
         lock.unlock()
       },
     ],
     [
-      'mutex().lock() + unlock() (native call, no fast path)',
+      'mutex().lock() + unlock() (native method calls)',
       () => {
         nativeLock.lock()
         nativeLock.unlock()

@@ -26,9 +26,10 @@ export interface RegionState {
   readonly fastPath: () => FastBuffer | null
 }
 
-/** A Mutex's fast-path state: its region's state, the word's index, and the region itself. */
+/** A Mutex's fast-path state: its region's state and handle, the word's index, and the region itself. */
 export interface MutexState {
   readonly region: RegionState
+  readonly handle: number
   readonly index: number
   readonly of: { load(byteOffset: number): number }
 }

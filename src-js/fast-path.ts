@@ -26,6 +26,8 @@ import {
   atomic32,
   atomic64,
   notifyByHandle,
+  tryLockByHandle,
+  unlockByHandle,
   readByHandle,
   readIntoByHandle,
   WAIT_RESULTS,
@@ -68,6 +70,15 @@ const mutexStateOf = mutexState
 
 /** Native calls on a region before the fast path is set up: a region used a few times never pays for it. */
 const WARM_UP = 8
+/** The owner's thread id in a lock word. */
+const TID_MASK = 0x3fffffff
+/** Looks at a held lock's word in JS before the native lock sleeps. */
+const SPIN = 64
+/** `Atomics.pause` (a CPU spin-wait hint) where the runtime has it. */
+const pause: () => void =
+  typeof (Atomics as { pause?: () => void }).pause === 'function'
+    ? (Atomics as unknown as { pause: () => void }).pause
+    : () => {}
 const MIN_I64 = -(2n ** 63n)
 const MAX_I64 = 2n ** 63n - 1n
 
@@ -621,7 +632,7 @@ export function installRegion(
       stampMutex(
         m,
         typeof byteOffset === 'number'
-          ? { region: s, index: byteOffset / 4, of: this as MutexState['of'] }
+          ? { region: s, handle: handle(this, s), index: byteOffset / 4, of: this as MutexState['of'] }
           : null,
       )
       return m
@@ -632,9 +643,10 @@ export function installRegion(
 }
 
 /**
- * The Mutex's JS layer. Every lock, tryLock and unlock is a native call: a held lock is an entry in
- * the owner thread's robust futex list, which only the addon keeps (see crates/core/src/robust.rs),
- * so that the kernel releases it, in any PID namespace, when the owner dies.
+ * The Mutex's JS layer. A held lock is an entry in the owner thread's robust futex list, which only
+ * the addon keeps (see crates/core/src/robust.rs), so every attempt and unlock is a native call: by
+ * region handle (a plain function, cheaper than a method call), with a short spin in JS on a lock
+ * held by another thread before the native lock sleeps.
  */
 export function installMutex(Mutex: { readonly prototype: object }): Set<Method> {
   const proto = Mutex.prototype as Record<string, Method>
@@ -644,12 +656,64 @@ export function installMutex(Mutex: { readonly prototype: object }): Set<Method>
     if (fn === undefined) throw new Error(`mapshare's addon lacks Mutex.prototype.${name}`)
     return fn
   }
+  const nativeLock = nativeOf('lock')
   const nativeLockAsync = nativeOf('lockAsync')
+  const nativeTryLock = nativeOf('tryLock')
+  const nativeUnlock = nativeOf('unlock')
+  const linux = process.platform === 'linux'
   const define = (name: string, fn: Method, original: Method): void => {
     installed.add(fn)
     defineProperty(fn, 'length', { value: original.length })
     defineProperty(proto, name, { value: fn, writable: true, enumerable: false, configurable: true })
   }
+  const TAKEN = { ownerDied: false } as const
+  const result = (got: number) => (got === 1 ? { ...TAKEN } : { ownerDied: true })
+  define(
+    'lock',
+    function lock(this: unknown, timeout?: unknown) {
+      const m = mutexStateOf(this)
+      if (m === undefined) throw invalidThis('Mutex')
+      if (m !== null && linux && !m.region.closed) {
+        if (timeout === undefined || (typeof timeout === 'number' && timeout >= 0)) {
+          const offset = m.index * 4
+          let got = tryLockByHandle(m.handle, offset)
+          // Held: watch the word a little (a critical section between processes is often shorter
+          // than putting a thread to sleep and waking it), reading it, not taking its cache line.
+          const a = m.region.i32
+          for (let k = 0; got === 0 && a !== null && k < SPIN; k++) {
+            pause()
+            if ((aLoad(a, m.index) & TID_MASK) === 0) got = tryLockByHandle(m.handle, offset)
+          }
+          if (got !== 0) return result(got)
+        }
+      }
+      return apply(nativeLock, this, arguments)
+    },
+    nativeLock,
+  )
+  define(
+    'tryLock',
+    function tryLock(this: unknown) {
+      const m = mutexStateOf(this)
+      if (m === undefined) throw invalidThis('Mutex')
+      if (m !== null && linux && !m.region.closed) {
+        const got = tryLockByHandle(m.handle, m.index * 4)
+        return got === 0 ? null : result(got)
+      }
+      return apply(nativeTryLock, this, arguments)
+    },
+    nativeTryLock,
+  )
+  define(
+    'unlock',
+    function unlock(this: unknown) {
+      const m = mutexStateOf(this)
+      if (m === undefined) throw invalidThis('Mutex')
+      if (m !== null && linux && !m.region.closed) return unlockByHandle(m.handle, m.index * 4)
+      return apply(nativeUnlock, this, arguments)
+    },
+    nativeUnlock,
+  )
   // lockAsync: the addon is given a signal of mapshare's own (signals.ts), so that no user code can
   // leave the promise unsettled, or a lock taken for a promise nobody receives.
   define(

@@ -40,6 +40,9 @@ interface PrivateExports {
   /** What `_wait` returns, by index. */
   _waitResults(): string[]
   _waitAsync(handle: number, byteOffset: unknown, expected: unknown, options: unknown): Promise<WaitResult>
+  /** One lock attempt by region handle: 0 held by another thread, 1 taken, 2 taken from a dead owner. */
+  _tryLock(handle: number, byteOffset: number): number
+  _unlock(handle: number, byteOffset: number): void
   /** The calling thread's id as the lock word records it. */
   _threadId(): number
   /** Bun and Deno: waitAsync must not poll with their stand-ins for libuv's functions. */
@@ -120,6 +123,8 @@ export const readByHandle = binding._read
 export const notifyByHandle = binding._notify
 export const waitByHandle = binding._wait
 export const waitAsyncByHandle = binding._waitAsync
+export const tryLockByHandle = binding._tryLock
+export const unlockByHandle = binding._unlock
 
 // The classes as the addon made them; regions.ts finishes them (receiver checks, fast path, inspect).
 export type MmapFile = Generated.MmapFile

@@ -4,6 +4,7 @@
 //! cost about a third of a method call. The fast path checks the receiver itself, then calls them
 //! with the region's handle (see `region::handle_table`).
 
+use crate::error::JsResult;
 use crate::region::handle_table::lookup as cell;
 use crate::region::{atomics, copies};
 use crate::runtime::pending;
@@ -124,4 +125,25 @@ pub fn wait_async<'env>(
     Ok(c) => atomics::wait_async(&c, env, offset, expected, options),
     Err(e) => pending::rejected(env, e),
   }
+}
+
+/// Internal: one attempt at `mutex(byteOffset).lock()` (the Mutex's JS layer, which checked the
+/// offset when the Mutex was made): 0 held by another thread, 1 taken, 2 taken from a dead owner.
+#[napi(js_name = "_tryLock", skip_typescript, catch_unwind)]
+pub fn try_lock(env: &Env, handle: u32, offset: f64) -> Result<u32> {
+  use mapshare_core::mutex::Locked;
+  let owner = mapshare_core::robust::Owner::current().js(env)?;
+  let locked = cell(env, handle)?.with(env, |r| r.mutex_try_lock(offset as u64, owner))?;
+  Ok(match locked {
+    Locked::Yes { owner_died: false } => 1,
+    Locked::Yes { owner_died: true } => 2,
+    Locked::No | Locked::Cancelled(_) => 0,
+  })
+}
+
+/// Internal: `mutex(byteOffset).unlock()`, by handle (see `_tryLock`).
+#[napi(js_name = "_unlock", skip_typescript, catch_unwind)]
+pub fn unlock(env: &Env, handle: u32, offset: f64) -> Result<()> {
+  let owner = mapshare_core::robust::Owner::current().js(env)?;
+  cell(env, handle)?.with(env, |r| r.mutex_unlock(offset as u64, owner))
 }

@@ -78,6 +78,21 @@ impl Group {
     Some(w)
   }
 
+  /// Ends every wait of the group with `err` (its kernel wait cannot go on).
+  fn fail(self: &Arc<Self>, err: &crate::error::Error) {
+    let waiters = {
+      let mut registry = groups();
+      let mut st = self.state();
+      let all = std::mem::take(&mut st.waiters);
+      st.deadlines.clear();
+      self.retire_if_empty(&st, &mut registry);
+      all
+    };
+    for (_, w) in waiters {
+      (w.done)(Err(err.clone()));
+    }
+  }
+
   /// Called with the registry locked: drops the group from it once empty, and ends its proxy.
   fn retire_if_empty(self: &Arc<Self>, st: &State, registry: &mut Option<HashMap<usize, Arc<Group>>>) {
     if !st.waiters.is_empty() {
@@ -241,6 +256,10 @@ pub fn submit(
 
 /// Starts the kernel wait standing for `group`: a hub entry, or a thread where hubs cannot run.
 fn start_proxy(group: &Arc<Group>) -> Result<()> {
+  // Where the platform has no cross-process futex (Windows, macOS before 14.4) this says so, as the
+  // blocking wait does, instead of leaving the waits to their timeouts.
+  // SAFETY: the group's Word holds the mapping; waking no one touches nothing.
+  unsafe { sys::futex_wake(group.word.addr as *mut u32, 0) }?;
   if !THREAD_PROXIES.load(SeqCst) && crate::wait_hub::supported() {
     match crate::wait_hub::submit_group(Arc::new(HubEntry(group.clone())), group.control.clone()) {
       Ok(poke) => {
@@ -268,17 +287,7 @@ fn restart_on_thread(group: Arc<Group>) {
   let g = group.clone();
   if std::thread::Builder::new().name("mapshare-word".into()).spawn(move || thread_proxy(g)).is_err() {
     // No thread either: end the group's waits with the error rather than leave them pending.
-    let waiters = {
-      let mut registry = groups();
-      let mut st = group.state();
-      let all = std::mem::take(&mut st.waiters);
-      st.deadlines.clear();
-      group.retire_if_empty(&st, &mut registry);
-      all
-    };
-    for (_, w) in waiters {
-      (w.done)(Err(crate::error::Error::os(crate::sys::errno::EAGAIN, "pthread_create")));
-    }
+    group.fail(&crate::error::Error::os(crate::sys::errno::EAGAIN, "pthread_create"));
   }
 }
 
@@ -292,6 +301,10 @@ fn thread_proxy(group: Arc<Group>) {
     let slice = until.map_or(THREAD_SLICE, |u| u.saturating_duration_since(now).min(THREAD_SLICE));
     // SAFETY: the group's Word holds the mapping (live or inert) while the group lives.
     let r = unsafe { sys::futex_wait(group.word.addr as *mut u32, value as i32, Some(slice)) };
+    if let Err(e) = &r {
+      group.fail(e);
+      return;
+    }
     woken = matches!(r, Ok(WaitResult::Ok));
   }
 }
