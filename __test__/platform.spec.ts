@@ -174,8 +174,16 @@ test('advise, lock, residency', async (t) => {
       r.advise(advice) // shared pages keep their contents
       t.is(r.read(0, 1)[0], 1)
     } else if (linux && thp) r.advise(advice)
-    else if (linux) t.like(t.throws(() => r.advise(advice)), { code: 'EINVAL' })
-    else t.like(t.throws(() => r.advise(advice)), UNAVAILABLE)
+    else if (linux)
+      t.like(
+        t.throws(() => r.advise(advice)),
+        { code: 'EINVAL' },
+      )
+    else
+      t.like(
+        t.throws(() => r.advise(advice)),
+        UNAVAILABLE,
+      )
   }
   t.like(
     t.throws(() => r.advise('sometimes' as never)),
