@@ -4,6 +4,7 @@ import test from 'ava'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { inspect } from 'node:util'
 import { Channel, MmapFile, SharedMemory } from '../src-js/index.ts'
 import { caged, kinds } from './helpers/kinds.ts'
 import { errorCode as code } from './helpers/errors.ts'
@@ -612,4 +613,53 @@ test('C producers take the producers lock from the header: with Node producers, 
   t.true(ch.trySend('after'))
   t.is(String(ch.tryReceive()), 'after')
   region.close()
+})
+
+test('close(), using and await using: pending receives and sends end, an iteration ends, later calls throw; the memory goes on', async (t) => {
+  const r = MmapFile.anonymous(256 + 1024, { shared: true })
+  const tx = Channel.create(r)
+  const rx = Channel.open(r)
+  const pending = rx.receiveAsync()
+  const rx2 = Channel.open(r)
+  const looping = (async () => {
+    const got: string[] = []
+    for await (const m of rx2) got.push(String(m))
+    return got
+  })()
+  await new Promise((w) => setTimeout(w, 20))
+  rx.close()
+  rx.close() // idempotent
+  t.is(await pending, null, 'a pending receive resolves null')
+  t.throws(() => rx.tryReceive(), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.regex(inspect(rx), /ERR_MAPSHARE_CLOSED/)
+  rx2[Symbol.dispose]()
+  t.deepEqual(await looping, [], 'the iteration ends')
+  // A full channel: a pending send resolves false when its Channel closes.
+  while (tx.trySend(Buffer.alloc(100)));
+  const sending = tx.sendAsync(Buffer.alloc(100))
+  await new Promise((w) => setTimeout(w, 20))
+  await tx[Symbol.asyncDispose]()
+  t.false(await sending)
+  // The channel in memory goes on, through other objects.
+  const tx2 = Channel.open(r)
+  const rx3 = Channel.open(r)
+  let n = 0
+  while (rx3.tryReceive() !== null) n++
+  t.is(n, 9)
+  t.true(tx2.trySend('still here'))
+  // A reservation given back by `using` unless committed.
+  {
+    using res = tx2.tryReserve(4)!
+    res.buffer.write('nope')
+  }
+  {
+    using res = tx2.tryReserve(4)!
+    res.buffer.write('kept')
+    res.commit()
+  }
+  t.deepEqual(
+    [String(rx3.tryReceive()), String(rx3.tryReceive()), rx3.tryReceive()],
+    ['still here', 'kept', null],
+  )
+  r.close()
 })

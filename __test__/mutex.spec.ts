@@ -30,7 +30,7 @@ test('lock, tryLock, unlock; errors for the wrong owner, relocking and timeouts'
     t.throws(() => other.unlock()),
     { code: 'ERR_MAPSHARE_NOT_OWNER' },
   )
-  t.throws(() => region.mutex(2), { code: 'ERR_MAPSHARE_UNALIGNED' })
+  t.throws(() => region.mutex(2), { code: 'ERR_MAPSHARE_UNALIGNED', instanceOf: RangeError })
   m.unlock()
   region.close()
   t.throws(() => m.lock(), { code: 'ERR_MAPSHARE_CLOSED' })
@@ -90,4 +90,42 @@ test('lockAsync: resolves when the holder unlocks, null on timeout, AbortError o
   const orphan = m.lockAsync()
   region.close()
   await t.throwsAsync(orphan, { code: 'ERR_MAPSHARE_CLOSED' })
+})
+
+test('using: a held lock is released at the end of the scope, once, and only the latest hold', async (t) => {
+  const region = MmapFile.anonymous(64, { shared: true })
+  const m = region.mutex(8)
+  {
+    using held = m.lock()
+    t.deepEqual(held, { ownerDied: false }) // the dispose method is not enumerable
+    t.not(region.load(8), 0)
+  }
+  t.is(region.load(8), 0, 'released by the using declaration')
+  // Unlocked by hand first: disposing does nothing (no ERR_MAPSHARE_NOT_OWNER).
+  const first = m.lock()
+  m.unlock()
+  first[Symbol.dispose]()
+  // Taken again since: the earlier result no longer owns it.
+  const second = m.lock()
+  first[Symbol.dispose]()
+  t.not(region.load(8), 0, 'the later hold is kept')
+  second[Symbol.dispose]()
+  t.is(region.load(8), 0)
+  second[Symbol.dispose]() // twice: nothing
+  // tryLock and lockAsync results too.
+  {
+    using a = m.tryLock()
+    t.truthy(a)
+    t.not(region.load(8), 0)
+  }
+  t.is(region.load(8), 0)
+  {
+    await using b = await m.lockAsync()
+    t.truthy(b)
+  }
+  t.is(region.load(8), 0)
+  // An error other than "not the owner" is not hidden: the region was closed meanwhile.
+  const held = m.lock()
+  region.close()
+  t.throws(() => held[Symbol.dispose](), { code: 'ERR_MAPSHARE_CLOSED' })
 })

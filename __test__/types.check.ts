@@ -32,6 +32,20 @@ export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): un
   return [lock, regions, code, wrong, n, blob, digest]
 }
 
+export function locking(lock: Mutex): unknown[] {
+  // Without a timeout, lock() returns once held: never null. With one, or tryLock(), it may be.
+  const { ownerDied } = lock.lock()
+  // @ts-expect-error a timeout may pass: null then
+  const timed: { ownerDied: boolean } = lock.lock(10)
+  {
+    using held = lock.lock() // released at the end of this block
+    void held.ownerDied
+  }
+  const maybe = lock.tryLock()
+  if (maybe) maybe[Symbol.dispose]()
+  return [ownerDied, timed]
+}
+
 export function notConstructible(): unknown[] {
   return [
     // @ts-expect-error the classes are made by their factories only (new throws ERR_ILLEGAL_CONSTRUCTOR)

@@ -83,11 +83,11 @@ if (caged) {
       )
     t.like(
       thrown(() => r.view(Float64Array, 4)),
-      { code: 'ERR_MAPSHARE_UNALIGNED' },
+      { code: 'ERR_MAPSHARE_UNALIGNED', name: 'RangeError' },
     )
     t.like(
       thrown(() => r.view(Int32Array, 2, 1)),
-      { code: 'ERR_MAPSHARE_UNALIGNED' },
+      { code: 'ERR_MAPSHARE_UNALIGNED', name: 'RangeError' },
     )
     t.like(
       thrown(() => r.view(Float64Array, pageSize + 8)),

@@ -139,6 +139,8 @@ export interface Reservation {
   commit(length?: number): void
   /** Gives the room back: no message. */
   abort(): void
+  /** `using`: gives the room back unless committed or aborted before. */
+  [Symbol.dispose](): void
 }
 
 /** What `Channel.stats()` reports; counts run mod 2^32. */
@@ -184,6 +186,8 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
   #max: number
   #many: boolean
   #mutex: Mutex | null = null
+  /** Set by close(). */
+  #closed = false
   #u8: Uint8Array | null = null // a view of the channel's bytes, or null: copies through the region
   #w: Int32Array | null = null // the same bytes as 32-bit words (with #u8)
   // Each side's last look at the other's position, kept while its own position is where it left
@@ -289,6 +293,13 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
    * was resized. Old views read zeros after either (the magic is gone), so where they do (not on
    * Windows) a view that still shows the magic needs no question to the region. */
   #live(): void {
+    if (this.#closed)
+      throw coded(Error, 'ERR_MAPSHARE_CLOSED', 'this Channel was closed (its region may still be open)')
+    this.#liveMemory()
+  }
+
+  /** #live() without the Channel's own close: a sleeper's cleanup still runs after close(). */
+  #liveMemory(): void {
     const w = this.#w
     if (w !== null && w[0] === MAGIC && !STALE_VIEWS_KEEP_MEMORY) return
     if (this.#r.load(this.#base + O.magic) !== MAGIC) throw corrupt('no channel magic at this offset')
@@ -483,6 +494,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
       } finally {
         this.#leaveSpaceWait()
       }
+      if (this.#closed) return false // closed while it slept
     }
   }
 
@@ -574,6 +586,11 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
         end()
         mutex?.unlock()
       },
+      [Symbol.dispose]: () => {
+        if (!open) return
+        end()
+        mutex?.unlock()
+      },
     }
   }
 
@@ -583,6 +600,33 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
     this.#st(O.ended, 1)
     this.#add(O.dataSeq, 1)
     this.#r.notify(this.#base + O.dataSeq)
+  }
+
+  /**
+   * Closes this Channel object (not the channel in memory, nor its region; other objects and
+   * processes go on): pending `receiveAsync`/`peekAsync`/`receiveIntoAsync` resolve null and pending
+   * `sendAsync` false, an iteration ends, and every later call is `ERR_MAPSHARE_CLOSED`. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    // Wake this object's sleepers (a wake-up that changes nothing for the others, which look again).
+    try {
+      this.#r.notify(this.#base + O.dataSeq)
+      this.#r.notify(this.#base + O.spaceSeq)
+    } catch {
+      // the region is closed already: its waits were cancelled with it
+    }
+  }
+
+  /** `using`: `close()`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** `await using`: `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
   }
 
   // --- consuming ---
@@ -782,8 +826,9 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
       // before announcing a sleep, which makes every producer notify.
       if (MULTI_CPU && timeout !== 0 && !(signal !== undefined && isAborted(signal))) {
         const stop = performance.now() + Math.min(this.#watch, until - Date.now())
-        while (!this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0)
+        while (!this.#closed && !this.#ready() && performance.now() < stop && this.#ld(O.ended) === 0)
           await new Promise(setImmediate)
+        if (this.#closed) return null
         if (this.#ready()) continue
       }
       const round = this.#dataRound(until)
@@ -796,6 +841,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
       } finally {
         this.#leaveDataWait()
       }
+      if (this.#closed) return null // closed while it slept
     }
   }
 
@@ -863,7 +909,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
    * inert pages); nothing to tidy once the region is closed. */
   #tidy(fn: () => void): void {
     try {
-      this.#live()
+      this.#liveMemory()
       fn()
     } catch {
       // closed (or corrupt): the next call says so

@@ -666,8 +666,35 @@ export function installMutex(Mutex: { readonly prototype: object }): Set<Method>
     defineProperty(fn, 'length', { value: original.length })
     defineProperty(proto, name, { value: fn, writable: true, enumerable: false, configurable: true })
   }
-  const TAKEN = { ownerDied: false } as const
-  const result = (got: number) => (got === 1 ? { ...TAKEN } : { ownerDied: true })
+  // A taken lock's result: `{ ownerDied }`, and `[Symbol.dispose]()` (not enumerable), so that
+  // `using held = mutex.lock()` releases it at the end of the scope. Disposing does nothing once the
+  // lock was released (by an unlock() before), or taken again through the same Mutex since (that
+  // later result owns it now).
+  const latest = new WeakMap<object, number>()
+  let taken = 0
+  const held = (mutex: unknown, ownerDied: boolean): object => {
+    const r = { ownerDied }
+    const mine = ++taken
+    latest.set(mutex as object, mine)
+    defineProperty(r, Symbol.dispose, {
+      value: function dispose() {
+        if (latest.get(mutex as object) !== mine) return
+        latest.delete(mutex as object)
+        try {
+          apply(unlock, mutex, [])
+        } catch (e) {
+          if ((e as { code?: unknown } | null)?.code !== 'ERR_MAPSHARE_NOT_OWNER') throw e
+        }
+      },
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    })
+    return r
+  }
+  const heldOrNull = (mutex: unknown, r: unknown): unknown =>
+    r !== null && typeof r === 'object' ? held(mutex, (r as { ownerDied: boolean }).ownerDied === true) : r
+  const result = (mutex: unknown, got: number) => held(mutex, got === 2)
   define(
     'lock',
     function lock(this: unknown, timeout?: unknown) {
@@ -684,10 +711,10 @@ export function installMutex(Mutex: { readonly prototype: object }): Set<Method>
             pause()
             if ((aLoad(a, m.index) & TID_MASK) === 0) got = tryLockByHandle(m.handle, offset)
           }
-          if (got !== 0) return result(got)
+          if (got !== 0) return result(this, got)
         }
       }
-      return apply(nativeLock, this, arguments)
+      return heldOrNull(this, apply(nativeLock, this, arguments))
     },
     nativeLock,
   )
@@ -698,22 +725,19 @@ export function installMutex(Mutex: { readonly prototype: object }): Set<Method>
       if (m === undefined) throw invalidThis('Mutex')
       if (m !== null && linux && !m.region.closed) {
         const got = tryLockByHandle(m.handle, m.index * 4)
-        return got === 0 ? null : result(got)
+        return got === 0 ? null : result(this, got)
       }
-      return apply(nativeTryLock, this, arguments)
+      return heldOrNull(this, apply(nativeTryLock, this, arguments))
     },
     nativeTryLock,
   )
-  define(
-    'unlock',
-    function unlock(this: unknown) {
-      const m = mutexStateOf(this)
-      if (m === undefined) throw invalidThis('Mutex')
-      if (m !== null && linux && !m.region.closed) return unlockByHandle(m.handle, m.index * 4)
-      return apply(nativeUnlock, this, arguments)
-    },
-    nativeUnlock,
-  )
+  function unlock(this: unknown): unknown {
+    const m = mutexStateOf(this)
+    if (m === undefined) throw invalidThis('Mutex')
+    if (m !== null && linux && !m.region.closed) return unlockByHandle(m.handle, m.index * 4)
+    return apply(nativeUnlock, this, arguments)
+  }
+  define('unlock', unlock, nativeUnlock)
   // lockAsync: the addon is given a signal of mapshare's own (signals.ts), so that no user code can
   // leave the promise unsettled, or a lock taken for a promise nobody receives.
   define(
@@ -727,7 +751,9 @@ export function installMutex(Mutex: { readonly prototype: object }): Set<Method>
         return Promise.reject(e)
       }
       try {
-        return withOwnSignal(given, (o) => apply(nativeLockAsync, this, [o]) as Promise<unknown>)
+        return withOwnSignal(given, (o) => apply(nativeLockAsync, this, [o]) as Promise<unknown>).then((r) =>
+          heldOrNull(this, r),
+        )
       } catch (e) {
         return Promise.reject(e) // a promise API: every failure rejects
       }

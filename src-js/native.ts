@@ -3,6 +3,15 @@
 // (binding/generated.d.ts); the private functions the JS layers call are typed here, once, and the
 // private methods are taken off the classes' prototypes so that users cannot reach them.
 import type * as Generated from './binding/generated.js'
+
+// The lock's results as the JS layer hands them out (src-js/fast-path.ts): `using` releases the lock
+// at the end of the scope, and a lock() without a timeout never returns null.
+declare module './binding/generated.js' {
+  interface LockResult extends Disposable {}
+  interface Mutex {
+    lock(): LockResult
+  }
+}
 import { loadBinding } from './loader.ts'
 
 /** A class the addon made: its static factories and its instances' type, but no `new` (it throws ERR_ILLEGAL_CONSTRUCTOR). */

@@ -54,7 +54,7 @@ pub fn to_js(env: &Env, err: CoreError) -> Error {
     props.push(("path", Prop::Str(p.clone())));
   }
   let class = match err.kind {
-    Kind::OutOfRange => Class::Range,
+    Kind::OutOfRange | Kind::Unaligned => Class::Range,
     Kind::InvalidArgValue => Class::Type,
     _ => Class::Error,
   };
@@ -83,6 +83,11 @@ pub fn arg_value(env: &Env, name: &str, reason: &str, received: &str) -> Error {
 /// An error with a mapshare code (`ERR_MAPSHARE_*`) and a message.
 pub fn coded(env: &Env, code: &str, message: impl Into<String>) -> Error {
   build(env, Class::Error, code, message.into(), &[])
+}
+
+/// `RangeError [ERR_MAPSHARE_UNALIGNED]`: an offset that is not a multiple of what it needs.
+pub fn unaligned(env: &Env, message: impl Into<String>) -> Error {
+  build(env, Class::Range, "ERR_MAPSHARE_UNALIGNED", message.into(), &[])
 }
 
 /// Extension: `result.js(env)?` turns a core result into a napi result with a JS error.

@@ -89,9 +89,8 @@ pub fn view<'env>(
     })?;
   if let Some(base) = base {
     if !(base as u64 + offset).is_multiple_of(size as u64) {
-      return Err(error::coded(
+      return Err(error::unaligned(
         env,
-        "ERR_MAPSHARE_UNALIGNED",
         format!("byteOffset {offset} is not a multiple of {size}: a {name} needs its elements aligned"),
       ));
     }
