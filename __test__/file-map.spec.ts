@@ -1,8 +1,9 @@
 import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { MmapFile, pageSize, allocationGranularity, c, struct } from '../src-js/index.ts'
+import { MmapFile, ftok, pageSize, allocationGranularity, c, struct } from '../src-js/index.ts'
 import { fixture, run, start, waitForLine } from './helpers/spawn.ts'
 import { mappingCount, tmpDir, tmpFile } from './helpers/tmp.ts'
 import { runPeer } from './helpers/cc.ts'
@@ -638,4 +639,43 @@ test('resizeAsync: two in flight both settle; the last to settle sets the size',
   t.is(r.length, order[1])
   t.is(fs.statSync(file).size, order[1])
   r.close()
+})
+
+test('paths as fs takes them: a string, a Buffer or a file: URL; anything else in Node wording', async (t) => {
+  const dir = tmpDir(t)
+  const file = path.join(dir, 'with space é.bin')
+  fs.writeFileSync(file, Buffer.from('hello'))
+  const url = pathToFileURL(file) // percent-encodes the space and the é
+  t.regex(url.href, /%20/)
+  for (const p of [file, Buffer.from(file), url]) {
+    const r = MmapFile.open(p)
+    t.is(r.read().toString(), 'hello', String(p))
+    t.is(r.path, file, 'the path is reported as a string')
+    r.close()
+  }
+  const r = await MmapFile.openAsync(url, { mode: 'r+' })
+  r.write('J')
+  r.close()
+  t.is(fs.readFileSync(file, 'utf8'), 'Jello')
+  t.is(ftok(url, 1), ftok(file, 1))
+  t.is(ftok(Buffer.from(file), 1), ftok(file, 1))
+  const bad: [unknown, string, string][] = [
+    [new URL('https://example.com/x'), 'ERR_INVALID_URL_SCHEME', 'TypeError'],
+    [new URL('file://elsewhere/tmp/x'), 'ERR_INVALID_FILE_URL_HOST', 'TypeError'],
+    [new URL('file:///tmp/a%2Fb'), 'ERR_INVALID_FILE_URL_PATH', 'TypeError'],
+    [Buffer.from([0x2f, 0xff, 0xfe]), 'ERR_INVALID_ARG_VALUE', 'TypeError'],
+    [42, 'ERR_INVALID_ARG_TYPE', 'TypeError'],
+    [new Uint16Array(4), 'ERR_INVALID_ARG_TYPE', 'TypeError'],
+    [null, 'ERR_INVALID_ARG_TYPE', 'TypeError'],
+  ]
+  for (const [p, code, name] of bad) {
+    const err = t.throws(() => MmapFile.open(p as string)) as Error & { code?: string }
+    t.is(err.code, code, String(p))
+    t.is(err.name, name, String(p))
+  }
+  const wrong = t.throws(() => MmapFile.open(42 as unknown as string)) as Error
+  t.regex(
+    wrong.message,
+    /must be of type string or an instance of Buffer or URL\. Received type number \(42\)/,
+  )
 })

@@ -19,8 +19,11 @@ export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): un
   const code: MapshareErrorCode = 'ERR_MAPSHARE_CLOSED'
   // @ts-expect-error not a code mapshare defines
   const wrong: MapshareErrorCode = 'ERR_MAPSHARE_NOPE'
-  // @ts-expect-error paths are strings
+  // @ts-expect-error paths are strings, Buffers or URLs, as fs takes them
   MmapFile.open(1)
+  const byUrl: Promise<MmapFile> = MmapFile.openAsync(new URL('file:///tmp/x'))
+  void byUrl
+  void MmapFile.open(Buffer.from('/tmp/x'), { mode: 'r' })
   // @ts-expect-error mutex() returns a Mutex, which has no read()
   file.mutex(0).read()
   const n: number = file.readInto(Buffer.alloc(4)) // full-range counts are numbers

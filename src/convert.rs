@@ -126,11 +126,32 @@ pub fn opt_string(env: &Env, v: Option<Unknown>, name: &str) -> Result<Option<St
   Ok(Some(v.coerce_to_string()?.into_utf8()?.into_owned()?))
 }
 
-/// A file path: a non-empty string without NUL bytes, as `fs` requires.
+/// A file path as `fs` takes it: a string, a `Buffer` (its bytes, which must be UTF-8 here) or a
+/// `file:` URL; non-empty, without NUL bytes.
 pub fn path(env: &Env, v: Option<Unknown>, name: &str) -> Result<String> {
-  let s = match opt_string(env, v, name)? {
-    Some(s) => s,
-    None => return Err(error::arg_type(env, name, "of type string", "undefined")),
+  const EXPECTED: &str = "of type string or an instance of Buffer or URL";
+  let Some(v) = v.filter(|v| !matches!(v.get_type(), Ok(ValueType::Undefined))) else {
+    return Err(error::arg_type(env, name, EXPECTED, "undefined"));
+  };
+  let s = match v.get_type()? {
+    ValueType::String => v.coerce_to_string()?.into_utf8()?.into_owned()?,
+    ValueType::Object => {
+      if let Some(bytes) = external::uint8_bytes(env, &v)? {
+        String::from_utf8(bytes).map_err(|_| {
+          error::arg_value(
+            env,
+            name,
+            "must be UTF-8 bytes (mapshare passes paths to the OS as UTF-8)",
+            &describe(&v),
+          )
+        })?
+      } else if external::instance_of_global(env, &v, "URL")? {
+        file_url_path(env, &v)?
+      } else {
+        return Err(error::arg_type(env, name, EXPECTED, &describe(&v)));
+      }
+    }
+    _ => return Err(error::arg_type(env, name, EXPECTED, &describe(&v))),
   };
   if s.contains('\0') {
     return Err(error::arg_value(
@@ -144,6 +165,65 @@ pub fn path(env: &Env, v: Option<Unknown>, name: &str) -> Result<String> {
     return Err(error::arg_value(env, name, "must be a non-empty path", "''"));
   }
   Ok(s)
+}
+
+/// The path of a `file:` URL, as Node's `url.fileURLToPath` gives it (with its error codes).
+fn file_url_path(env: &Env, url: &Unknown) -> Result<String> {
+  let obj = JsObject::from_unknown(*url)?;
+  let field = |key: &str| -> Result<String> { obj.get_named_property::<String>(key) };
+  if field("protocol")? != "file:" {
+    return Err(error::typed(env, "ERR_INVALID_URL_SCHEME", "The URL must be of scheme file"));
+  }
+  let host = field("hostname")?;
+  let pathname = field("pathname")?;
+  let lower = pathname.to_ascii_lowercase();
+  if lower.contains("%2f") || (cfg!(windows) && lower.contains("%5c")) {
+    return Err(error::typed(
+      env,
+      "ERR_INVALID_FILE_URL_PATH",
+      "File URL path must not include encoded / characters",
+    ));
+  }
+  if !cfg!(windows) && !host.is_empty() && host != "localhost" {
+    return Err(error::typed(
+      env,
+      "ERR_INVALID_FILE_URL_HOST",
+      format!("File URL host must be \"localhost\" or empty on {}", std::env::consts::OS),
+    ));
+  }
+  let decoded = percent_decode(&pathname).ok_or_else(|| {
+    error::typed(env, "ERR_INVALID_FILE_URL_PATH", "File URL path must be UTF-8 once percent-decoded")
+  })?;
+  if cfg!(windows) {
+    // "/C:/dir/file" -> "C:\dir\file"; a host is a UNC share: "\\host\share\file".
+    let p = decoded.replace('/', "\\");
+    if !host.is_empty() {
+      return Ok(format!("\\\\{host}{p}"));
+    }
+    return Ok(p.strip_prefix('\\').map(str::to_owned).unwrap_or(p));
+  }
+  Ok(decoded)
+}
+
+/// `%XX` sequences to bytes, read as UTF-8; `None` if they are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+  let b = s.as_bytes();
+  let mut out = Vec::with_capacity(b.len());
+  let mut i = 0;
+  while i < b.len() {
+    let hex = |c: u8| (c as char).to_digit(16);
+    match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+      (b'%', Some(h), Some(l)) => {
+        out.push((h * 16 + l) as u8);
+        i += 3;
+      }
+      (c, _, _) => {
+        out.push(c);
+        i += 1;
+      }
+    }
+  }
+  String::from_utf8(out).ok()
 }
 
 /// An options object; `undefined`/`null` mean none.

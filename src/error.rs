@@ -85,6 +85,11 @@ pub fn coded(env: &Env, code: &str, message: impl Into<String>) -> Error {
   build(env, Class::Error, code, message.into(), &[])
 }
 
+/// A `TypeError` with Node's `code` (the URL errors of `fileURLToPath`).
+pub fn typed(env: &Env, code: &str, message: impl Into<String>) -> Error {
+  build(env, Class::Type, code, message.into(), &[])
+}
+
 /// `RangeError [ERR_MAPSHARE_UNALIGNED]`: an offset that is not a multiple of what it needs.
 pub fn unaligned(env: &Env, message: impl Into<String>) -> Error {
   build(env, Class::Range, "ERR_MAPSHARE_UNALIGNED", message.into(), &[])

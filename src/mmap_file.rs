@@ -95,7 +95,7 @@ impl MmapFile {
   /// Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
   /// shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
   /// `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
-  #[napi(factory, ts_args_type = "path: string, options?: OpenOptions", catch_unwind)]
+  #[napi(factory, ts_args_type = "path: string | Buffer | URL, options?: OpenOptions", catch_unwind)]
   pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
     let (path, opts) = open_args(env, path, options)?;
     let fm = file_map::open(Path::new(&path), &opts).js(env)?;
@@ -109,7 +109,7 @@ impl MmapFile {
   /// `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
   /// filesystem never blocks the event loop. Bad arguments and OS errors reject.
   #[napi(
-    ts_args_type = "path: string, options?: OpenOptions",
+    ts_args_type = "path: string | Buffer | URL, options?: OpenOptions",
     ts_return_type = "Promise<MmapFile>",
     catch_unwind
   )]

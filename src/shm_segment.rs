@@ -218,7 +218,7 @@ impl ShmSegment {
 
 /// `ftok(path, projectId)`: the System V key C computes for the same file and id (from the file's
 /// inode and device and the id's low 8 bits), as an unsigned number. The file must exist.
-#[napi(ts_args_type = "path: string, projectId: number", catch_unwind)]
+#[napi(ts_args_type = "path: string | Buffer | URL, projectId: number", catch_unwind)]
 pub fn ftok(env: &Env, path: Option<Unknown>, project_id: Option<Unknown>) -> Result<u32> {
   let path = convert::path(env, path, "path")?;
   let id = match convert::opt_int(env, project_id, "projectId", 1, 255)? {

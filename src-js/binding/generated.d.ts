@@ -11,12 +11,12 @@ export declare class MmapFile {
    * shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
    * `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
    */
-  static open(path: string, options?: OpenOptions): MmapFile
+  static open(path: string | Buffer | URL, options?: OpenOptions): MmapFile
   /**
    * `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
    * filesystem never blocks the event loop. Bad arguments and OS errors reject.
    */
-  static openAsync(path: string, options?: OpenOptions): Promise<MmapFile>
+  static openAsync(path: string | Buffer | URL, options?: OpenOptions): Promise<MmapFile>
   /**
    * Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
    * you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
@@ -600,7 +600,7 @@ export interface FromFdOptions {
  * `ftok(path, projectId)`: the System V key C computes for the same file and id (from the file's
  * inode and device and the id's low 8 bits), as an unsigned number. The file must exist.
  */
-export declare function ftok(path: string, projectId: number): number
+export declare function ftok(path: string | Buffer | URL, projectId: number): number
 
 /** What a successful lock reports. */
 export interface LockResult {

@@ -281,3 +281,42 @@ pub fn take_exception(env: &Env) -> Option<napi::Error> {
   // SAFETY: `value` is the exception just taken, a live value of this env.
   Some(napi::Error::from(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }))
 }
+
+/// A copy of the bytes of a `Uint8Array` (a `Buffer`); `None` for any other value.
+pub fn uint8_bytes(env: &Env, value: &Unknown) -> napi::Result<Option<Vec<u8>>> {
+  let raw = value.raw();
+  let mut is_ta = false;
+  // SAFETY: valid env and value; the out-pointer is a valid bool.
+  status(unsafe { sys::napi_is_typedarray(env.raw(), raw, &mut is_ta) }, "napi_is_typedarray")?;
+  if !is_ta {
+    return Ok(None);
+  }
+  let (mut ty, mut length, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+  // SAFETY: `raw` is a typed array of this env; out-pointers are valid.
+  let code = unsafe {
+    sys::napi_get_typedarray_info(env.raw(), raw, &mut ty, &mut length, &mut data, &mut ab, &mut off)
+  };
+  status(code, "napi_get_typedarray_info")?;
+  if ty != sys::TypedarrayType::uint8_array {
+    return Ok(None);
+  }
+  if data.is_null() || length == 0 {
+    return Ok(Some(Vec::new()));
+  }
+  // SAFETY: a Uint8Array's `length` bytes at `data`, alive for this synchronous call (no JS runs).
+  Ok(Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }.to_vec()))
+}
+
+/// Whether `value instanceof globalThis[name]` (false where the global does not exist).
+pub fn instance_of_global(env: &Env, value: &Unknown, name: &str) -> napi::Result<bool> {
+  use napi::bindgen_prelude::JsObjectValue;
+  let ctor: Unknown = env.get_global()?.get_named_property(name)?;
+  if ctor.get_type()? != napi::ValueType::Function {
+    return Ok(false);
+  }
+  let mut result = false;
+  // SAFETY: valid env, an object value and a function; the out-pointer is a valid bool.
+  let code = unsafe { sys::napi_instanceof(env.raw(), value.raw(), ctor.raw(), &mut result) };
+  status(code, "napi_instanceof")?;
+  Ok(result)
+}
