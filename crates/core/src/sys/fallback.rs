@@ -102,3 +102,27 @@ macro_rules! plain_atomics {
 }
 plain_atomics!(atomic_load32, atomic_cas32, u32, std::sync::atomic::AtomicU32);
 plain_atomics!(atomic_load64, atomic_cas64, u64, std::sync::atomic::AtomicU64);
+
+/// No robust futex list here (`FEATURES.robust_lock` is false): lock calls fail before this.
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`].
+///
+/// # Safety
+/// Touches nothing.
+pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`].
+pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
+  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+}
+
+/// See [`robust_register`]: nothing to redo after a `fork()` here.
+pub fn at_fork_child(_f: extern "C" fn()) {}

@@ -7,8 +7,8 @@
 mod fallback;
 
 pub use fallback::{
-  atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked, futex_wait_cancellable,
-  futex_waitv_many, futex_wake_private, Ring,
+  alias_page, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked,
+  futex_wait_cancellable, futex_waitv_many, futex_wake_private, mapping_identity, robust_register, Ring,
 };
 
 use super::shm::{shm_open_fd, shm_unlink_name};
@@ -147,30 +147,6 @@ pub fn thread_id() -> u32 {
   unsafe { libc::pthread_threadid_np(0, &mut tid) };
   tid as u32
 }
-
-/// macOS has no robust futex list (`FEATURES.robust_lock` is false): lock calls fail before this.
-///
-/// # Safety
-/// Touches nothing.
-pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`].
-///
-/// # Safety
-/// Touches nothing.
-pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`].
-pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`]: nothing to do after `fork()` here.
-pub fn at_fork_child(_f: extern "C" fn()) {}
 
 /// macOS has no per-process mapping limit that runtimes hit in practice.
 pub fn map_limit() -> Option<usize> {

@@ -10,8 +10,8 @@ mod fallback;
 mod sysv;
 
 pub use fallback::{
-  atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked, futex_wait_cancellable,
-  futex_waitv_many, futex_wake_private, Ring,
+  alias_page, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked,
+  futex_wait_cancellable, futex_waitv_many, futex_wake_private, mapping_identity, robust_register, Ring,
 };
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
@@ -370,31 +370,6 @@ pub fn thread_id() -> u32 {
   // SAFETY: GetCurrentThreadId has no preconditions.
   unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
 }
-
-/// Cross-process locks need the kernel's robust futex list, which Windows lacks: lock attempts fail
-/// earlier (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM).
-///
-/// # Safety
-/// Touches nothing.
-pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`].
-///
-/// # Safety
-/// Touches nothing.
-pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`].
-pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
-}
-
-/// See [`robust_register`]: Windows has no `fork()`.
-pub fn at_fork_child(_f: extern "C" fn()) {}
 
 /// Replacing a view in place needs placeholders (`MapViewOfFile3`, `UnmapViewOfFile2` with
 /// `MEM_PRESERVE_PLACEHOLDER`), which mapshare does not use yet: a retired view stays mapped until
