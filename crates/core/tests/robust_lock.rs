@@ -161,3 +161,52 @@ fn a_private_mapping_refuses_a_lock() {
   assert_eq!(shared.mutex_try_lock(0, me).unwrap(), YES);
   shared.mutex_unlock(0, me).unwrap();
 }
+
+#[test]
+fn one_thread_holds_several_locks_and_releases_them_in_any_order() {
+  let file = tmp("several");
+  let r = std::sync::Arc::new(open(&file));
+  let theirs = r.clone();
+  std::thread::spawn(move || {
+    let me = Owner::current().unwrap();
+    // Words 8 and 16 share an entry window, 12 has the other one.
+    for off in [8, 16, 12] {
+      assert_eq!(theirs.mutex_try_lock(off, me).unwrap(), YES, "word {off}");
+    }
+    // Released oldest first (not the list's head): each entry leaves the kernel's list.
+    theirs.mutex_unlock(8, me).unwrap();
+    theirs.mutex_unlock(12, me).unwrap();
+    assert_eq!(theirs.mutex_try_lock(8, me).unwrap(), YES, "taken again");
+    theirs.mutex_unlock(8, me).unwrap();
+    // A holder elsewhere with this thread's number now holds word 8: when this thread ends, the
+    // kernel must leave it alone (the entry is gone from this thread's list).
+    theirs.atomic32(8, mapshare_core::sync::AtomicOp::Store, me.tid() as i32, 0).unwrap();
+    // Word 16 stays held: the kernel releases it at the thread's end.
+  })
+  .join()
+  .unwrap();
+  let me = Owner::current().unwrap();
+  assert_ne!(word(&r, 8), mapshare_core::robust::OWNER_DIED, "a released entry was left in the list");
+  assert_eq!(word(&r, 8) & mapshare_core::robust::OWNER_DIED, 0);
+  assert_eq!(word(&r, 12), 0);
+  assert_eq!(r.mutex_try_lock(16, me).unwrap(), DIED);
+  r.mutex_unlock(16, me).unwrap();
+}
+
+#[test]
+fn closing_the_region_unmaps_its_entry_windows() {
+  let file = tmp("windows");
+  let maps = || {
+    let name = file.to_str().unwrap().to_owned();
+    std::fs::read_to_string("/proc/self/maps").unwrap().lines().filter(|l| l.ends_with(&name)).count()
+  };
+  let r = open(&file);
+  let me = Owner::current().unwrap();
+  assert_eq!(r.mutex_try_lock(0, me).unwrap(), YES);
+  assert_eq!(r.mutex_try_lock(4, me).unwrap(), YES);
+  assert!(maps() >= 3, "the region and its two windows");
+  r.mutex_unlock(0, me).unwrap();
+  r.mutex_unlock(4, me).unwrap();
+  r.close();
+  assert_eq!(maps(), 0, "no window left mapped once nothing is held");
+}
