@@ -135,6 +135,35 @@ test('a producer killed mid-message leaves nothing half-written; the next produc
   }
 })
 
+test('a consumer killed before release() leaves the message to be read again, by the next consumer', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(256 + 4096))
+  const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }))
+  ch.trySend('first')
+  ch.trySend('second')
+  // The consumer reads 'first' in place, prints it, and dies before it releases it.
+  const r = await snippet(
+    `
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    console.log(String(ch.tryPeek()))
+    process.kill(process.pid, 'SIGKILL')
+  `,
+    { args: [file] },
+  )
+  t.is(r.signal, 'SIGKILL')
+  t.is(r.stdout.trim(), 'first', r.stderr)
+  t.is(ch.stats().pending, 2, 'the peeked message is still in the channel')
+  // The next consumer, in another process, gets it again, then the one after it.
+  const next = await snippet(
+    `
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    console.log(String(ch.tryReceive()) + ',' + String(ch.tryReceive()) + ',' + ch.tryReceive())
+  `,
+    { args: [file] },
+  )
+  t.is(next.stdout.trim(), 'first,second,null', next.stderr)
+  t.is(ch.stats().pending, 0)
+})
+
 /** Builds the C peer in `dir`, as strict C11 (the header must compile without feature macros). */
 function channelPeer(dir: string): string {
   const exe = path.join(dir, 'channel_peer')

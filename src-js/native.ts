@@ -56,6 +56,10 @@ interface PrivateExports {
   _threadId(): number
   /** Bun and Deno: waitAsync must not poll with their stand-ins for libuv's functions. */
   _uvRefused(): void
+  /** For the tests: a deliberate panic inside an operation on the region with this handle. */
+  _panicInRegion(handle: number): void
+  /** For the tests: a deliberate panic outside any region operation. */
+  _panicAtBoundary(): void
 }
 
 /** The private methods, as the regions' prototypes carry them until this module takes them off. */
@@ -125,6 +129,8 @@ const ATOMIC_OPS = binding._atomicOps()
 export const WAIT_RESULTS = binding._waitResults() as readonly WaitResult[]
 
 export const atomic32 = binding._atomic32
+/** For the tests only: deliberate panics (see src/self_test.rs). */
+export const selfTest = { panicInRegion: binding._panicInRegion, panicAtBoundary: binding._panicAtBoundary }
 export const atomic64 = binding._atomic64
 export const readIntoByHandle = binding._readInto
 export const writeByHandle = binding._write

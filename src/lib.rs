@@ -12,6 +12,7 @@ mod mutex;
 mod region;
 #[allow(unsafe_code)] // the one module with unsafe code: the Node runtime glue
 pub mod runtime;
+pub mod self_test;
 mod shared_memory;
 mod shm_segment;
 mod surface;

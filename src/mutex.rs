@@ -69,7 +69,7 @@ impl Mutex {
 
   /// Blocks until this thread holds the lock, or `timeout` ms pass (then returns null). Reports
   /// `{ ownerDied: true }` when it took the lock over from a dead owner. `EDEADLK` if this thread
-  /// already holds it; `ERR_MAPSHARE_CLOSED` if the region is closed (from another thread) meanwhile.
+  /// already holds it.
   #[napi(ts_args_type = "timeout?: number", catch_unwind)]
   pub fn lock(&self, env: &Env, timeout: Option<Unknown>) -> Result<Option<LockResult>> {
     let t = convert::timeout(env, timeout, "timeout")?;

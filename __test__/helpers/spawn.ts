@@ -18,13 +18,24 @@ export interface RunResult {
   stderr: string
 }
 
+export interface StartOptions {
+  nodeArgs?: string[]
+  env?: NodeJS.ProcessEnv
+  timeout?: number
+  cwd?: string
+  /** A program (and its arguments) that runs node, e.g. a launcher that restricts system calls. */
+  wrapper?: string[]
+}
+
 /** Starts `node <file> ...args` with the TypeScript loader; the child is killed after `timeout` ms. */
 export function start(
   file: string,
   args: string[] = [],
-  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number; cwd?: string } = {},
+  opts: StartOptions = {},
 ): { child: ChildProcess; done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [...LOADER, ...(opts.nodeArgs ?? []), file, ...args], {
+  const argv = [process.execPath, ...LOADER, ...(opts.nodeArgs ?? []), file, ...args]
+  const [program, ...rest] = [...(opts.wrapper ?? []), ...argv]
+  const child = spawn(program, rest, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -45,11 +56,7 @@ export function start(
 }
 
 /** Runs a TypeScript file to completion. */
-export function run(
-  file: string,
-  args: string[] = [],
-  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; timeout?: number; cwd?: string } = {},
-): Promise<RunResult> {
+export function run(file: string, args: string[] = [], opts: StartOptions = {}): Promise<RunResult> {
   const { child, done } = start(file, args, opts)
   child.stdin!.end()
   return done

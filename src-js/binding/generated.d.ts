@@ -191,7 +191,7 @@ export declare class Mutex {
   /**
    * Blocks until this thread holds the lock, or `timeout` ms pass (then returns null). Reports
    * `{ ownerDied: true }` when it took the lock over from a dead owner. `EDEADLK` if this thread
-   * already holds it; `ERR_MAPSHARE_CLOSED` if the region is closed (from another thread) meanwhile.
+   * already holds it.
    */
   lock(timeout?: number): LockResult | null
   /** Takes the lock if it is free (or its owner died); null if another live thread holds it. */

@@ -99,9 +99,9 @@ pub fn notify(cell: &Shared, env: &Env, offset: Option<Unknown>, n: Option<Unkno
   cell.with(env, |r| r.notify(offset, n))
 }
 
-/// `region.wait(byteOffset, expected, timeout)` (also called by handle): blocks this thread;
-/// `close()` or `resize()` from another thread ends it with `ERR_MAPSHARE_CLOSED` (the wait holds
-/// the memory, never the region's lock).
+/// `region.wait(byteOffset, expected, timeout)` (also called by handle): blocks this thread, in
+/// slices, so that the end of the thread's environment (a worker's `terminate()`) ends it (the wait
+/// holds the memory, never the region's lock).
 pub fn wait(
   cell: &Shared,
   env: &Env,

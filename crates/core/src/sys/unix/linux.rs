@@ -109,6 +109,18 @@ pub unsafe fn copy_checked(dst: *mut u8, src: *const u8, n: usize) -> std::resul
       return copy_checked(dst, tmp.as_ptr(), n).map_err(|f| CopyFault { done: 0, ..f });
     }
   }
+  // SAFETY: the caller guarantees both ranges, which do not overlap here.
+  unsafe { kernel_copy(dst, src, n) }
+}
+
+/// The copy without the SIGBUS-recovering routine: through the kernel (`process_vm_readv` on our own
+/// pid), which checks every page and reports `EFAULT`. Where the kernel refuses it (seccomp, old
+/// kernels), the rest is a plain `memmove` from then on.
+///
+/// # Safety
+/// As `copy_checked`, and the ranges must not overlap.
+unsafe fn kernel_copy(dst: *mut u8, src: *const u8, n: usize) -> std::result::Result<(), CopyFault> {
+  let (s, d) = (src as usize, dst as usize);
   // SAFETY: getpid has no preconditions.
   let pid = unsafe { libc::getpid() };
   let mut done = 0usize;
@@ -390,4 +402,78 @@ pub fn ipc_key(p: &libc::ipc_perm) -> libc::key_t {
   // SAFETY: on every Linux ABI the key is the first field of `struct ipc_perm` (its name differs
   // between libc versions), and `p` is a valid reference.
   unsafe { std::ptr::read((p as *const libc::ipc_perm).cast::<libc::key_t>()) }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::io::Write;
+  use std::os::fd::AsRawFd;
+
+  /// Two pages of a file mapped shared, then the file cut to one page: the second page is lost.
+  fn truncated_mapping() -> (std::fs::File, *mut u8, usize) {
+    let page = crate::sys::page_size();
+    let path = std::env::temp_dir().join(format!("mapshare-kernel-copy-{}", std::process::id()));
+    let mut f =
+      std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f.write_all(&vec![7u8; 2 * page]).unwrap();
+    // SAFETY: a fresh shared mapping of a file we own; unmapped by the test.
+    let p = unsafe {
+      libc::mmap(
+        std::ptr::null_mut(),
+        2 * page,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        f.as_raw_fd(),
+        0,
+      )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    f.set_len(page as u64).unwrap();
+    (f, p.cast(), page)
+  }
+
+  #[test]
+  fn kernel_copy_reports_a_lost_page_as_efault_with_what_it_copied() {
+    let (_f, map, page) = truncated_mapping();
+    let mut out = vec![0u8; 2 * page];
+    // SAFETY: both ranges are ours (the mapping's second page is lost: the copy must say so).
+    let read = unsafe { kernel_copy(out.as_mut_ptr(), map, 2 * page) };
+    let fault = read.expect_err("reading a lost page must fail");
+    assert_eq!((fault.done, fault.errno), (page, libc::EFAULT));
+    assert!(out[..page].iter().all(|&b| b == 7) && out[page..].iter().all(|&b| b == 0));
+    let data = vec![9u8; 2 * page];
+    // SAFETY: as above, writing into the mapping this time.
+    let write = unsafe { kernel_copy(map, data.as_ptr(), 2 * page) };
+    let fault = write.expect_err("writing a lost page must fail");
+    assert_eq!((fault.done, fault.errno), (page, libc::EFAULT));
+    // SAFETY: the first page is still backed.
+    assert_eq!(unsafe { *map }, 9);
+    // SAFETY: the mapping made by truncated_mapping.
+    unsafe { libc::munmap(map.cast(), 2 * page) };
+  }
+
+  #[test]
+  fn kernel_copy_copies_what_is_backed() {
+    let src: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    let mut dst = vec![0u8; src.len()];
+    // SAFETY: two live, distinct buffers of that length.
+    unsafe { kernel_copy(dst.as_mut_ptr(), src.as_ptr(), src.len()) }.unwrap();
+    assert_eq!(dst, src);
+  }
+
+  #[test]
+  fn an_overlapping_checked_copy_moves_as_memmove_and_still_reports_a_lost_page() {
+    let mut buf: Vec<u8> = (0..64u8).collect();
+    // SAFETY: both ranges lie inside `buf`; they overlap with dst after src.
+    unsafe { copy_checked(buf.as_mut_ptr().add(8), buf.as_ptr(), 32) }.unwrap();
+    assert_eq!(&buf[8..40], &(0..32u8).collect::<Vec<_>>()[..]);
+    let (_f, map, page) = truncated_mapping();
+    // SAFETY: overlapping ranges inside our mapping, reaching into its lost second page.
+    let r = unsafe { copy_checked(map.add(page / 2), map, page) };
+    assert_eq!(r.expect_err("the lost page must fail the copy").errno, libc::EFAULT);
+    // SAFETY: the mapping made by truncated_mapping.
+    unsafe { libc::munmap(map.cast(), 2 * page) };
+  }
 }
