@@ -238,8 +238,8 @@ test('an option key that is not one is ERR_INVALID_ARG_VALUE, naming it and the 
     /^ERR_INVALID_ARG_VALUE .*'options\.sizee'.*did you mean 'size'/,
   )
   t.regex(
-    message(() => MmapFile.open(file, { flags: 'r+' } as never)),
-    /^ERR_INVALID_ARG_VALUE .*'options\.flags'/,
+    message(() => MmapFile.open(file, { flag: 'r+' } as never)),
+    /^ERR_INVALID_ARG_VALUE .*'options\.flag'.*did you mean 'flags'/,
   )
   t.regex(
     message(() => MmapFile.anonymous(4096, { share: true } as never)),
@@ -270,8 +270,8 @@ test('an option key that is not one is ERR_INVALID_ARG_VALUE, naming it and the 
     'ERR_INVALID_ARG_VALUE',
   )
   // Known keys, inherited members and symbols are fine.
-  t.notThrows(() => MmapFile.open(file, Object.assign(Object.create({ bogus: 1 }), { mode: 'r' })).close())
-  t.notThrows(() => MmapFile.open(file, { mode: 'r', [Symbol('tag')]: 1 } as never).close())
+  t.notThrows(() => MmapFile.open(file, Object.assign(Object.create({ bogus: 1 }), { flags: 'r' })).close())
+  t.notThrows(() => MmapFile.open(file, { flags: 'r', [Symbol('tag')]: 1 } as never).close())
   r.close()
 })
 

@@ -81,9 +81,9 @@ test('one producer process, one consumer process: 20,000 messages through the as
 test('many producer processes: every message arrives once, each producer in its order', async (t) => {
   if (process.platform !== 'linux') return t.pass('many producers need the robust lock (Linux)')
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
-  const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }), { producers: 'many' })
+  const ch = Channel.create(MmapFile.open(file, { flags: 'r+' }), { producers: 'many' })
   const body = `
-    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { flags: 'r+' }))
     for (let i = 0; i < 3000; i++) await ch.sendAsync(process.argv[3] + ' ' + i + ' ' + 'x'.repeat(i % 200))`
   const kids = [0, 1, 2, 3].map((p) => snippet(body, { args: [file, String(p)], timeout: 60_000 }))
   const next = [0, 0, 0, 0]
@@ -106,11 +106,11 @@ test('many producer processes: every message arrives once, each producer in its 
 test('a producer killed mid-message leaves nothing half-written; the next producer goes on', async (t) => {
   for (const producers of process.platform === 'linux' ? ['single', 'many'] : ['single']) {
     const file = tmpFile(t, Buffer.alloc(256 + 4096))
-    const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }), { producers: producers as 'single' })
+    const ch = Channel.create(MmapFile.open(file, { flags: 'r+' }), { producers: producers as 'single' })
     // Sends 3 messages, reserves a 4th, writes half of it, and dies (holding the lock with many producers).
     const r = await snippet(
       `
-      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { flags: 'r+' }))
       for (let i = 0; i < 3; i++) ch.trySend('whole ' + i)
       const res = ch.tryReserve(1000)
       res.buffer.fill(0x41, 0, 500)
@@ -124,7 +124,7 @@ test('a producer killed mid-message leaves nothing half-written; the next produc
     t.deepEqual(got, ['whole 0', 'whole 1', 'whole 2'], producers)
     const next = await snippet(
       `
-      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+      const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { flags: 'r+' }))
       console.log(ch.send('after the kill', { timeout: 5000 }))
     `,
       { args: [file] },
@@ -137,13 +137,13 @@ test('a producer killed mid-message leaves nothing half-written; the next produc
 
 test('a consumer killed before release() leaves the message to be read again, by the next consumer', async (t) => {
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
-  const ch = Channel.create(MmapFile.open(file, { mode: 'r+' }))
+  const ch = Channel.create(MmapFile.open(file, { flags: 'r+' }))
   ch.trySend('first')
   ch.trySend('second')
   // The consumer reads 'first' in place, prints it, and dies before it releases it.
   const r = await snippet(
     `
-    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { flags: 'r+' }))
     console.log(String(ch.tryPeek()))
     process.kill(process.pid, 'SIGKILL')
   `,
@@ -155,7 +155,7 @@ test('a consumer killed before release() leaves the message to be read again, by
   // The next consumer, in another process, gets it again, then the one after it.
   const next = await snippet(
     `
-    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { mode: 'r+' }))
+    const ch = mapshare.Channel.open(MmapFile.open(process.argv[2], { flags: 'r+' }))
     console.log(String(ch.tryReceive()) + ',' + String(ch.tryReceive()) + ',' + ch.tryReceive())
   `,
     { args: [file] },
@@ -177,7 +177,7 @@ test('a C program sends to Node and receives from Node through include/mapshare_
   const exe = channelPeer(dir)
   const file = path.join(dir, 'ch.bin')
   fs.writeFileSync(file, Buffer.alloc(256 + 4096))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   let ch = Channel.create(region)
   const sender = spawn(exe, ['send', file, '10000'], { stdio: 'inherit' })
   // Listened to at once: under load the sender can be gone before the last message is read here.
@@ -293,7 +293,7 @@ test('in place: a reservation is written where the message lies, a peeked messag
 
 test('a channel goes on over a resized region; a closed or read-only one is refused with its code', (t) => {
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const tx = Channel.create(r)
   const rx = Channel.open(r)
   t.true(tx.trySend('before'))
@@ -387,7 +387,7 @@ test('two objects taking turns at one side of a channel, with 4 GiB passing in b
 
 test('sleepers: a resize wakes them (the channel goes on), a dead producer cannot strand the consumer, two waits on one consumer keep its flag', async (t) => {
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const tx = Channel.create(r)
   const rx = Channel.open(r)
   // A receive and a send asleep across a resize: both go on, and their flags end up cleared in the
@@ -462,14 +462,14 @@ test("receiveInto copies into the caller's buffer; one too small is ERR_OUT_OF_R
 
 test('corrupt channel memory written by another process is ERR_MAPSHARE_CHANNEL_CORRUPT, never a crash or a hang', async (t) => {
   const file = tmpFile(t, Buffer.alloc(256 + 4096))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const corrupt = async (js: string) => {
     Channel.create(region)
     const rx = Channel.open(region)
     t.like(rx.stats(), { used: 0, pending: 0 }) // the channel was fine when opened
     const r = await snippet(
       `
-      const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+      const r = MmapFile.open(process.argv[2], { flags: 'r+' })
       const ch = mapshare.Channel.open(r)
       ch.trySend('one'); ch.trySend('two')
       ${js}
@@ -601,7 +601,7 @@ test('C producers take the producers lock from the header: with Node producers, 
   const exe = channelPeer(dir)
   const file = path.join(dir, 'many.bin')
   fs.writeFileSync(file, Buffer.alloc(256 + 4096)) // small: producers often wait for room, and contend
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const ch = Channel.create(region, { producers: 'many' })
   const count = 3000
   const producers = ['a', 'b'].map((tag) => {

@@ -325,7 +325,7 @@ test('after close, dispose, detach or a failed resize every fast call throws ERR
   const make = [
     () => MmapFile.anonymous(pageSize, { shared: true }),
     () => MmapFile.anonymous(pageSize),
-    () => MmapFile.open(file, { mode: 'r+' }),
+    () => MmapFile.open(file, { flags: 'r+' }),
     () => SharedMemory.anonymous(pageSize),
   ]
   const ends: [string, (r: Region) => void][] = [
@@ -375,7 +375,7 @@ test('after close, dispose, detach or a failed resize every fast call throws ERR
 
 test('resize: the fast path follows the new mapping (grown words work, cut words are out of range)', (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   warm(r)
   r.store(8, 42)
   t.is(!caged, engaged(r))
@@ -400,7 +400,7 @@ test('resize: the fast path follows the new mapping (grown words work, cut words
 
 test('read-only regions never take the fast path: stores fail, loads see the writer', (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const writer = MmapFile.open(file, { mode: 'r+' })
+  const writer = MmapFile.open(file, { flags: 'r+' })
   const reader = MmapFile.open(file)
   warm(reader)
   t.false(engaged(reader))
@@ -450,7 +450,7 @@ test('a file truncated by another process still gives EFAULT from the copies and
 import path from 'node:path'
     const file = process.argv[2]
     fs.writeFileSync(file, Buffer.alloc(4 * pageSize, 1))
-    const r = MmapFile.open(file, { mode: 'r+' })
+    const r = MmapFile.open(file, { flags: 'r+' })
     const dst = Buffer.alloc(16)
     for (let i = 0; i < 50; i++) {
       r.readInto(dst, 3 * pageSize); r.write(dst, 3 * pageSize); r.load(0)
@@ -477,7 +477,7 @@ import path from 'node:path'
 test('fast-path atomics from two processes add up exactly', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
   const body = `
-    const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+    const r = MmapFile.open(process.argv[2], { flags: 'r+' })
     for (let i = 0; i < 200000; i++) { r.add(0, 1); r.add64(8, 3n); r.sub(16, 1) }
     r.close()`
   const runs = await Promise.all([snippet(body, { args: [file] }), snippet(body, { args: [file] })])
@@ -494,7 +494,7 @@ test('the fast lock records the thread id: a killed holder is seen dead, and thr
   // A child takes the lock through the fast path, then dies holding it.
   const res = await snippet(
     `
-    const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+    const r = MmapFile.open(process.argv[2], { flags: 'r+' })
     const m = r.mutex(0)
     for (let i = 0; i < 50; i++) { m.lock(); m.unlock() }
     m.lock()
@@ -505,7 +505,7 @@ test('the fast lock records the thread id: a killed holder is seen dead, and thr
   )
   t.is(res.signal, 'SIGKILL')
   t.is(res.stdout.trim(), 'pid')
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const m = r.mutex(0)
   t.deepEqual(m.lock(5000), { ownerDied: true })
   t.like(
@@ -517,7 +517,7 @@ test('the fast lock records the thread id: a killed holder is seen dead, and thr
   const code = `
     const { workerData, parentPort } = require('node:worker_threads')
     const { MmapFile } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))})
-    const r = MmapFile.open(workerData, { mode: 'r+' })
+    const r = MmapFile.open(workerData, { flags: 'r+' })
     const m = r.mutex(0)
     let notOwner = ''
     try { m.unlock() } catch (e) { notOwner = e.code }

@@ -15,7 +15,7 @@ test('pageSize and allocationGranularity are powers of two from the OS', (t) => 
   t.true(allocationGranularity >= pageSize && allocationGranularity % pageSize === 0)
 })
 
-test("mode 'r' maps an existing file read-only; write() is refused", (t) => {
+test("flags 'r' maps an existing file read-only; write() is refused", (t) => {
   const file = tmpFile(t, 'hello mapped world')
   const region = MmapFile.open(file)
   t.is(region.length, 18)
@@ -26,10 +26,10 @@ test("mode 'r' maps an existing file read-only; write() is refused", (t) => {
   region.close()
 })
 
-test("mode 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (t) => {
+test("flags 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (t) => {
   const dir = tmpDir(t)
   const file = path.join(dir, 'new.bin')
-  const created = MmapFile.open(file, { mode: 'w+', size: 8192 })
+  const created = MmapFile.open(file, { flags: 'w+', size: 8192 })
   t.is(created.length, 8192)
   t.is(fs.statSync(file).size, 8192)
   t.is(fs.statSync(file).mode & 0o777, 0o600)
@@ -41,7 +41,7 @@ test("mode 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (
   t.is(text(disk, 10, 33), 'written through write()')
   t.is(text(disk, 4000, 4018), 'and through buffer')
 
-  const rw = MmapFile.open(file, { mode: 'r+' })
+  const rw = MmapFile.open(file, { flags: 'r+' })
   rw.buffer[0] = 0x41
   rw.close()
   t.is(fs.readFileSync(file)[0], 0x41)
@@ -49,7 +49,7 @@ test("mode 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (
   const custom = path.join(dir, 'custom.bin')
   const old = process.umask(0)
   try {
-    MmapFile.open(custom, { mode: 'w+', size: 1, permissions: 0o640 }).close()
+    MmapFile.open(custom, { flags: 'w+', size: 1, mode: 0o640 }).close()
   } finally {
     process.umask(old)
   }
@@ -58,16 +58,16 @@ test("mode 'r+' writes reach the file; 'w+' creates with size and mode 0o600", (
 
 test("'w+' truncates an existing file; without size it is refused before touching the file", (t) => {
   const file = tmpFile(t, 'precious data')
-  t.throws(() => MmapFile.open(file, { mode: 'w+' }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => MmapFile.open(file, { flags: 'w+' }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.is(fs.readFileSync(file, 'utf8'), 'precious data')
-  const region = MmapFile.open(file, { mode: 'w+', size: 4 })
+  const region = MmapFile.open(file, { flags: 'w+', size: 4 })
   t.deepEqual([...region.buffer], [0, 0, 0, 0])
   region.close()
 })
 
 test('size grows a file with ftruncate and the new bytes are mapped and readable (seed 001)', (t) => {
   const file = tmpFile(t, 'abc')
-  const region = MmapFile.open(file, { mode: 'r+', size: 3 * pageSize + 5 })
+  const region = MmapFile.open(file, { flags: 'r+', size: 3 * pageSize + 5 })
   t.is(region.length, 3 * pageSize + 5)
   t.is(text(region.buffer, 0, 3), 'abc')
   t.is(region.buffer[3 * pageSize + 4], 0)
@@ -81,7 +81,7 @@ test('size grows a file with ftruncate and the new bytes are mapped and readable
 
 test('a shared write in one process is seen by another process and by this one, without flush', async (t) => {
   const file = tmpFile(t, Buffer.alloc(2 * pageSize))
-  const mine = MmapFile.open(file, { mode: 'r+' })
+  const mine = MmapFile.open(file, { flags: 'r+' })
   const writer = start(fixture('map-writer.ts'), [file, String(pageSize + 3), 'sent across processes'])
   await waitForLine(writer.child, /written/)
   // Another unrelated process reads it while the writer still holds its mapping.
@@ -99,7 +99,7 @@ test('a shared write in one process is seen by another process and by this one, 
 
 test('private: true is copy-on-write: writes stay in this process (seed 001 example 2)', async (t) => {
   const file = tmpFile(t, 'original contents')
-  const priv = MmapFile.open(file, { mode: 'r+', private: true })
+  const priv = MmapFile.open(file, { flags: 'r+', private: true })
   priv.buffer.write('CHANGED!')
   t.is(priv.write('xx', 8), 2)
   t.is(text(priv.buffer), 'CHANGED!xxontents')
@@ -180,7 +180,21 @@ test('bad ranges and objects give clear errors, never a mapping past the end', (
     },
   )
   t.like(
-    t.throws(() => MmapFile.open(file, { mode: 'a' as any })),
+    t.throws(() => MmapFile.open(file, { flags: 'a' as any })),
+    { code: 'ERR_INVALID_ARG_VALUE' },
+  )
+  // Before 0.3 the open flags were called mode: that spelling says where they went, and maps nothing.
+  t.like(
+    t.throws(() => MmapFile.open(file, { mode: 'r+' } as any)),
+    {
+      code: 'ERR_INVALID_ARG_TYPE',
+      name: 'TypeError',
+      message:
+        'The "options.mode" argument must be of type number (the permission bits, as in fs.open; the open flags are options.flags). Received type string (\'r+\')',
+    },
+  )
+  t.like(
+    t.throws(() => MmapFile.open(file, { flags: 'r+', permissions: 0o600 } as any)),
     { code: 'ERR_INVALID_ARG_VALUE' },
   )
   t.like(
@@ -241,7 +255,7 @@ test('the descriptor can be closed right after mapping; fromFd leaves it to the 
 
 test('flush and flushAsync sync a range or the whole region; bad ranges are refused', async (t) => {
   const file = tmpFile(t, Buffer.alloc(3 * pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   region.buffer.write('flushed', pageSize + 10)
   region.flush()
   region.flush(pageSize + 10, 7)
@@ -261,7 +275,7 @@ test('flush and flushAsync sync a range or the whole region; bad ranges are refu
 test('close() unmaps at once, cuts every view off the file, is idempotent, and later calls throw', (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize * 2, 3))
   const before = mappingCount(file)
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   t.is(mappingCount(file), before + 1)
   const buf = region.buffer
   t.is(region.buffer, buf) // same object every time
@@ -353,7 +367,7 @@ test('anonymous memory: private by default, shared on request, zero-filled', (t)
 
 test('a worker thread maps the same file and sees the main thread writes, and back', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   region.buffer.write('from main thread')
   const worker = new Worker(fixture('worker.ts'), { workerData: { file, length: 16 } })
   const seen = await new Promise((resolve, reject) => {
@@ -367,7 +381,7 @@ test('a worker thread maps the same file and sees the main thread writes, and ba
 
 test('resize grows and shrinks the file, remaps, and cuts the old buffer off the file', (t) => {
   const file = tmpFile(t, 'twelve bytes')
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const old = region.buffer
   region.resize(3 * pageSize)
   t.is(old[0], 0)
@@ -385,7 +399,7 @@ test('resize grows and shrinks the file, remaps, and cuts the old buffer off the
   region.close()
 
   const withOffset = tmpFile(t, 'head:body')
-  const tail = MmapFile.open(withOffset, { mode: 'r+', offset: 5 })
+  const tail = MmapFile.open(withOffset, { flags: 'r+', offset: 5 })
   tail.resize(8)
   t.is(fs.statSync(withOffset).size, 13)
   t.is(text(tail.buffer, 0, 4), 'body')
@@ -397,7 +411,7 @@ test('resize grows and shrinks the file, remaps, and cuts the old buffer off the
 
 test('resize finds the same file again: a replaced path or a closed fromFd descriptor is refused', (t) => {
   const file = tmpFile(t, 'original')
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   fs.renameSync(file, file + '.old')
   fs.writeFileSync(file, 'an impostor')
   t.like(
@@ -425,7 +439,7 @@ test('mapping keeps no descriptor open: thousands of unclosed writable regions d
   const fds = () => fs.readdirSync('/proc/self/fd').length
   const before = fds()
   const kept: MmapFile[] = []
-  for (let i = 0; i < 3000; i++) kept.push(MmapFile.open(file, { mode: 'r+' }))
+  for (let i = 0; i < 3000; i++) kept.push(MmapFile.open(file, { flags: 'r+' }))
   // Other tests in this file run concurrently and open a few pipes; 3000 held descriptors would show.
   t.true(fds() <= before + 20, `fds ${before} -> ${fds()}`)
   for (const r of kept) r.close()
@@ -460,13 +474,13 @@ test('advise, lock/unlock and residency work on the mapping', (t) => {
     t.notThrows(() => region.advise(advice), advice)
   }
   t.throws(() => region.advise('bogus' as any), { code: 'ERR_INVALID_ARG_VALUE' })
-  region.lock()
+  region.lockMemory()
   const res = region.residency()
   t.is(res.pages, 4)
   t.is(res.resident, 4) // locked pages are resident
   t.is(res.map.length, 4)
   t.is(res.pageSize, pageSize)
-  region.unlock()
+  region.unlockMemory()
   t.is(region.residency(pageSize, 1).pages, 1)
   t.throws(() => region.residency(0, 4 * pageSize + 1), { code: 'ERR_OUT_OF_RANGE' })
   region.close()
@@ -520,7 +534,7 @@ test('interop with C (seed 004): struct { int a; char b[64]; } in a mapped file,
   const file = path.join(tmpDir(t), 'mmap_temp_file')
   runPeer('file_seed004', ['write', file, '10', 'Hello World'])
   const Data = struct('Data', { a: c.i32, b: c.char(64) }) // the seed's struct, laid out as C does
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   t.is(region.length, Data.size) // sizeof(Data), from C
   const data = Data.at(region)
   t.is(data.a, 10)
@@ -538,8 +552,8 @@ test('openAsync, lockAsync and adviseAsync run off the event loop; their errors 
   t.is(region.read(0, 1)[0], 9)
   t.is(region.path, file)
   await region.adviseAsync('willneed')
-  await region.lockAsync().then(
-    () => region.unlock(),
+  await region.lockMemoryAsync().then(
+    () => region.unlockMemory(),
     (e: NodeJS.ErrnoException) => t.true(['EPERM', 'ENOMEM', 'EAGAIN'].includes(e.code!), e.message),
   )
   await t.throwsAsync(region.adviseAsync('often' as never), { code: 'ERR_INVALID_ARG_VALUE' })
@@ -547,12 +561,12 @@ test('openAsync, lockAsync and adviseAsync run off the event loop; their errors 
   await t.throwsAsync(MmapFile.openAsync(1 as never), { code: 'ERR_INVALID_ARG_TYPE' })
   region.close()
   await t.throwsAsync(region.adviseAsync('normal'), { code: 'ERR_MAPSHARE_CLOSED' })
-  await t.throwsAsync(region.lockAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
+  await t.throwsAsync(region.lockMemoryAsync(), { code: 'ERR_MAPSHARE_CLOSED' })
 })
 
 test('resizeAsync: grows and shrinks off the event loop; the region stays usable until it settles', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize, 7))
-  const r = MmapFile.open(file, { mode: 'r+', populate: true })
+  const r = MmapFile.open(file, { flags: 'r+', populate: true })
   for (let i = 0; i < 20; i++) r.store(0, i) // past the fast path's warm-up
   const grow = r.resizeAsync(64 * pageSize)
   // Pending: the old mapping and the file's size are untouched, and the region works.
@@ -579,7 +593,7 @@ test('resizeAsync: grows and shrinks off the event loop; the region stays usable
 
 test('resizeAsync: close() before it settles rejects with ERR_MAPSHARE_CLOSED and leaves the file as it was', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const pending = r.resizeAsync(16 * pageSize)
   r.close()
   await t.throwsAsync(pending, { code: 'ERR_MAPSHARE_CLOSED' })
@@ -594,7 +608,7 @@ test('resizeAsync: a resize whose promise never gets to swap (its worker ends fi
   const code = `
     const { MmapFile } = require(${JSON.stringify(path.resolve('dist/index.js'))})
     const { parentPort } = require('node:worker_threads')
-    const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' })
+    const r = MmapFile.open(${JSON.stringify(file)}, { flags: 'r+' })
     Promise.prototype.then = function () { return this }
     r.resizeAsync(16 * ${pageSize})
     setTimeout(() => parentPort.postMessage('done'), 300)`
@@ -609,7 +623,7 @@ test('resizeAsync: a resize whose promise never gets to swap (its worker ends fi
 
 test('resizeAsync: bad arguments and regions that cannot resize reject (never throw)', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   for (const bad of [-1, 0.5, 'x', 0]) {
     const p = r.resizeAsync(bad as number)
     t.true(p instanceof Promise)
@@ -630,7 +644,7 @@ test('resizeAsync: bad arguments and regions that cannot resize reject (never th
 
 test('resizeAsync: two in flight both settle; the last to settle sets the size', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const order: number[] = []
   await Promise.all(
     [8, 32].map((pages) => r.resizeAsync(pages * pageSize).then(() => order.push(pages * pageSize))),
@@ -653,7 +667,7 @@ test('paths as fs takes them: a string, a Buffer or a file: URL; anything else i
     t.is(r.path, file, 'the path is reported as a string')
     r.close()
   }
-  const r = await MmapFile.openAsync(url, { mode: 'r+' })
+  const r = await MmapFile.openAsync(url, { flags: 'r+' })
   r.write('J')
   r.close()
   t.is(fs.readFileSync(file, 'utf8'), 'Jello')

@@ -70,8 +70,8 @@ test('every function and method rejects an argument of the wrong type with ERR_I
     'region.write(data, offset)': () => region.write('x', bad),
     'region.flush(offset)': () => region.flush(bad),
     'region.advise(advice)': () => region.advise(bad),
-    'region.lock(offset)': () => region.lock(bad),
-    'region.unlock(offset)': () => region.unlock(bad),
+    'region.lockMemory(offset)': () => region.lockMemory(bad),
+    'region.unlockMemory(offset)': () => region.unlockMemory(bad),
     'region.residency(offset)': () => region.residency(bad),
     'region.resize(length)': () => region.resize(bad),
   }

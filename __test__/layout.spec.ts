@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
   const exe = path.join(dir, 'peer')
   execFileSync('cc', ['-std=c11', '-Wall', '-Werror', '-o', exe, path.join(dir, 'peer.c')], { stdio: 'pipe' })
   const file = tmpFile(t, Buffer.alloc(4096))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   Outer.write(r, {
     a: 200,
     b: -(2n ** 40n),
@@ -294,7 +294,7 @@ test('on a read-only region, struct writes are ERR_MAPSHARE_READ_ONLY and reads 
   const file = path.join(tmpDir(t), 'ro.bin')
   fs.writeFileSync(file, Buffer.alloc(4096))
   const S = struct('ro', { a: c.i32, b: c.f64, tag: c.char(4), xs: c.array(c.u16, 2) })
-  const rw = MmapFile.open(file, { mode: 'r+' })
+  const rw = MmapFile.open(file, { flags: 'r+' })
   const ro = MmapFile.open(file)
   t.true(ro.readOnly)
   t.false(rw.readOnly)

@@ -22,7 +22,7 @@ let seq = 0
 const names = []
 process.on('exit', () => { for (const n of names) { try { SharedMemory.unlink(n) } catch {} } })
 const kinds = {
-  'file r+': (size) => { const f = path.join(dir, 'f' + ++seq); fs.writeFileSync(f, Buffer.alloc(size, 0x11)); return MmapFile.open(f, { mode: 'r+' }) },
+  'file r+': (size) => { const f = path.join(dir, 'f' + ++seq); fs.writeFileSync(f, Buffer.alloc(size, 0x11)); return MmapFile.open(f, { flags: 'r+' }) },
   'file r': (size) => { const f = path.join(dir, 'f' + ++seq); fs.writeFileSync(f, Buffer.alloc(size, 0x11)); return MmapFile.open(f) },
   'anonymous private': (size) => MmapFile.anonymous(size),
   'anonymous shared': (size) => MmapFile.anonymous(size, { shared: true }),
@@ -110,7 +110,7 @@ external(
 const size = 1 << 20
 // The pool is held, so the read below waits in its queue until release().
 const f1 = path.join(dir, 'one'); fs.writeFileSync(f1, Buffer.alloc(size, 0x11))
-const r1 = MmapFile.open(f1, { mode: 'r+' })
+const r1 = MmapFile.open(f1, { flags: 'r+' })
 const src = path.join(dir, 'src'); fs.writeFileSync(src, Buffer.alloc(size, 0xee))
 const read = new Promise((res) => fs.read(fs.openSync(src, 'r'), r1.buffer, 0, size, 0, (e, n) => res(e ? e.code : n)))
 r1.close()
@@ -118,7 +118,7 @@ r1.close()
 const others = []
 for (let i = 0; i < 8; i++) {
   const f = path.join(dir, 'other' + i); fs.writeFileSync(f, Buffer.alloc(size, 0x22))
-  others.push(MmapFile.open(f, { mode: 'r+' }))
+  others.push(MmapFile.open(f, { flags: 'r+' }))
   others.push(MmapFile.anonymous(size, { shared: true }))
 }
 await release()
@@ -155,7 +155,7 @@ for (const [kind, make] of Object.entries(kinds)) {
   out.push(kind + ' ' + v.length + ' ' + sharedBefore + ' ' + v[0])
 }
 const f = path.join(dir, 'resized'); fs.writeFileSync(f, Buffer.alloc(65536, 3))
-const r = MmapFile.open(f, { mode: 'r+' })
+const r = MmapFile.open(f, { flags: 'r+' })
 const v = new Uint8Array(await move(r.buffer.buffer))
 r.resize(4096)
 v[100] = 9
@@ -182,7 +182,7 @@ const size = 1 << 20
 const maps = (needle) => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes(needle)).length
 // A file: no mapping of it is left, and another process may shrink it with no harm.
 const f = path.join(dir, 'held'); fs.writeFileSync(f, Buffer.alloc(size, 1))
-const file = MmapFile.open(f, { mode: 'r+' })
+const file = MmapFile.open(f, { flags: 'r+' })
 const p1 = new Promise((res) => crypto.randomFill(file.buffer, () => res('ok')))
 file.close()
 const fileMaps = maps(f)
@@ -221,12 +221,12 @@ const settle = async () => { for (let i = 0; i < 6; i++) { gc(); await new Promi
 const caged = !!process.env.MAPSHARE_NO_EXTERNAL_BUFFERS
 const cycle = async (n) => {
   for (let i = 0; i < n; i++) {
-    const r = MmapFile.open(f, { mode: i % 2 ? 'r+' : 'r' })
+    const r = MmapFile.open(f, { flags: i % 2 ? 'r+' : 'r' })
     if (!caged) r.buffer[0] // every other one read-only: two mappings each
     r.close()
   }
   for (let i = 0; i < n / 5; i++) {
-    const r = MmapFile.open(f, { mode: 'r+' }) // forgotten, never closed
+    const r = MmapFile.open(f, { flags: 'r+' }) // forgotten, never closed
     if (!caged) r.buffer[0]
   }
   await settle()
@@ -254,7 +254,7 @@ const f = path.join(dir, 'many'); fs.writeFileSync(f, Buffer.alloc(4096, 1))
 const kept = []
 let error
 try {
-  for (;;) kept.push(MmapFile.open(f, { mode: 'r+' }))
+  for (;;) kept.push(MmapFile.open(f, { flags: 'r+' }))
 } catch (e) { error = e }
 // JS work that needs new memory from the OS: the process must live on.
 const junk = []
@@ -304,7 +304,7 @@ test('a foreign SIGBUS still kills the process after mapshare installed its copy
   fs.writeFileSync(file, Buffer.alloc(8192, 1))
   const r = await snippet(
     `
-const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+const r = MmapFile.open(process.argv[2], { flags: 'r+' })
 r.read(0, 16) // the checked copy installs the SIGBUS handler
 process.kill(process.pid, 'SIGBUS')
 setTimeout(() => console.log('survived'), 1000)
@@ -323,7 +323,7 @@ test('copies still survive truncation after a foreign SIGBUS was ignored', async
     `
 import fs from 'node:fs'
 process.on('SIGBUS', () => console.log('handled'))
-const r = MmapFile.open(process.argv[2], { mode: 'r+' })
+const r = MmapFile.open(process.argv[2], { flags: 'r+' })
 r.read(0, 16)
 process.kill(process.pid, 'SIGBUS')
 await new Promise((res) => setTimeout(res, 200))

@@ -87,7 +87,7 @@ class Peer {
 
 function setup(t: ExecutionContext) {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const lock = region.mutex(WORD)
   const peers: Peer[] = []
   const make = (kind: Kind, ns: boolean) => {

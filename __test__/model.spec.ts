@@ -107,7 +107,7 @@ test('file regions behave like the model, and the file ends up equal to it', (t)
       fs.writeFileSync(file, Buffer.alloc(initial))
       check(
         {
-          open: () => MmapFile.open(file, { mode: 'r+' }),
+          open: () => MmapFile.open(file, { flags: 'r+' }),
           disk: () => fs.readFileSync(file),
           resizable: true,
         },

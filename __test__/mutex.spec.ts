@@ -38,7 +38,7 @@ test('lock, tryLock, unlock; errors for the wrong owner, relocking and timeouts'
 
 test('a holder killed with SIGKILL: the next locker gets the lock and ownerDied, and so does a waiter', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const lock = region.mutex(0)
   for (const waiting of [false, true]) {
     const holder = start(fixture('lock-holder.ts'), [file])

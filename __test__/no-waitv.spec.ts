@@ -47,7 +47,7 @@ test('without futex_waitv: wait in slices, waitAsync on a thread per word and lo
   if (!x64Linux) return t.pass('the seccomp launcher is built and run by the x64 Linux suite')
   t.timeout(120_000)
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const lock = region.mutex(16)
   lock.lock()
   const launcher = peer('no_futex_waitv')

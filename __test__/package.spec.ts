@@ -100,7 +100,7 @@ test('npm pack + install without a compiler: require, import, tsc and a cross-pr
   fs.writeFileSync(
     path.join(app, 'writer.cjs'),
     `const { MmapFile } = require('mapshare')
-const r = MmapFile.open(process.argv[2], { mode: 'w+', size: 4096 })
+const r = MmapFile.open(process.argv[2], { flags: 'w+', size: 4096 })
 r.buffer.write('installed and shared')
 r.close()`,
   )
@@ -122,7 +122,7 @@ console.log(r.read(0, 20).toString())`,
   fs.writeFileSync(
     path.join(app, 'check.ts'),
     `import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, type OpenOptions, type SegmentStat } from 'mapshare'
-const opts: OpenOptions = { mode: 'r+', offset: pageSize }
+const opts: OpenOptions = { flags: 'r+', offset: pageSize }
 const region: MmapFile = MmapFile.open('x', opts)
 const n: number = region.write('text', 0)
 const shm: SharedMemory = SharedMemory.anonymous(n)

@@ -40,7 +40,7 @@ test('sizes: the page size and the allocation granularity', (t) => {
 
 test('files: write through the mapping, flush, read back from another process and from fs', async (t) => {
   const file = path.join(tmpDir(t), 'data.bin')
-  const r = MmapFile.open(file, { mode: 'w+', size: 3 * pageSize })
+  const r = MmapFile.open(file, { flags: 'w+', size: 3 * pageSize })
   r.write('first page')
   r.write('last page', 2 * pageSize + 100)
   r.store(8 * 4, 0x01020304)
@@ -189,9 +189,9 @@ test('advise, lock, residency', async (t) => {
     t.throws(() => r.advise('sometimes' as never)),
     { code: 'ERR_INVALID_ARG_VALUE' },
   )
-  r.lock(0, pageSize)
-  await r.lockAsync(pageSize, pageSize)
-  r.unlock(0, 2 * pageSize)
+  r.lockMemory(0, pageSize)
+  await r.lockMemoryAsync(pageSize, pageSize)
+  r.unlockMemory(0, 2 * pageSize)
   const res = r.residency()
   t.is(res.pages, 4)
   t.is(res.pageSize, pageSize)
@@ -282,7 +282,7 @@ test('atomics, copies and buffer on every platform, before and after the fast pa
 
 test('files: resize grows the file, and shrinks it where the OS allows', (t) => {
   const file = path.join(tmpDir(t), 'resize.bin')
-  const r = MmapFile.open(file, { mode: 'w+', size: pageSize })
+  const r = MmapFile.open(file, { flags: 'w+', size: pageSize })
   for (let i = 0; i < 50; i++) r.store(0, i) // past the fast path's warm-up, where there is one
   r.resize(4 * pageSize)
   r.write('end', 4 * pageSize - 3)

@@ -28,7 +28,7 @@ const calls = {
   readInto: () => r.readInto(Buffer.alloc(16)),
   advise: () => r.advise('willneed'),
   residency: () => r.residency(),
-  lock: () => { try { r.lock(); r.unlock() } catch (e) { if (!['EPERM', 'ENOMEM', 'EAGAIN'].includes(e.code)) throw e } },
+  lockMemory: () => { try { r.lockMemory(); r.unlockMemory() } catch (e) { if (!['EPERM', 'ENOMEM', 'EAGAIN'].includes(e.code)) throw e } },
   buffer: () => r.buffer[0],
   flush: () => r.flush(),
 }
@@ -63,7 +63,7 @@ for (const kind of ['file', 'shm'] as const) {
     if (kind === 'file') {
       target = path.join(tmpDir(t), 'shared.bin')
       fs.writeFileSync(target, Buffer.alloc(1 << 20))
-      writer = MmapFile.open(target, { mode: 'r+' })
+      writer = MmapFile.open(target, { flags: 'r+' })
     } else {
       target = `mapshare-ro-${process.pid}`
       writer = SharedMemory.create(target, 1 << 20, { exclusive: false })
@@ -150,7 +150,7 @@ test('getters and signals that close or resize the region mid-call cannot crash 
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 const file = process.argv[2]
-const open = () => { fs.writeFileSync(file, Buffer.alloc(65536)); return MmapFile.open(file, { mode: 'r+' }) } // a free lock word each time
+const open = () => { fs.writeFileSync(file, Buffer.alloc(65536)); return MmapFile.open(file, { flags: 'r+' }) } // a free lock word each time
 const out = []
 const lockOk = ${lockAvailable} // no lock under qemu-user: those calls report 'unavailable'
 const locked = (r, call) => lockOk ? settle(call(r.mutex(0))) : 'unavailable'
@@ -176,7 +176,7 @@ for (const act of ['close', 'resize']) {
   try { r.mutex(0).unlock() } catch {}
 }
 // A signal that is not one (an AbortController), and one whose getter throws: rejections, nothing left pending.
-const r = MmapFile.open(file, { mode: 'r+' })
+const r = MmapFile.open(file, { flags: 'r+' })
 out.push(await settle(r.waitAsync(0, 0, { signal: new AbortController() })))
 out.push(await settle(r.waitAsync(0, 0, { get signal() { throw Object.assign(new Error('x'), { code: 'BOOM' }) } })))
 out.push(await locked(r, (m) => m.lockAsync({ signal: new AbortController() })))

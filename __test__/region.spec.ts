@@ -93,7 +93,7 @@ external(
     let collected = false
     const registry = new FinalizationRegistry(() => (collected = true))
     const make = () => {
-      const region = MmapFile.open(file, { mode: 'r+' }) // dropped at once: only its Buffer is kept
+      const region = MmapFile.open(file, { flags: 'r+' }) // dropped at once: only its Buffer is kept
       registry.register(region, 'region')
       return region.buffer
     }
@@ -114,7 +114,7 @@ external(
 
 external('resize cuts every view made before it off the file', (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize, 4))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const buf = region.buffer
   const views = [buf.subarray(1), new Float64Array(buf.buffer)]
   const dv = new DataView(buf.buffer)

@@ -23,7 +23,7 @@ test("create maps a new object; 'x' and '/x' are the same name; unlink removes i
   const name = shmName(t, 'basic')
   const shm = SharedMemory.create(name, 3 * pageSize)
   t.is(shm.name, '/' + name)
-  t.is(shm.size, 3 * pageSize)
+  t.is(shm.length, 3 * pageSize)
   t.is(shm.length, 3 * pageSize)
   t.is(shm.fd, null)
   t.true(shm.buffer.every((b) => b === 0))
@@ -52,10 +52,10 @@ test('exclusive create fails with EEXIST; exclusive: false opens and grows, neve
   t.like(err, { code: 'EEXIST', errno: -17, syscall: 'shm_open' })
   t.regex(err.message, /already exists/)
   const b = SharedMemory.create(name, 2 * pageSize, { exclusive: false })
-  t.is(b.size, 2 * pageSize)
+  t.is(b.length, 2 * pageSize)
   t.is(b.read(0, 4).toString(), 'keep')
   const c = SharedMemory.create(name, 100, { exclusive: false })
-  t.is(c.size, 100)
+  t.is(c.length, 100)
   t.is(fs.statSync(`/dev/shm/${name}`).size, 2 * pageSize)
   for (const r of [a, b, c]) r.close()
 })
@@ -148,7 +148,7 @@ test('a 4 GiB sparse object costs no resident memory until touched (seed 003)', 
   const GiB = 1024 ** 3
   const before = rss()
   const shm = SharedMemory.create(name, 4 * GiB)
-  t.is(shm.size, 4 * GiB)
+  t.is(shm.length, 4 * GiB)
   const afterMap = rss()
   t.true(afterMap - before < 16 * 1024 ** 2, `mapping 4 GiB grew RSS by ${afterMap - before} bytes`)
   // Touch one byte in each GiB: four pages become resident, not four GiB.
@@ -224,4 +224,58 @@ test('unlinkOnClose removes only its own object: a new one another process made 
   const gone = SharedMemory.create(name, 4096, { unlinkOnClose: true })
   SharedMemory.unlink(name)
   t.notThrows(() => gone.close())
+})
+
+test('unlinkOnClose names go when the program ends without close(): exit, end, throw, a worker ending or terminated', async (t) => {
+  // Each child creates a name with unlinkOnClose (and one without, which must stay), prints both,
+  // and ends in its own way without closing either.
+  const endings: Record<string, string> = {
+    'process.exit()': 'process.exit(0)',
+    'the event loop runs out': '',
+    'an uncaught exception': "throw new Error('boom')",
+    'a worker that returns': 'WORKER',
+    'a worker that is terminated': 'WORKER_TERMINATED',
+    'SIGKILL (nothing can run: the name stays)': "process.kill(process.pid, 'SIGKILL')",
+  }
+  const make = `
+    const mine = SharedMemory.create(null, 4096, { unlinkOnClose: true })
+    const kept = SharedMemory.create(null, 4096)
+    console.log(mine.name + ' ' + kept.name)`
+  for (const [how, ending] of Object.entries(endings)) {
+    const body = ending.startsWith('WORKER')
+      ? `
+      const { Worker } = await import('node:worker_threads')
+      const w = new Worker(${JSON.stringify(`
+        const { SharedMemory } = require(${JSON.stringify(`${ROOT}/dist/index.js`)})
+        const { parentPort } = require('node:worker_threads')
+        const mine = SharedMemory.create(null, 4096, { unlinkOnClose: true })
+        const kept = SharedMemory.create(null, 4096)
+        parentPort.postMessage(mine.name + ' ' + kept.name)
+        ${ending === 'WORKER_TERMINATED' ? 'setInterval(() => {}, 1000)' : ''}`)}, { eval: true })
+      const names = await new Promise((r) => w.once('message', r))
+      ${ending === 'WORKER_TERMINATED' ? 'await w.terminate()' : "await new Promise((r) => w.once('exit', r))"}
+      // The worker is gone and this process lives on: its names must be gone already.
+      const fs = await import('node:fs')
+      const [mine, kept] = names.split(' ')
+      console.log(names + ' ' + fs.existsSync('/dev/shm' + mine) + ' ' + fs.existsSync('/dev/shm' + kept))`
+      : `${make}
+      ${ending}`
+    const r = await snippet(body)
+    const [mine, kept, mineWhileAlive, keptWhileAlive] = r.stdout.trim().split(' ')
+    t.regex(mine ?? '', /^\//, `${how}: ${r.stderr}`)
+    t.teardown(() => {
+      for (const n of [mine, kept]) {
+        try {
+          SharedMemory.unlink(n!)
+        } catch {}
+      }
+    })
+    if (mineWhileAlive !== undefined) {
+      t.is(mineWhileAlive, 'false', `${how}: removed when the worker ended, while its process lives`)
+      t.is(keptWhileAlive, 'true', how)
+    }
+    const killed = how.startsWith('SIGKILL')
+    t.is(fs.existsSync(`/dev/shm${mine}`), killed, how)
+    t.true(fs.existsSync(`/dev/shm${kept}`), `${how}: a name without unlinkOnClose stays`)
+  }
 })

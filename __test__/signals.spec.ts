@@ -91,7 +91,7 @@ async function holder(file: string): Promise<{ release: () => Promise<void> }> {
   const w = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads')
      const { MmapFile } = require(workerData.entry)
-     const r = MmapFile.open(workerData.file, { mode: 'r+' })
+     const r = MmapFile.open(workerData.file, { flags: 'r+' })
      const m = r.mutex(0)
      m.lock()
      parentPort.postMessage('locked')
@@ -111,7 +111,7 @@ async function holder(file: string): Promise<{ release: () => Promise<void> }> {
 test('lockAsync: a refused or aborted call never leaves the lock taken', async (t) => {
   const file = path.join(tmpDir(t), 'lock.bin')
   fs.writeFileSync(file, Buffer.alloc(4096))
-  const r = MmapFile.open(file, { mode: 'r+' })
+  const r = MmapFile.open(file, { flags: 'r+' })
   const m = r.mutex(0)
   const other = await holder(file)
   for (const signal of lookAlikes())

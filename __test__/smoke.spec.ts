@@ -14,7 +14,7 @@ test('smoke: a file written by one process through a mapping is read by another'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-smoke-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const file = path.join(dir, 'shared.bin')
-  const region = MmapFile.open(file, { mode: 'w+', size: pageSize })
+  const region = MmapFile.open(file, { flags: 'w+', size: pageSize })
   region.write('smoke test')
   region.flush()
   const code = `const { MmapFile } = require(${JSON.stringify(entry)}); const r = MmapFile.open(${JSON.stringify(file)}); process.stdout.write(r.read(0, 10).toString()); r.close()`

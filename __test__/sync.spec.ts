@@ -124,7 +124,7 @@ test.serial(
   'ping-pong between two processes over a shared file: 100,000 round trips, no lost wake-up',
   async (t) => {
     const file = tmpFile(t, Buffer.alloc(pageSize))
-    const region = MmapFile.open(file, { mode: 'r+' })
+    const region = MmapFile.open(file, { flags: 'r+' })
     await pingPong(t, region, file, 100_000, 'sync')
     region.close()
   },
@@ -138,7 +138,7 @@ test.serial('ping-pong over a memfd passed to the child: 100,000 round trips', a
 
 test.serial('ping-pong with waitAsync on both sides: 5,000 round trips', async (t) => {
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   await pingPong(t, region, file, 5_000, 'async')
   region.close()
 })
@@ -147,7 +147,7 @@ test('a C process calling the futex syscall wakes a Node waiter, and Node wakes 
   // Neither side changes the word: only a real wake-up can end either wait, so a lost wake-up shows
   // as a timeout (30 s), and each side reports how it was woken.
   const file = tmpFile(t, Buffer.alloc(pageSize))
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const exe = peer('futex_peer')
   // C wakes Node: the C program FUTEX_WAKEs one waiter on the word at 64, again every 10 ms until one
   // was woken; Node waits on it while it holds 0.

@@ -81,7 +81,7 @@ test.serial(
     t.true(st.atime instanceof Date)
     t.is(st.dtime, null)
     t.true(st.ctime instanceof Date)
-    t.is(seg.size, 1028)
+    t.is(seg.length, 1028)
     seg.buffer.write('gatieme')
     seg.detach()
     t.is(seg.stat().nattch, 0)
@@ -207,7 +207,7 @@ test.serial(
     const out = runPeer('sysv_seed002', ['write', '0x366378', 'gatieme', '1'])
     const seg = ShmSegment.open(SEED_KEY)
     t.is(out.trim(), `id=${seg.id}`)
-    t.is(seg.size, 1028)
+    t.is(seg.length, 1028)
     // struct st_setting { char agen[10]; unsigned char file_no; }
     const agen = seg.read(0, 10)
     t.is(agen.toString('latin1', 0, agen.indexOf(0)), 'gatieme')

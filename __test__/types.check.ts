@@ -23,7 +23,7 @@ export function consumer(file: MmapFile, shm: SharedMemory, seg: ShmSegment): un
   MmapFile.open(1)
   const byUrl: Promise<MmapFile> = MmapFile.openAsync(new URL('file:///tmp/x'))
   void byUrl
-  void MmapFile.open(Buffer.from('/tmp/x'), { mode: 'r' })
+  void MmapFile.open(Buffer.from('/tmp/x'), { flags: 'r' })
   // @ts-expect-error mutex() returns a Mutex, which has no read()
   file.mutex(0).read()
   const n: number = file.readInto(Buffer.alloc(4)) // full-range counts are numbers

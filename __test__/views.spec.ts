@@ -129,7 +129,7 @@ if (caged) {
     const r = await snippet(
       `
       const file = process.argv[2]
-      const m = MmapFile.open(file, { mode: 'r+' })
+      const m = MmapFile.open(file, { flags: 'r+' })
       const v = m.view(Float64Array)
       v[0] = 42
       m.resize(8192)

@@ -63,7 +63,7 @@ const messages = await channelRows(dataDir, quick) // also writes benchmark/chan
 const size = quick ? 64 * 1024 ** 2 : GiB
 const bigFile = path.join(dataDir, `sum-${size}.f64`)
 if (!fs.existsSync(bigFile) || fs.statSync(bigFile).size !== size) {
-  using w = MmapFile.open(bigFile, { mode: 'w+', size })
+  using w = MmapFile.open(bigFile, { flags: 'w+', size })
   const f = new Float64Array(w.buffer.buffer, w.buffer.byteOffset, size / 8)
   for (let i = 0; i < f.length; i++) f[i] = (i % 1000) * 0.25
 }

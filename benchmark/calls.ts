@@ -54,8 +54,8 @@ export function callRows(dataDir: string, quick: boolean) {
   ])
   const file = path.join(dataDir, 'calls.bin')
   fs.writeFileSync(file, Buffer.alloc(1 << 16, 1))
-  const fileRegion = MmapFile.open(file, { mode: 'r+' })
-  const fileNative = Object.freeze(MmapFile.open(file, { mode: 'r+' }))
+  const fileRegion = MmapFile.open(file, { flags: 'r+' })
+  const fileNative = Object.freeze(MmapFile.open(file, { flags: 'r+' }))
   const fileView = fileRegion.buffer
   group('copy 64 B out of a file (checked copy: EFAULT, not SIGBUS, if truncated)', [
     [

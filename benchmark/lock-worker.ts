@@ -7,7 +7,7 @@ import { MmapFile } from 'mapshare'
 import type { Mutex } from 'mapshare'
 
 const [file, countArg, mode] = process.argv.slice(2)
-const region = MmapFile.open(file, { mode: 'r+' })
+const region = MmapFile.open(file, { flags: 'r+' })
 const lock = region.mutex(0)
 const count = Number(countArg)
 

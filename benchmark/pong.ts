@@ -10,7 +10,7 @@ if (mode === 'ipc') {
     if (m + 1 >= 2 * rounds) process.disconnect()
   })
 } else {
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   for (let i = 0; i < rounds; i++) {
     for (;;) {
       const seen = region.load(0)

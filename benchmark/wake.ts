@@ -12,7 +12,7 @@ import { median } from './median.ts'
 const here = path.dirname(fileURLToPath(import.meta.url))
 
 async function mapshare(file: string, rounds: number, mode: 'sync' | 'async'): Promise<number> {
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   region.store(0, 0)
   const child = spawn(
     process.execPath,
@@ -105,7 +105,7 @@ const SPIN_US = 20
 /** CPU time (user + system, this process) per wait that nobody wakes (1 ms timeout): the price of
  * the watch before sleeping. */
 async function idleWaitCpu(file: string, n: number) {
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   region.store(0, 0)
   const i32 = new Int32Array(new SharedArrayBuffer(4))
   const cpu = async (fn: () => unknown) => {

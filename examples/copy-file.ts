@@ -5,7 +5,7 @@ import { MmapFile } from 'mapshare'
 
 export function copyFile(source: string, destination: string): number {
   using src = MmapFile.open(source) // read-only
-  using dst = MmapFile.open(destination, { mode: 'w+', size: src.length, permissions: 0o644 })
+  using dst = MmapFile.open(destination, { flags: 'w+', size: src.length, mode: 0o644 })
   src.buffer.copy(dst.buffer) // memcpy(ptrB, ptrA, size)
   dst.flush() // optional: msync so the copy is on disk before we return
   return src.length

@@ -4,7 +4,7 @@ import { MmapFile } from 'mapshare'
 
 const [file, message = `hello from writer pid ${process.pid}`] = process.argv.slice(2)
 // 'w+' creates the file; size gives it room (a zero-length file cannot be mapped).
-const region = MmapFile.open(file, { mode: 'w+', size: 4096 })
+const region = MmapFile.open(file, { flags: 'w+', size: 4096 })
 region.buffer.write(message + '\0') // a plain memory write: no write(2), no flush
 console.log(`writer ${process.pid}: wrote ${JSON.stringify(message)} into ${file}`)
 console.log('ready')

@@ -4,7 +4,7 @@ use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::RegionState;
 use crate::surface::region_surface;
-use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenMode, PreparedResize, Region};
+use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenFlags, PreparedResize, Region};
 use napi::bindgen_prelude::AsyncTask;
 use napi::Task;
 use napi::{Env, Result, Unknown};
@@ -18,10 +18,11 @@ use std::sync::Arc;
 #[napi(object, object_from_js = false, object_to_js = false)]
 #[allow(dead_code)] // declares the TypeScript interface; parsed field by field in `convert`
 pub struct OpenOptions {
-  /// `'r'` read-only (default; the Buffer is copy-on-write, so stray writes never reach the file),
-  /// `'r+'` read-write, `'w+'` create or truncate (needs `size`).
+  /// How the file is opened, as `fs.open`'s `flags`: `'r'` read-only (default; the Buffer is
+  /// copy-on-write, so stray writes never reach the file), `'r+'` read-write, `'w+'` create or
+  /// truncate (needs `size`).
   #[napi(ts_type = "'r' | 'r+' | 'w+'")]
-  pub mode: Option<String>,
+  pub flags: Option<String>,
   /// Set the file to this many bytes (`ftruncate`) before mapping; needs `'r+'` or `'w+'`.
   pub size: Option<f64>,
   /// Byte offset of the mapping in the file: any value, aligned internally (default 0).
@@ -32,8 +33,9 @@ pub struct OpenOptions {
   pub private: Option<bool>,
   /// `MAP_POPULATE` (Linux): read the pages in now instead of on first touch.
   pub populate: Option<bool>,
-  /// Mode bits of a file that `'w+'` creates (default `0o600`, before umask).
-  pub permissions: Option<u32>,
+  /// Permission bits of a file that `'w+'` creates, as `fs.open`'s `mode` (default `0o600`, before
+  /// the umask).
+  pub mode: Option<u32>,
 }
 
 /// Options of `MmapFile.fromFd`.
@@ -67,7 +69,7 @@ pub struct MmapFile {
 }
 
 /// The option keys of `open`/`openAsync`, `fromFd` and `anonymous` (any other key is an error).
-const OPEN_OPTIONS: &[&str] = &["mode", "size", "permissions", "offset", "length", "private", "populate"];
+const OPEN_OPTIONS: &[&str] = &["flags", "mode", "size", "offset", "length", "private", "populate"];
 const FROM_FD_OPTIONS: &[&str] = &["writable", "offset", "length", "private", "populate"];
 const ANONYMOUS_OPTIONS: &[&str] = &["shared"];
 
@@ -160,19 +162,29 @@ fn open_args(
 ) -> Result<(String, OpenFileOptions)> {
   let path = convert::path(env, path, "path")?;
   let opts = convert::options(env, options, "options", OPEN_OPTIONS)?;
-  let mode = match convert::opt_string(env, field(&opts, "mode")?, "options.mode")?.as_deref() {
-    None | Some("r") => OpenMode::Read,
-    Some("r+") => OpenMode::ReadWrite,
-    Some("w+") => OpenMode::Create,
+  let flags = match convert::opt_string(env, field(&opts, "flags")?, "options.flags")?.as_deref() {
+    None | Some("r") => OpenFlags::Read,
+    Some("r+") => OpenFlags::ReadWrite,
+    Some("w+") => OpenFlags::Create,
     Some(other) => {
-      return Err(error::arg_value(env, "options.mode", "must be 'r', 'r+' or 'w+'", &format!("'{other}'")))
+      return Err(error::arg_value(env, "options.flags", "must be 'r', 'r+' or 'w+'", &format!("'{other}'")))
     }
   };
+  let mode = field(&opts, "mode")?;
+  if let Some(v) = mode.as_ref().filter(|v| matches!(v.get_type(), Ok(napi::ValueType::String))) {
+    // `mode` held the open flags before 0.3: say where they went.
+    let shown = convert::opt_string(env, Some(*v), "options.mode")?.unwrap_or_default();
+    return Err(error::arg_type(
+      env,
+      "options.mode",
+      "of type number (the permission bits, as in fs.open; the open flags are options.flags)",
+      &format!("type string ('{shown}')"),
+    ));
+  }
   let size = convert::opt_index(env, field(&opts, "size")?, "options.size")?;
-  let permissions = convert::opt_int(env, field(&opts, "permissions")?, "options.permissions", 0, 0o7777)?
-    .unwrap_or(0o600) as u32;
+  let mode = convert::opt_int(env, mode, "options.mode", 0, 0o7777)?.unwrap_or(0o600) as u32;
   let map = map_options(env, &opts)?;
-  Ok((path, OpenFileOptions { mode, size, permissions, map }))
+  Ok((path, OpenFileOptions { flags, size, mode, map }))
 }
 
 #[napi]
@@ -267,7 +279,7 @@ fn not_resizable(env: &Env) -> napi::Error {
   error::coded(
     env,
     "ERR_MAPSHARE_NOT_RESIZABLE",
-    "only a shared writable file mapping can be resized (mode 'r+' or 'w+', or fromFd with writable: true, without private)",
+    "only a shared writable file mapping can be resized (flags 'r+' or 'w+', or fromFd with writable: true, without private)",
   )
 }
 

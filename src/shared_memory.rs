@@ -3,6 +3,7 @@
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::RegionState;
+use crate::runtime::exit_unlinks;
 use crate::surface::region_surface;
 use mapshare_core::shm;
 use napi::{Env, Result, Unknown};
@@ -67,7 +68,8 @@ impl SharedMemory {
   /// `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
   /// `'jobs'` and `'/jobs'` are the same name; `null` makes a new unique name (read it from `name`),
   /// as Python's `SharedMemory(create=True)` does. `unlinkOnClose: true` removes the name when this
-  /// region is closed, so a crashed or finished creator leaves nothing behind once it closes. Errors:
+  /// region is closed, or when its program ends without closing it (a worker that ends,
+  /// `process.exit()`, an uncaught exception); only a process killed by a signal leaves it behind. Errors:
   /// `EEXIST` (exclusive and the name exists), `EINVAL` (empty name or a `/` inside),
   /// `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`, `ENOSPC` (larger than /dev/shm's free space).
   #[napi(factory, ts_args_type = "name: string | null, size: number, options?: CreateOptions", catch_unwind)]
@@ -97,7 +99,15 @@ impl SharedMemory {
       if let Some(name) = made.name.clone() {
         // Only this object's name: another process may have unlinked it and made a new object
         // under the same name since (that one is left alone), or unlinked it already.
-        made.state.set_on_close(move || shm::unlink_if_same(&name, identity));
+        // Also when the program ends without close(): see `exit_unlinks`.
+        let at_exit = name.clone();
+        let token = exit_unlinks::register(env, move || {
+          let _ = shm::unlink_if_same(&at_exit, identity);
+        });
+        made.state.set_on_close(move || match exit_unlinks::take(token) {
+          true => shm::unlink_if_same(&name, identity),
+          false => Ok(()),
+        });
       }
     }
     Ok(made)
@@ -146,12 +156,6 @@ impl SharedMemory {
   #[napi(getter, catch_unwind)]
   pub fn name(&self) -> Option<String> {
     self.name.clone()
-  }
-
-  /// Mapped size in bytes (0 once closed).
-  #[napi(getter, catch_unwind)]
-  pub fn size(&self) -> f64 {
-    self.state.len() as f64
   }
 
   /// For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).

@@ -158,12 +158,6 @@ impl ShmSegment {
     self.id
   }
 
-  /// Attached size in bytes (0 once detached).
-  #[napi(getter, catch_unwind)]
-  pub fn size(&self) -> f64 {
-    self.state.len() as f64
-  }
-
   /// `shmctl(IPC_STAT)`. Works after `detach()` while the segment exists.
   #[napi(ts_return_type = "SegmentStat", catch_unwind)]
   pub fn stat<'env>(&self, env: &'env Env) -> Result<Object<'env>> {

@@ -113,9 +113,10 @@ macro_rules! region_surface {
         $crate::region::paging::advise(self.state.cell(), env, advice, offset, length)
       }
 
-      /// `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`).
+      /// `mlock`: keeps the range (default: all) in RAM, never paged out. Limited by `RLIMIT_MEMLOCK`
+      /// (`EPERM`/`ENOMEM`). Not the lock between processes: that is `mutex(offset)`.
       #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
-      pub fn lock(
+      pub fn lock_memory(
         &self,
         env: &napi::Env,
         offset: Option<napi::Unknown>,
@@ -124,9 +125,10 @@ macro_rules! region_surface {
         $crate::region::paging::lock(self.state.cell(), env, true, offset, length)
       }
 
-      /// `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject.
+      /// `lockMemory` on a libuv worker thread (locking a large range reads all of it in first).
+      /// Errors reject.
       #[napi(ts_args_type = "offset?: number, length?: number", ts_return_type = "Promise<void>", catch_unwind)]
-      pub fn lock_async(
+      pub fn lock_memory_async(
         &self,
         env: &napi::Env,
         offset: Option<napi::Unknown>,
@@ -153,7 +155,7 @@ macro_rules! region_surface {
 
       /// `munlock`: lets the range (default: all) be paged out again.
       #[napi(ts_args_type = "offset?: number, length?: number", catch_unwind)]
-      pub fn unlock(
+      pub fn unlock_memory(
         &self,
         env: &napi::Env,
         offset: Option<napi::Unknown>,

@@ -36,7 +36,10 @@ export const kinds: Record<
 > = {
   'file (MmapFile)': (t, size) => {
     const file = tmpFile(t, Buffer.alloc(size))
-    return { region: MmapFile.open(file, { mode: 'r+' }), reopen: () => MmapFile.open(file, { mode: 'r+' }) }
+    return {
+      region: MmapFile.open(file, { flags: 'r+' }),
+      reopen: () => MmapFile.open(file, { flags: 'r+' }),
+    }
   },
   'anonymous shared (MmapFile)': (_t, size) => {
     const region = MmapFile.anonymous(size, { shared: true })

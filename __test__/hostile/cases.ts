@@ -45,7 +45,7 @@ export async function makeFixture(): Promise<Fixture> {
   const roFd = fs.openSync(file, 'r')
   const closedFd = fs.openSync(file, 'r')
   fs.closeSync(closedFd)
-  const region = MmapFile.open(file, { mode: 'r+' })
+  const region = MmapFile.open(file, { flags: 'r+' })
   const closed = MmapFile.open(file)
   closed.close()
   const shmName = `mapshare-hostile-${process.pid}`
@@ -132,12 +132,12 @@ export const cases: Case[] = [
   {
     input: '`{ size: NaN }` / `{ size: -1 }`',
     result: 'ERR_OUT_OF_RANGE',
-    run: (f) => open(f.file, { mode: 'r+', size: NaN }),
+    run: (f) => open(f.file, { flags: 'r+', size: NaN }),
   },
   {
-    input: "`{ mode: 'w+' }` without `size`",
+    input: "`{ flags: 'w+' }` without `size`",
     result: 'ERR_INVALID_ARG_VALUE',
-    run: (f) => open(f.file, { mode: 'w+' }),
+    run: (f) => open(f.file, { flags: 'w+' }),
   },
   { input: 'an empty file without `size`', result: 'EINVAL', run: (f) => open(f.empty) },
   { input: 'a directory', result: 'EISDIR', run: (f) => open(f.dir) },
@@ -148,7 +148,7 @@ export const cases: Case[] = [
   { input: 'a missing file', result: 'ENOENT', run: (f) => open(path.join(f.dir, 'missing')) },
   { input: 'a path with a NUL byte', result: 'ERR_INVALID_ARG_VALUE', run: (f) => open(f.file + '\0x') },
   { input: 'a path that is not a string', result: 'ERR_INVALID_ARG_TYPE', run: () => open(42 as never) },
-  { input: 'an unknown `mode`', result: 'ERR_INVALID_ARG_VALUE', run: (f) => open(f.file, { mode: 'rw' }) },
+  { input: 'an unknown `flags`', result: 'ERR_INVALID_ARG_VALUE', run: (f) => open(f.file, { flags: 'rw' }) },
   {
     input: 'options that are not an object',
     result: 'ERR_INVALID_ARG_TYPE',

@@ -13,13 +13,13 @@ const { MmapFile, SharedMemory, ShmSegment, pageSize } = require('../../dist/ind
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-runtime-'))
 async function main() {
   const file = path.join(dir, 'shared.bin')
-  const region = MmapFile.open(file, { mode: 'w+', size: pageSize })
+  const region = MmapFile.open(file, { flags: 'w+', size: pageSize })
   region.buffer.write('from the parent')
   const child = spawnSync(
     process.execPath,
     [
       '-e',
-      `const { MmapFile } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/index.js'))}); const r = MmapFile.open(${JSON.stringify(file)}, { mode: 'r+' }); process.stdout.write(r.read(0, 15).toString()); r.write('from the child', 100); r.close()`,
+      `const { MmapFile } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/index.js'))}); const r = MmapFile.open(${JSON.stringify(file)}, { flags: 'r+' }); process.stdout.write(r.read(0, 15).toString()); r.write('from the child', 100); r.close()`,
     ],
     { encoding: 'utf8' },
   )

@@ -81,14 +81,20 @@ export declare class MmapFile {
    * pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
    */
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
-  /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
-  lock(offset?: number, length?: number): void
-  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
-  lockAsync(offset?: number, length?: number): Promise<void>
+  /**
+   * `mlock`: keeps the range (default: all) in RAM, never paged out. Limited by `RLIMIT_MEMLOCK`
+   * (`EPERM`/`ENOMEM`). Not the lock between processes: that is `mutex(offset)`.
+   */
+  lockMemory(offset?: number, length?: number): void
+  /**
+   * `lockMemory` on a libuv worker thread (locking a large range reads all of it in first).
+   * Errors reject.
+   */
+  lockMemoryAsync(offset?: number, length?: number): Promise<void>
   /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
   adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
-  unlock(offset?: number, length?: number): void
+  unlockMemory(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
@@ -218,7 +224,8 @@ export declare class SharedMemory {
    * `shm_open(name, O_RDWR|O_CREAT|O_EXCL, mode)` + `ftruncate(size)` + `mmap(MAP_SHARED)`.
    * `'jobs'` and `'/jobs'` are the same name; `null` makes a new unique name (read it from `name`),
    * as Python's `SharedMemory(create=True)` does. `unlinkOnClose: true` removes the name when this
-   * region is closed, so a crashed or finished creator leaves nothing behind once it closes. Errors:
+   * region is closed, or when its program ends without closing it (a worker that ends,
+   * `process.exit()`, an uncaught exception); only a process killed by a signal leaves it behind. Errors:
    * `EEXIST` (exclusive and the name exists), `EINVAL` (empty name or a `/` inside),
    * `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`, `ENOSPC` (larger than /dev/shm's free space).
    */
@@ -240,8 +247,6 @@ export declare class SharedMemory {
   static fromFd(fd: number, options?: ShmOpenOptions): SharedMemory
   /** The object's name with its leading slash (`'/jobs'`), or null for anonymous memory. */
   get name(): string | null
-  /** Mapped size in bytes (0 once closed). */
-  get size(): number
   /**
    * For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
    * Null otherwise (named objects close theirs right after mapping).
@@ -291,14 +296,20 @@ export declare class SharedMemory {
    * pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
    */
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
-  /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
-  lock(offset?: number, length?: number): void
-  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
-  lockAsync(offset?: number, length?: number): Promise<void>
+  /**
+   * `mlock`: keeps the range (default: all) in RAM, never paged out. Limited by `RLIMIT_MEMLOCK`
+   * (`EPERM`/`ENOMEM`). Not the lock between processes: that is `mutex(offset)`.
+   */
+  lockMemory(offset?: number, length?: number): void
+  /**
+   * `lockMemory` on a libuv worker thread (locking a large range reads all of it in first).
+   * Errors reject.
+   */
+  lockMemoryAsync(offset?: number, length?: number): Promise<void>
   /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
   adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
-  unlock(offset?: number, length?: number): void
+  unlockMemory(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
@@ -405,8 +416,6 @@ export declare class ShmSegment {
   static fromId(id: number, options?: SegmentOpenOptions): ShmSegment
   /** The segment id (`shmid`). */
   get id(): number
-  /** Attached size in bytes (0 once detached). */
-  get size(): number
   /** `shmctl(IPC_STAT)`. Works after `detach()` while the segment exists. */
   stat(): SegmentStat
   /** `shmctl(IPC_SET)`: changes the mode bits and/or owner. */
@@ -460,14 +469,20 @@ export declare class ShmSegment {
    * pages: a shared file mapping reloads them from the file, private memory reads back as zeros.
    */
   advise(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): void
-  /** `mlock`: keeps the range (default: all) in RAM. Limited by `RLIMIT_MEMLOCK` (`EPERM`/`ENOMEM`). */
-  lock(offset?: number, length?: number): void
-  /** `lock` on a libuv worker thread (locking a large range reads all of it in first). Errors reject. */
-  lockAsync(offset?: number, length?: number): Promise<void>
+  /**
+   * `mlock`: keeps the range (default: all) in RAM, never paged out. Limited by `RLIMIT_MEMLOCK`
+   * (`EPERM`/`ENOMEM`). Not the lock between processes: that is `mutex(offset)`.
+   */
+  lockMemory(offset?: number, length?: number): void
+  /**
+   * `lockMemory` on a libuv worker thread (locking a large range reads all of it in first).
+   * Errors reject.
+   */
+  lockMemoryAsync(offset?: number, length?: number): Promise<void>
   /** `advise` on a libuv worker thread (`'willneed'` may read the range in). Errors reject. */
   adviseAsync(advice: 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage', offset?: number, length?: number): Promise<void>
   /** `munlock`: lets the range (default: all) be paged out again. */
-  unlock(offset?: number, length?: number): void
+  unlockMemory(offset?: number, length?: number): void
   /** `mincore`: which pages of the range (default: all) are in memory. */
   residency(offset?: number, length?: number): Residency
   /**
@@ -614,10 +629,11 @@ export interface LockResult {
 /** Options of `MmapFile.open`. */
 export interface OpenOptions {
   /**
-   * `'r'` read-only (default; the Buffer is copy-on-write, so stray writes never reach the file),
-   * `'r+'` read-write, `'w+'` create or truncate (needs `size`).
+   * How the file is opened, as `fs.open`'s `flags`: `'r'` read-only (default; the Buffer is
+   * copy-on-write, so stray writes never reach the file), `'r+'` read-write, `'w+'` create or
+   * truncate (needs `size`).
    */
-  mode?: 'r' | 'r+' | 'w+'
+  flags?: 'r' | 'r+' | 'w+'
   /** Set the file to this many bytes (`ftruncate`) before mapping; needs `'r+'` or `'w+'`. */
   size?: number
   /** Byte offset of the mapping in the file: any value, aligned internally (default 0). */
@@ -628,8 +644,11 @@ export interface OpenOptions {
   private?: boolean
   /** `MAP_POPULATE` (Linux): read the pages in now instead of on first touch. */
   populate?: boolean
-  /** Mode bits of a file that `'w+'` creates (default `0o600`, before umask). */
-  permissions?: number
+  /**
+   * Permission bits of a file that `'w+'` creates, as `fs.open`'s `mode` (default `0o600`, before
+   * the umask).
+   */
+  mode?: number
 }
 
 /** The system page size in bytes (`sysconf(_SC_PAGESIZE)`), read when the addon loads. */

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// How `open` opens the file, as in `fs.open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
+pub enum OpenFlags {
   /// `'r'`: `O_RDONLY`; the file must exist.
   Read,
   /// `'r+'`: `O_RDWR`; the file must exist.
@@ -35,11 +35,12 @@ pub struct MapOptions {
 /// Options of [`open`].
 #[derive(Debug, Clone, Copy)]
 pub struct OpenFileOptions {
-  pub mode: OpenMode,
+  /// How the file is opened (`fs.open`'s `flags`).
+  pub flags: OpenFlags,
   /// Set the file to this size (`ftruncate`) before mapping.
   pub size: Option<u64>,
   /// Mode bits of a created file (before umask).
-  pub permissions: u32,
+  pub mode: u32,
   pub map: MapOptions,
 }
 
@@ -80,21 +81,21 @@ enum Source {
 /// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
 pub fn open(path: &Path, opts: &OpenFileOptions) -> Result<FileMap> {
   let shown = path.to_string_lossy().into_owned();
-  if opts.mode == OpenMode::Read && opts.size.is_some() {
+  if opts.flags == OpenFlags::Read && opts.size.is_some() {
     return Err(Error::invalid_value(
-      "option size needs mode 'r+' or 'w+': a file opened 'r' cannot be resized",
+      "option size needs flags 'r+' or 'w+': a file opened 'r' cannot be resized",
     ));
   }
-  if opts.mode == OpenMode::Create && opts.size.is_none() {
+  if opts.flags == OpenFlags::Create && opts.size.is_none() {
     return Err(Error::invalid_value(format!(
-      "mode 'w+' creates an empty file, which cannot be mapped: pass size to give '{shown}' a length"
+      "flags 'w+' creates an empty file, which cannot be mapped: pass size to give '{shown}' a length"
     )));
   }
   if let Some(size) = opts.size {
     check_nonzero(size).map_err(|e| e.path(&shown))?;
   }
-  let writable = opts.mode != OpenMode::Read;
-  let file = sys::open_options(writable, opts.mode == OpenMode::Create, opts.permissions)
+  let writable = opts.flags != OpenFlags::Read;
+  let file = sys::open_options(writable, opts.flags == OpenFlags::Create, opts.mode)
     .open(path)
     .map_err(|e| Error::io(&e, "open").path(&shown))?;
   if let Some(size) = opts.size {

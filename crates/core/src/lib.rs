@@ -19,7 +19,7 @@ pub mod wait_hub;
 pub mod word_waits;
 
 pub use error::{Error, Kind, Result};
-pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenMode, PreparedResize};
+pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenFlags, PreparedResize};
 pub use region::{ExtBytes, ExternalView, Region};
 pub use span::Hold;
 pub use sys::{allocation_granularity, page_size, Advice};

@@ -1,7 +1,7 @@
 //! Core behaviour without Node: mapping files, range checks, errors with errno and syscall.
 #![cfg(unix)] // these exercise POSIX behaviour (truncation, shm_open, System V); other targets are type-checked
 
-use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenMode, Region};
+use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenFlags, Region};
 use std::fs;
 use std::path::PathBuf;
 
@@ -13,14 +13,14 @@ fn tmp(name: &str, content: &[u8]) -> PathBuf {
   file
 }
 
-fn opts(mode: OpenMode) -> OpenFileOptions {
-  OpenFileOptions { mode, size: None, permissions: 0o600, map: MapOptions::default() }
+fn opts(mode: OpenFlags) -> OpenFileOptions {
+  OpenFileOptions { flags: mode, size: None, mode: 0o600, map: MapOptions::default() }
 }
 
 #[test]
 fn shared_write_reaches_the_file() {
   let file = tmp("shared", b"0123456789");
-  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  let fm = file_map::open(&file, &opts(OpenFlags::ReadWrite)).unwrap();
   fm.region.write_at(2, b"ab").unwrap();
   assert!(fm.backing.is_some());
   drop(fm);
@@ -31,7 +31,7 @@ fn shared_write_reaches_the_file() {
 fn unaligned_offset_starts_at_the_exact_byte() {
   let content: Vec<u8> = (0..20000u32).map(|i| (i % 251) as u8).collect();
   let file = tmp("offset", &content);
-  let mut o = opts(OpenMode::Read);
+  let mut o = opts(OpenFlags::Read);
   o.map.offset = 4097;
   let fm = file_map::open(&file, &o).unwrap();
   let mut out = vec![0u8; 5];
@@ -45,7 +45,7 @@ fn unaligned_offset_starts_at_the_exact_byte() {
 #[test]
 fn errors_name_errno_syscall_and_path() {
   let file = tmp("errors", b"abc");
-  let mut o = opts(OpenMode::Read);
+  let mut o = opts(OpenFlags::Read);
   o.map.offset = 3;
   let err = file_map::open(&file, &o).unwrap_err();
   assert_eq!(err.kind, Kind::Os(libc::EINVAL));
@@ -54,23 +54,23 @@ fn errors_name_errno_syscall_and_path() {
   assert!(err.to_string().starts_with("EINVAL: offset 3 is past the end of"), "{err}");
 
   let missing = file.with_file_name("missing");
-  let err = file_map::open(&missing, &opts(OpenMode::Read)).unwrap_err();
+  let err = file_map::open(&missing, &opts(OpenFlags::Read)).unwrap_err();
   assert_eq!(err.code(), "ENOENT");
   assert_eq!(err.to_string(), format!("ENOENT: no such file or directory, open '{}'", missing.display()));
 
-  let mut o = opts(OpenMode::Read);
+  let mut o = opts(OpenFlags::Read);
   o.map.length = Some(4);
   assert_eq!(file_map::open(&file, &o).unwrap_err().code(), "EINVAL");
   let dir = file.parent().unwrap();
-  assert_eq!(file_map::open(dir, &opts(OpenMode::Read)).unwrap_err().code(), "EISDIR");
+  assert_eq!(file_map::open(dir, &opts(OpenFlags::Read)).unwrap_err().code(), "EISDIR");
 }
 
 #[test]
 fn create_needs_a_size_and_sets_it() {
   let file = tmp("create", b"keep me");
-  assert_eq!(file_map::open(&file, &opts(OpenMode::Create)).unwrap_err().kind, Kind::InvalidArgValue);
+  assert_eq!(file_map::open(&file, &opts(OpenFlags::Create)).unwrap_err().kind, Kind::InvalidArgValue);
   assert_eq!(fs::read(&file).unwrap(), b"keep me");
-  let mut o = opts(OpenMode::Create);
+  let mut o = opts(OpenFlags::Create);
   o.size = Some(10000);
   let fm = file_map::open(&file, &o).unwrap();
   assert_eq!(fm.region.len(), 10000);
@@ -80,7 +80,7 @@ fn create_needs_a_size_and_sets_it() {
 #[test]
 fn remap_resizes_the_file() {
   let file = tmp("remap", b"hello");
-  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  let fm = file_map::open(&file, &opts(OpenFlags::ReadWrite)).unwrap();
   let bigger = fm.backing.as_ref().unwrap().remap(&fm.region, 9000).unwrap();
   assert_eq!(bigger.len(), 9000);
   assert_eq!(fs::metadata(&file).unwrap().len(), 9000);
@@ -120,7 +120,7 @@ fn region_ranges_and_anonymous_memory() {
 fn copies_from_a_truncated_file_fail_with_efault_instead_of_sigbus() {
   let page = mapshare_core::page_size();
   let file = tmp("truncated", &vec![7u8; 3 * page]);
-  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  let fm = file_map::open(&file, &opts(OpenFlags::ReadWrite)).unwrap();
   fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(page as u64).unwrap();
   let mut out = vec![0u8; 2 * page];
   let err = fm.region.read_into(0, &mut out).unwrap_err();
@@ -139,7 +139,7 @@ fn words_on_a_truncated_page_fail_with_efault_instead_of_sigbus() {
   use std::time::Duration;
   let page = mapshare_core::page_size();
   let file = tmp("truncated-words", &vec![0u8; 3 * page]);
-  let fm = file_map::open(&file, &opts(OpenMode::ReadWrite)).unwrap();
+  let fm = file_map::open(&file, &opts(OpenFlags::ReadWrite)).unwrap();
   let r = &fm.region;
   assert!(r.is_truncatable());
   fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(page as u64).unwrap();

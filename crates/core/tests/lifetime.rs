@@ -3,7 +3,7 @@
 #![cfg(unix)]
 
 use mapshare_core::sync::{deadline, AsyncWait, AtomicOp, Canceller, FOREVER};
-use mapshare_core::{file_map, ExtBytes, MapOptions, OpenFileOptions, OpenMode, Region};
+use mapshare_core::{file_map, ExtBytes, MapOptions, OpenFileOptions, OpenFlags, Region};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,8 +16,8 @@ fn tmp(name: &str, content: &[u8]) -> PathBuf {
   file
 }
 
-fn open(file: &Path, mode: OpenMode) -> Region {
-  let opts = OpenFileOptions { mode, size: None, permissions: 0o600, map: MapOptions::default() };
+fn open(file: &Path, mode: OpenFlags) -> Region {
+  let opts = OpenFileOptions { flags: mode, size: None, mode: 0o600, map: MapOptions::default() };
   file_map::open(file, &opts).unwrap().region
 }
 
@@ -29,7 +29,7 @@ fn maps_of(file: &Path) -> usize {
 #[test]
 fn close_with_a_holder_releases_the_file_and_leaves_inert_memory() {
   let file = tmp("inert", &[7u8; 8192]);
-  let region = open(&file, OpenMode::ReadWrite);
+  let region = open(&file, OpenFlags::ReadWrite);
   let view = region.external_view().unwrap();
   let (ptr, len) = (view.ptr, view.len);
   assert_eq!(maps_of(&file), 1);
@@ -46,7 +46,7 @@ fn close_with_a_holder_releases_the_file_and_leaves_inert_memory() {
 #[test]
 fn close_without_holders_unmaps() {
   let file = tmp("plain", &[1u8; 4096]);
-  let region = open(&file, OpenMode::ReadWrite);
+  let region = open(&file, OpenFlags::ReadWrite);
   region.close();
   assert_eq!(maps_of(&file), 0);
 }
@@ -67,8 +67,8 @@ fn a_wait_on_a_closed_region_is_cancelled_not_a_fault() {
 #[test]
 fn read_only_regions_see_later_writes_after_every_call() {
   let file = tmp("ro", &[0u8; 8192]);
-  let writer = open(&file, OpenMode::ReadWrite);
-  let reader = open(&file, OpenMode::Read);
+  let writer = open(&file, OpenFlags::ReadWrite);
+  let reader = open(&file, OpenFlags::Read);
   // Calls that would copy a page privately on a writable private mapping.
   assert_eq!(reader.atomic32(0, AtomicOp::Load, 0, 0).unwrap(), 0);
   let canceller = Canceller::default();
@@ -94,7 +94,7 @@ fn read_only_regions_see_later_writes_after_every_call() {
 fn overlapping_copies_move_like_memmove() {
   for truncatable in [true, false] {
     let region = if truncatable {
-      open(&tmp("overlap", &[0u8; 4096]), OpenMode::ReadWrite)
+      open(&tmp("overlap", &[0u8; 4096]), OpenFlags::ReadWrite)
     } else {
       Region::anonymous(4096).unwrap()
     };

@@ -5,7 +5,7 @@
 
 use mapshare_core::mutex::{LockHandle, Locked};
 use mapshare_core::robust::Owner;
-use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenMode, Region};
+use mapshare_core::{file_map, Kind, MapOptions, OpenFileOptions, OpenFlags, Region};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ fn tmp(name: &str) -> PathBuf {
 
 fn open(file: &Path) -> Region {
   let o =
-    OpenFileOptions { mode: OpenMode::ReadWrite, size: None, permissions: 0o600, map: MapOptions::default() };
+    OpenFileOptions { flags: OpenFlags::ReadWrite, size: None, mode: 0o600, map: MapOptions::default() };
   file_map::open(file, &o).unwrap().region
 }
 

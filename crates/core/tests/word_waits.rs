@@ -4,7 +4,7 @@
 #![cfg(target_os = "linux")]
 
 use mapshare_core::sync::{AsyncWait, AtomicOp, Canceller, WaitResult};
-use mapshare_core::{file_map, word_waits, MapOptions, OpenFileOptions, OpenMode, Region};
+use mapshare_core::{file_map, word_waits, MapOptions, OpenFileOptions, OpenFlags, Region};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ fn region(name: &str) -> (Region, std::path::PathBuf) {
   let file = dir.join("words.bin");
   std::fs::write(&file, vec![0u8; 4096]).unwrap();
   let o =
-    OpenFileOptions { mode: OpenMode::ReadWrite, size: None, permissions: 0o600, map: MapOptions::default() };
+    OpenFileOptions { flags: OpenFlags::ReadWrite, size: None, mode: 0o600, map: MapOptions::default() };
   (file_map::open(&file, &o).unwrap().region, file)
 }
 
@@ -82,7 +82,7 @@ fn a_cancelled_wait_settles_at_once_and_is_not_counted() {
 fn a_wake_through_another_mapping_reaches_the_groups_kernel_wait() {
   let (r, file) = region("other");
   let o =
-    OpenFileOptions { mode: OpenMode::ReadWrite, size: None, permissions: 0o600, map: MapOptions::default() };
+    OpenFileOptions { flags: OpenFlags::ReadWrite, size: None, mode: 0o600, map: MapOptions::default() };
   let other = file_map::open(&file, &o).unwrap().region; // as another process would map it
   let (rx, _c) = waits(&r, 12, 100, None);
   // The group's kernel wait is armed a moment after the first wait: notify until it reports it.
@@ -99,7 +99,7 @@ fn a_wake_through_another_mapping_reaches_the_groups_kernel_wait() {
 fn a_store_seen_by_the_groups_kernel_wait_ends_the_waits_that_expected_the_old_value() {
   let (r, file) = region("store");
   let o =
-    OpenFileOptions { mode: OpenMode::ReadWrite, size: None, permissions: 0o600, map: MapOptions::default() };
+    OpenFileOptions { flags: OpenFlags::ReadWrite, size: None, mode: 0o600, map: MapOptions::default() };
   let other = file_map::open(&file, &o).unwrap().region;
   let (rx, _c) = waits(&r, 16, 5, Some(Duration::from_secs(20)));
   other.atomic32(16, AtomicOp::Store, 1, 0).unwrap();
