@@ -221,6 +221,7 @@ const settle = async () => { for (let i = 0; i < 6; i++) { gc(); await new Promi
 const caged = !!process.env.MAPSHARE_NO_EXTERNAL_BUFFERS
 const cycle = async (n) => {
   for (let i = 0; i < n; i++) {
+    if (i % 5000 === 0) process.stderr.write('.') // progress: the parent kills only a child that stops
     const r = MmapFile.open(f, { flags: i % 2 ? 'r+' : 'r' })
     if (!caged) r.buffer[0] // every other one read-only: two mappings each
     r.close()
@@ -237,7 +238,12 @@ await cycle(100000)
 const after = [count(), fds(), process.memoryUsage().rss]
 console.log(JSON.stringify({ before, after }))
 `,
-    { args: [tmpDir(t)], timeout: 120_000, env: { MAPSHARE_NO_EXTERNAL_BUFFERS: caged ? '1' : '' } },
+    {
+      args: [tmpDir(t)],
+      timeout: 900_000,
+      idleTimeout: 60_000,
+      env: { MAPSHARE_NO_EXTERNAL_BUFFERS: caged ? '1' : '' },
+    },
   )
   t.is(r.signal, null, ended(r))
   t.is(r.status, 0, ended(r))

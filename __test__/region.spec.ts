@@ -137,3 +137,34 @@ test(`mode: ${caged ? 'no external buffers (Electron cage)' : 'external buffers'
   else t.is(region.buffer.length, pageSize)
   region.close()
 })
+
+test('structuredClone and postMessage refuse regions, Mutexes and Channels (DataCloneError) where Node has markAsUncloneable', async (t) => {
+  const { markAsUncloneable } = (await import('node:worker_threads')) as { markAsUncloneable?: unknown }
+  const { Channel, SharedMemory, ShmSegment } = await import('../src-js/index.ts')
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const shm = SharedMemory.anonymous(2 * pageSize)
+  const seg = process.platform === 'win32' ? null : ShmSegment.create('private', pageSize)
+  t.teardown(() => seg?.remove())
+  const objects: Record<string, object> = {
+    'MmapFile.open': MmapFile.open(file, { flags: 'r+' }),
+    'MmapFile.openAsync': await MmapFile.openAsync(file),
+    'MmapFile.anonymous': MmapFile.anonymous(pageSize),
+    'SharedMemory.anonymous': shm,
+    ...(seg ? { 'ShmSegment.create': seg } : {}),
+    Channel: Channel.create(shm),
+    ...(lockAvailable ? { Mutex: MmapFile.anonymous(pageSize, { shared: true }).mutex(0) } : {}),
+  }
+  const { port1, port2 } = new MessageChannel()
+  t.teardown(() => port1.close())
+  for (const [what, object] of Object.entries(objects)) {
+    if (typeof markAsUncloneable === 'function') {
+      t.throws(() => structuredClone(object), { name: 'DataCloneError' }, what)
+      t.throws(() => port1.postMessage(object), { name: 'DataCloneError' }, what)
+    } else {
+      // Node 20 has no way to refuse: the clone is an empty object (the README says so).
+      t.deepEqual(structuredClone(object), {}, what)
+    }
+  }
+  port2.close()
+  t.log(`markAsUncloneable: ${typeof markAsUncloneable} (Node ${process.versions.node})`)
+})

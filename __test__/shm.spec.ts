@@ -279,3 +279,22 @@ test('unlinkOnClose names go when the program ends without close(): exit, end, t
     t.true(fs.existsSync(`/dev/shm${kept}`), `${how}: a name without unlinkOnClose stays`)
   }
 })
+
+test('anonymous memory handed to a worker by its descriptor: both map the same pages (the README way to share a region)', async (t) => {
+  const { Worker } = await import('node:worker_threads')
+  const shm = SharedMemory.anonymous(pageSize)
+  shm.write('from main')
+  const w = new Worker(
+    `const { SharedMemory } = require(${JSON.stringify(`${ROOT}/dist/index.js`)})
+     const { workerData, parentPort } = require('node:worker_threads')
+     const r = SharedMemory.fromFd(workerData)
+     parentPort.postMessage(r.read(0, 9).toString())
+     r.write('from work')
+     r.close()`,
+    { eval: true, workerData: shm.fd },
+  )
+  t.is(await new Promise((r) => w.once('message', r)), 'from main')
+  await new Promise((r) => w.once('exit', r))
+  t.is(shm.read(0, 9).toString(), 'from work')
+  shm.close()
+})

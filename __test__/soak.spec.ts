@@ -16,7 +16,8 @@ test('soak: 100,000 open/close cycles and 10,000 dropped regions of every kind l
   })
   const r = await run(fixture('soak.ts'), [file, shmName, String(key), '100000', '10000'], {
     nodeArgs: ['--expose-gc'],
-    timeout: 170_000,
+    timeout: 900_000,
+    idleTimeout: 60_000,
   })
   t.is(r.status, 0, r.stderr)
   const result = JSON.parse(r.stdout)

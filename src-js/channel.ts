@@ -33,6 +33,8 @@
 import os from 'node:os'
 import { codeOf, coded, invalidArgType, invalidArgValue, outOfRange, unaligned } from './errors.ts'
 import type { Mutex, Region } from './native.ts'
+import { markUncloneable } from './native.ts'
+import { decodeLockWord, type LockWordState } from './lock-word.ts'
 import { abortSignal, isAborted } from './signals.ts'
 import {
   integer,
@@ -253,6 +255,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
   private constructor(key: typeof KEY, region: Region, base: number) {
     if (key !== KEY)
       throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', 'Channel.create() and Channel.open() make channels')
+    markUncloneable(this)
     if (region.load(base + O.magic) !== MAGIC) throw corrupt('no channel magic at this offset')
     if (region.load(base + O.version) !== VERSION)
       throw corrupt(`version ${region.load(base + O.version)}, not ${VERSION}`)
@@ -362,10 +365,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
       used,
       sent,
       received,
-      // The counters are bumped after the positions move: a producer or consumer killed in between
-      // leaves them off by one for good. What the positions say bounds them: none when the ring is
-      // empty, else at least one and at most one per 8 bytes in use.
-      pending: used === 0 ? 0 : Math.min(Math.max((sent - received) | 0, 1), used / 8),
+      pending: pendingOf(used, sent, received),
       ended: this.#ld(O.ended) !== 0,
     }
   }
@@ -952,6 +952,54 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
       if (m === null) return
       yield m
     }
+  }
+}
+
+/**
+ * Messages pending, from the counters bounded by the positions. The counters are bumped after the
+ * positions move: a producer or consumer killed in between leaves them off by one for good. What the
+ * positions say bounds them: none when the ring is empty, else at least one and at most one per 8
+ * bytes in use.
+ */
+function pendingOf(used: number, sent: number, received: number): number {
+  return used === 0 ? 0 : Math.min(Math.max((sent - received) | 0, 1), used / 8)
+}
+
+/** What a channel's header says, read without joining the channel (see `channelHeader`). */
+export interface ChannelHeader extends ChannelStats {
+  byteOffset: number
+  /** Whether several producers may send. */
+  manyProducers: boolean
+  /** The producers' lock word (many producers), decoded. */
+  lock: LockWordState
+}
+
+/**
+ * Reads the header of a channel at `byteOffset` of `region` without joining it (read-only regions
+ * too): for `npx mapshare inspect` and `ls`. Null when no channel of this protocol lives there; a
+ * header whose fields contradict each other is `ERR_MAPSHARE_CHANNEL_CORRUPT`.
+ */
+export function channelHeader(region: Region, byteOffset = 0): ChannelHeader | null {
+  if (byteOffset % 64 !== 0 || byteOffset + HEADER > region.length) return null
+  const ld = (o: number) => region.load(byteOffset + o) >>> 0
+  if (ld(O.magic) !== MAGIC || ld(O.version) !== VERSION) return null
+  const capacity = ld(O.capacity)
+  const head = ld(O.head)
+  const tail = ld(O.tail)
+  checkPositions(head, tail, capacity)
+  const used = (tail - head) >>> 0
+  const sent = ld(O.sent)
+  const received = ld(O.received)
+  return {
+    byteOffset,
+    capacity,
+    used,
+    sent,
+    received,
+    pending: pendingOf(used, sent, received),
+    ended: ld(O.ended) !== 0,
+    manyProducers: ld(O.flags) === 1,
+    lock: decodeLockWord(ld(O.lock)),
   }
 }
 

@@ -20,6 +20,7 @@
 import { types } from 'node:util'
 import { mutexState, regionBrand, stampMutex, type MutexState, type RegionState } from './brand.ts'
 import { invalidThis } from './errors.ts'
+import { TID_MASK } from './lock-word.ts'
 import { asyncWaitOptions, withOwnSignal, type AsyncWaitOptions } from './signals.ts'
 import {
   atomicOpCode,
@@ -70,8 +71,6 @@ const mutexStateOf = mutexState
 
 /** Native calls on a region before the fast path is set up: a region used a few times never pays for it. */
 const WARM_UP = 8
-/** The owner's thread id in a lock word. */
-const TID_MASK = 0x3fffffff
 /** Looks at a held lock's word in JS before the native lock sleeps. */
 const SPIN = 64
 /** `Atomics.pause` (a CPU spin-wait hint) where the runtime has it. */

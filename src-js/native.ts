@@ -12,6 +12,7 @@ declare module './binding/generated.js' {
     lock(): LockResult
   }
 }
+import * as workerThreads from 'node:worker_threads'
 import { loadBinding } from './loader.ts'
 
 /** A class the addon made: its static factories and its instances' type, but no `new` (it throws ERR_ILLEGAL_CONSTRUCTOR). */
@@ -56,6 +57,8 @@ interface PrivateExports {
   _threadId(): number
   /** Bun and Deno: waitAsync must not poll with their stand-ins for libuv's functions. */
   _uvRefused(): void
+  /** Hands the addon `markAsUncloneable` (this thread's), which it applies to every region and Mutex it makes. */
+  _setUncloneable(mark: unknown): void
   /** For the tests: a deliberate panic inside an operation on the region with this handle. */
   _panicInRegion(handle: number): void
   /** For the tests: a deliberate panic outside any region operation. */
@@ -75,6 +78,18 @@ const binding = loadBinding() as Binding
 // Bun and Deno export stand-ins for some of libuv's functions: waitAsync must not poll with them
 // (it uses threads there instead).
 if (process.versions.bun !== undefined || process.versions.deno !== undefined) binding._uvRefused()
+
+/**
+ * Node's `markAsUncloneable` (Node >= 22.10), or nothing: a marked object makes `structuredClone` and
+ * `postMessage` throw a `DataCloneError` instead of arriving as `{}`. Regions and Mutexes are marked by
+ * the addon as it makes them; the JS classes (Channel) mark themselves.
+ */
+export const markUncloneable: (object: object) => void = (() => {
+  const mark = (workerThreads as { markAsUncloneable?: unknown }).markAsUncloneable
+  if (typeof mark !== 'function') return () => {}
+  binding._setUncloneable(mark)
+  return mark as (object: object) => void
+})()
 
 type RegionClass = typeof Generated.MmapFile | typeof Generated.SharedMemory | typeof Generated.ShmSegment
 

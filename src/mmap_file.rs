@@ -3,6 +3,7 @@
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::RegionState;
+use crate::runtime::uncloneable::Uncloneable;
 use crate::surface::region_surface;
 use mapshare_core::{file_map, Backing, MapOptions, OpenFileOptions, OpenFlags, PreparedResize, Region};
 use napi::bindgen_prelude::AsyncTask;
@@ -97,15 +98,19 @@ impl MmapFile {
   /// Opens `path` and maps it (`open` + `ftruncate` + `mmap`; the descriptor is closed at once unless a
   /// shared writable mapping keeps it for `resize`). Errors carry `code`, `errno`, `syscall`, `path`:
   /// `ENOENT`, `EACCES`, `EISDIR`, `EINVAL` (empty file, offset or length past the end), ...
-  #[napi(factory, ts_args_type = "path: string | Buffer | URL, options?: OpenOptions", catch_unwind)]
-  pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+  #[napi(
+    ts_args_type = "path: string | Buffer | URL, options?: OpenOptions",
+    ts_return_type = "MmapFile",
+    catch_unwind
+  )]
+  pub fn open(env: &Env, path: Option<Unknown>, options: Option<Unknown>) -> Result<Uncloneable<MmapFile>> {
     let (path, opts) = open_args(env, path, options)?;
     let fm = file_map::open(Path::new(&path), &opts).js(env)?;
-    Ok(MmapFile {
+    Ok(Uncloneable(MmapFile {
       state: RegionState::new(env, fm.region),
       backing: fm.backing.map(Arc::new),
       path: Some(path),
-    })
+    }))
   }
 
   /// `open` on a libuv worker thread, so that reading a large file in (`populate: true`) or a slow
@@ -131,7 +136,7 @@ pub struct OpenTask {
 
 impl napi::Task for OpenTask {
   type Output = (String, mapshare_core::Result<mapshare_core::FileMap>);
-  type JsValue = MmapFile;
+  type JsValue = Uncloneable<MmapFile>;
 
   fn compute(&mut self) -> Result<Self::Output> {
     match self.args.take() {
@@ -144,13 +149,13 @@ impl napi::Task for OpenTask {
     }
   }
 
-  fn resolve(&mut self, env: Env, (path, fm): Self::Output) -> Result<MmapFile> {
+  fn resolve(&mut self, env: Env, (path, fm): Self::Output) -> Result<Uncloneable<MmapFile>> {
     let fm = fm.js(&env)?;
-    Ok(MmapFile {
+    Ok(Uncloneable(MmapFile {
       state: RegionState::new(&env, fm.region),
       backing: fm.backing.map(Arc::new),
       path: Some(path),
-    })
+    }))
   }
 }
 
@@ -191,8 +196,8 @@ fn open_args(
 impl MmapFile {
   /// Maps an open descriptor (e.g. from `fs.openSync`). The descriptor stays yours: close it whenever
   /// you like, the mapping stays valid. `writable: true` needs a descriptor open for writing.
-  #[napi(factory, ts_args_type = "fd: number, options?: FromFdOptions", catch_unwind)]
-  pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+  #[napi(ts_args_type = "fd: number, options?: FromFdOptions", ts_return_type = "MmapFile", catch_unwind)]
+  pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<Uncloneable<MmapFile>> {
     let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
       Some(fd) => fd as i32,
       None => return Err(error::arg_type(env, "fd", "of type number", "undefined")),
@@ -201,18 +206,30 @@ impl MmapFile {
     let writable = convert::opt_bool(env, field(&opts, "writable")?, "options.writable")?.unwrap_or(false);
     let map = map_options(env, &opts)?;
     let fm = file_map::from_fd(fd, writable, &map).js(env)?;
-    Ok(MmapFile { state: RegionState::new(env, fm.region), backing: fm.backing.map(Arc::new), path: None })
+    Ok(Uncloneable(MmapFile {
+      state: RegionState::new(env, fm.region),
+      backing: fm.backing.map(Arc::new),
+      path: None,
+    }))
   }
 
   /// Zero-filled memory backed by no file (`MAP_ANONYMOUS`): private by default, or `shared: true`.
-  #[napi(factory, ts_args_type = "length: number, options?: AnonymousOptions", catch_unwind)]
-  pub fn anonymous(env: &Env, length: Option<Unknown>, options: Option<Unknown>) -> Result<MmapFile> {
+  #[napi(
+    ts_args_type = "length: number, options?: AnonymousOptions",
+    ts_return_type = "MmapFile",
+    catch_unwind
+  )]
+  pub fn anonymous(
+    env: &Env,
+    length: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> Result<Uncloneable<MmapFile>> {
     let length = convert::index(env, length, "length")?;
     let opts = convert::options(env, options, "options", ANONYMOUS_OPTIONS)?;
     let shared = convert::opt_bool(env, field(&opts, "shared")?, "options.shared")?.unwrap_or(false);
     let len = usize::try_from(length).unwrap_or(usize::MAX);
     let region = if shared { Region::anonymous_shared(len) } else { Region::anonymous(len) }.js(env)?;
-    Ok(MmapFile { state: RegionState::new(env, region), backing: None, path: None })
+    Ok(Uncloneable(MmapFile { state: RegionState::new(env, region), backing: None, path: None }))
   }
 
   /// The path given to `open` (null for `fromFd` and anonymous memory).

@@ -4,6 +4,7 @@ use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::RegionState;
 use crate::runtime::exit_unlinks;
+use crate::runtime::uncloneable::Uncloneable;
 use crate::surface::region_surface;
 use mapshare_core::shm;
 use napi::{Env, Result, Unknown};
@@ -72,13 +73,17 @@ impl SharedMemory {
   /// `process.exit()`, an uncaught exception); only a process killed by a signal leaves it behind. Errors:
   /// `EEXIST` (exclusive and the name exists), `EINVAL` (empty name or a `/` inside),
   /// `ENAMETOOLONG` (over 255 bytes on Linux, 30 on macOS), `EACCES`, `ENOSPC` (larger than /dev/shm's free space).
-  #[napi(factory, ts_args_type = "name: string | null, size: number, options?: CreateOptions", catch_unwind)]
+  #[napi(
+    ts_args_type = "name: string | null, size: number, options?: CreateOptions",
+    ts_return_type = "SharedMemory",
+    catch_unwind
+  )]
   pub fn create(
     env: &Env,
     name: Option<Unknown>,
     size: Option<Unknown>,
     options: Option<Unknown>,
-  ) -> Result<SharedMemory> {
+  ) -> Result<Uncloneable<SharedMemory>> {
     // null (napi-rs passes it as None, like undefined): a new unique name.
     let name = if name.is_none() { None } else { Some(name_arg(env, name)?) };
     let size = convert::index(env, size, "size")?;
@@ -110,16 +115,24 @@ impl SharedMemory {
         });
       }
     }
-    Ok(made)
+    Ok(Uncloneable(made))
   }
 
   /// `shm_open(name)` + `mmap` of an existing object at its current size (`ENOENT` if there is none).
-  #[napi(factory, ts_args_type = "name: string, options?: ShmOpenOptions", catch_unwind)]
-  pub fn open(env: &Env, name: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
+  #[napi(
+    ts_args_type = "name: string, options?: ShmOpenOptions",
+    ts_return_type = "SharedMemory",
+    catch_unwind
+  )]
+  pub fn open(
+    env: &Env,
+    name: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> Result<Uncloneable<SharedMemory>> {
     let name = name_arg(env, name)?;
     let ro = readonly(env, options)?;
     let m = shm::open(&name, ro).js(env)?;
-    Ok(Self::wrap(env, m))
+    Ok(Uncloneable(Self::wrap(env, m)))
   }
 
   /// `shm_unlink(name)`: removes the name; processes that mapped it keep their memory.
@@ -132,24 +145,32 @@ impl SharedMemory {
   /// Shared memory without a name (`memfd_create` on Linux; elsewhere a `shm_open` name unlinked at
   /// once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
   /// `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
-  #[napi(factory, ts_args_type = "size: number", catch_unwind)]
-  pub fn anonymous(env: &Env, size: Option<Unknown>) -> Result<SharedMemory> {
+  #[napi(ts_args_type = "size: number", ts_return_type = "SharedMemory", catch_unwind)]
+  pub fn anonymous(env: &Env, size: Option<Unknown>) -> Result<Uncloneable<SharedMemory>> {
     let size = convert::index(env, size, "size")?;
     let m = shm::anonymous(size).js(env)?;
-    Ok(Self::wrap(env, m))
+    Ok(Uncloneable(Self::wrap(env, m)))
   }
 
   /// Maps a shared memory descriptor received from another process (whole object, shared). The
   /// descriptor stays yours.
-  #[napi(factory, ts_args_type = "fd: number, options?: ShmOpenOptions", catch_unwind)]
-  pub fn from_fd(env: &Env, fd: Option<Unknown>, options: Option<Unknown>) -> Result<SharedMemory> {
+  #[napi(
+    ts_args_type = "fd: number, options?: ShmOpenOptions",
+    ts_return_type = "SharedMemory",
+    catch_unwind
+  )]
+  pub fn from_fd(
+    env: &Env,
+    fd: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> Result<Uncloneable<SharedMemory>> {
     let fd = match convert::opt_int(env, fd, "fd", 0, i32::MAX as i64)? {
       Some(fd) => fd as i32,
       None => return Err(error::arg_type(env, "fd", "of type number", "undefined")),
     };
     let ro = readonly(env, options)?;
     let m = shm::from_fd(fd, ro).js(env)?;
-    Ok(Self::wrap(env, m))
+    Ok(Uncloneable(Self::wrap(env, m)))
   }
 
   /// The object's name with its leading slash (`'/jobs'`), or null for anonymous memory.

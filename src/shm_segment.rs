@@ -3,6 +3,7 @@
 use crate::convert::{self, field};
 use crate::error::{self, JsResult};
 use crate::region::RegionState;
+use crate::runtime::uncloneable::Uncloneable;
 use crate::surface::region_surface;
 use mapshare_core::sysv;
 use napi::bindgen_prelude::{JsObjectValue, Null, Object};
@@ -111,8 +112,8 @@ impl ShmSegment {
   /// `'private'` (`IPC_PRIVATE`). Errors: `EEXIST` (exclusive and the key exists), `EINVAL` (size
   /// outside SHMMIN..SHMMAX), `ENOSPC`, `EACCES`.
   #[napi(
-    factory,
     ts_args_type = "key: number | 'private', size: number, options?: SegmentCreateOptions",
+    ts_return_type = "ShmSegment",
     catch_unwind
   )]
   pub fn create(
@@ -120,7 +121,7 @@ impl ShmSegment {
     key: Option<Unknown>,
     size: Option<Unknown>,
     options: Option<Unknown>,
-  ) -> Result<ShmSegment> {
+  ) -> Result<Uncloneable<ShmSegment>> {
     let key = key_arg(env, key, true)?;
     let size = convert::index(env, size, "size")?;
     let opts = convert::options(env, options, "options", &["mode", "exclusive"])?;
@@ -128,28 +129,40 @@ impl ShmSegment {
       convert::opt_int(env, field(&opts, "mode")?, "options.mode", 0, 0o777)?.unwrap_or(0o600) as u32;
     let exclusive = convert::opt_bool(env, field(&opts, "exclusive")?, "options.exclusive")?.unwrap_or(true);
     let (id, region) = sysv::create(key, size, mode, exclusive).js(env)?;
-    Ok(ShmSegment { state: RegionState::new(env, region), id })
+    Ok(Uncloneable(ShmSegment { state: RegionState::new(env, region), id }))
   }
 
   /// `shmget(key, 0, 0)` + `shmat` of an existing segment (`ENOENT` if no segment has the key).
-  #[napi(factory, ts_args_type = "key: number, options?: SegmentOpenOptions", catch_unwind)]
-  pub fn open(env: &Env, key: Option<Unknown>, options: Option<Unknown>) -> Result<ShmSegment> {
+  #[napi(
+    ts_args_type = "key: number, options?: SegmentOpenOptions",
+    ts_return_type = "ShmSegment",
+    catch_unwind
+  )]
+  pub fn open(env: &Env, key: Option<Unknown>, options: Option<Unknown>) -> Result<Uncloneable<ShmSegment>> {
     let key = key_arg(env, key, false)?;
     let ro = readonly(env, options)?;
     let (id, region) = sysv::open(key, ro).js(env)?;
-    Ok(ShmSegment { state: RegionState::new(env, region), id })
+    Ok(Uncloneable(ShmSegment { state: RegionState::new(env, region), id }))
   }
 
   /// `shmat(id)`: attaches a segment by the id `shmget` gave (e.g. from another process or `ipcs`).
-  #[napi(factory, ts_args_type = "id: number, options?: SegmentOpenOptions", catch_unwind)]
-  pub fn from_id(env: &Env, id: Option<Unknown>, options: Option<Unknown>) -> Result<ShmSegment> {
+  #[napi(
+    ts_args_type = "id: number, options?: SegmentOpenOptions",
+    ts_return_type = "ShmSegment",
+    catch_unwind
+  )]
+  pub fn from_id(
+    env: &Env,
+    id: Option<Unknown>,
+    options: Option<Unknown>,
+  ) -> Result<Uncloneable<ShmSegment>> {
     let id = match convert::opt_int(env, id, "id", 0, i32::MAX as i64)? {
       Some(id) => id as i32,
       None => return Err(error::arg_type(env, "id", "of type number", "undefined")),
     };
     let ro = readonly(env, options)?;
     let region = sysv::attach(id, ro).js(env)?;
-    Ok(ShmSegment { state: RegionState::new(env, region), id })
+    Ok(Uncloneable(ShmSegment { state: RegionState::new(env, region), id }))
   }
 
   /// The segment id (`shmid`).

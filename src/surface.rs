@@ -458,10 +458,14 @@ macro_rules! region_surface {
       /// A lock in the 32-bit word at `byteOffset` (a multiple of 4; 0 means unlocked), usable from
       /// every process that maps this memory; it survives its owner's death (`{ ownerDied: true }`).
       #[napi(ts_args_type = "byteOffset: number", ts_return_type = "Mutex", catch_unwind)]
-      pub fn mutex(&self, env: &napi::Env, byte_offset: Option<napi::Unknown>) -> napi::Result<$crate::mutex::Mutex> {
+      pub fn mutex(
+        &self,
+        env: &napi::Env,
+        byte_offset: Option<napi::Unknown>,
+      ) -> napi::Result<$crate::runtime::uncloneable::Uncloneable<$crate::mutex::Mutex>> {
         let offset = $crate::convert::index(env, byte_offset, "byteOffset")?;
         self.state.with(env, |r| r.lock_handle(offset).map(drop))?;
-        Ok($crate::mutex::Mutex::new(self.state.cell().clone(), offset))
+        Ok($crate::runtime::uncloneable::Uncloneable($crate::mutex::Mutex::new(self.state.cell().clone(), offset)))
       }
 
       /// Internal (the JS fast path, src-js/fast-path.ts): this region's number for the functions in

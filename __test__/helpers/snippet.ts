@@ -15,7 +15,13 @@ const INDEX = pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href
  */
 export async function snippet(
   body: string,
-  opts: { timeout?: number; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; args?: string[] } = {},
+  opts: {
+    timeout?: number
+    idleTimeout?: number
+    env?: NodeJS.ProcessEnv
+    nodeArgs?: string[]
+    args?: string[]
+  } = {},
 ): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapshare-snippet-'))
   const file = path.join(dir, 'snippet.mjs')
@@ -29,6 +35,7 @@ export async function snippet(
   try {
     return await run(file, opts.args ?? [], {
       timeout: opts.timeout ?? 30_000,
+      ...(opts.idleTimeout === undefined ? {} : { idleTimeout: opts.idleTimeout }),
       env: opts.env,
       nodeArgs: ['--expose-gc', ...(opts.nodeArgs ?? [])],
       cwd: dir,

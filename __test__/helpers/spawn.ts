@@ -25,6 +25,12 @@ export interface StartOptions {
   cwd?: string
   /** A program (and its arguments) that runs node, e.g. a launcher that restricts system calls. */
   wrapper?: string[]
+  /**
+   * Long runs: the child is killed only after this many ms without any output, so that a loaded
+   * machine makes it slower but never fails it, while a hang still ends (the child reports progress
+   * on stderr). `timeout` then stays a generous cap on the whole run.
+   */
+  idleTimeout?: number
 }
 
 /** Starts `node <file> ...args` with the TypeScript loader; the child is killed after `timeout` ms. */
@@ -42,13 +48,24 @@ export function start(
   })
   let stdout = ''
   let stderr = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const idle = opts.idleTimeout
+  let idler = idle === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), idle)
+  const progressed = () => idler?.refresh()
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d
+    progressed()
+  })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+    progressed()
+  })
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 30_000)
   const done = new Promise<RunResult>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (status, signal) => {
       clearTimeout(timer)
+      clearTimeout(idler)
+      idler = undefined
       resolve({ status, signal, stdout, stderr })
     })
   })
