@@ -118,6 +118,14 @@ console.log(r.read(0, 20).toString())`,
   const r = spawnSync('node', ['reader.mjs', shared], { cwd: app, env, encoding: 'utf8' })
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.trim(), 'installed and shared')
+  // The command-line tool, as npx runs it from the installed package.
+  const ls = spawnSync(path.join(app, 'node_modules', '.bin', 'mapshare'), ['ls', '--json'], {
+    cwd: app,
+    env,
+    encoding: 'utf8',
+  })
+  t.is(ls.status, process.platform === 'linux' ? 0 : 1, ls.stderr)
+  if (process.platform === 'linux') t.true(Array.isArray(JSON.parse(ls.stdout)))
 
   fs.writeFileSync(
     path.join(app, 'check.ts'),
