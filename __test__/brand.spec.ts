@@ -63,6 +63,7 @@ test('Object.create(Class.prototype), a Proxy and another class are refused by e
     SharedMemory: SharedMemory.anonymous(4096),
     ShmSegment: ShmSegment.create('private', 4096),
   }
+  real.ShmSegment.remove() // gone when detached: the test leaves no segment behind
   for (const Class of classes) {
     const own = real[Class.name as keyof typeof real]
     for (let i = 0; i < 20; i++) own.load(0) // warm: the fast path is set up for the real one

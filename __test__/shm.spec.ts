@@ -298,3 +298,74 @@ test('anonymous memory handed to a worker by its descriptor: both map the same p
   t.is(shm.read(0, 9).toString(), 'from work')
   shm.close()
 })
+
+test('resize grows and shrinks named and anonymous objects: the old buffer is cut off, other processes see the new size', async (t) => {
+  const name = `/mapshare-resize-${process.pid}`
+  const shm = SharedMemory.create(name, 2 * pageSize, { unlinkOnClose: true })
+  t.teardown(() => shm.close())
+  shm.write('kept across resizes', 0)
+  const old = shm.buffer
+  shm.resize(4 * pageSize)
+  t.is(shm.length, 4 * pageSize)
+  t.is(fs.statSync(`/dev/shm${name}`).size, 4 * pageSize)
+  t.is(shm.read(0, 19).toString(), 'kept across resizes')
+  t.is(old.subarray(0, 4).toString(), '\0\0\0\0', 'the old buffer is cut off (zeros)')
+  shm.write('at the far end', 3 * pageSize)
+  const seen = await snippet(
+    `const other = SharedMemory.open(process.argv[2])
+     console.log(other.length, other.read(3 * pageSize, 14).toString())
+     other.close()`,
+    { args: [name] },
+  )
+  t.is(seen.stdout.trim(), `${4 * pageSize} at the far end`, seen.stderr)
+  shm.resize(pageSize)
+  t.is(fs.statSync(`/dev/shm${name}`).size, pageSize)
+  t.is(shm.read(0, 19).toString(), 'kept across resizes')
+  t.throws(() => shm.read(pageSize, 1), { code: 'ERR_OUT_OF_RANGE' })
+
+  // Anonymous memory keeps its descriptor (its number may have been handed out already).
+  const anon = SharedMemory.anonymous(pageSize)
+  const fd = anon.fd
+  anon.write('memfd')
+  anon.resize(3 * pageSize)
+  t.is(anon.fd, fd)
+  t.is(anon.length, 3 * pageSize)
+  const again = SharedMemory.fromFd(fd!)
+  t.is(again.length, 3 * pageSize, 'the object itself grew')
+  t.is(again.read(0, 5).toString(), 'memfd')
+  again.resize(2 * pageSize) // through the caller's descriptor
+  t.is(SharedMemory.fromFd(fd!).length, 2 * pageSize)
+  again.close()
+  anon.close()
+})
+
+test('resize refuses what it cannot resize: read-only, closed, and a name that now names another object', async (t) => {
+  const name = `/mapshare-resize-stale-${process.pid}`
+  const shm = SharedMemory.create(name, pageSize)
+  t.teardown(() => {
+    try {
+      SharedMemory.unlink(name)
+    } catch {}
+  })
+  const ro = SharedMemory.open(name, { readonly: true })
+  t.throws(() => ro.resize(2 * pageSize), { code: 'ERR_MAPSHARE_NOT_RESIZABLE' })
+  ro.close()
+  t.throws(() => ro.resize(2 * pageSize), { code: 'ERR_MAPSHARE_CLOSED' })
+  t.throws(() => shm.resize(0), { code: 'EINVAL' }) // as mmap says of an empty mapping
+  t.throws(() => shm.resize(-1 as never), { code: 'ERR_OUT_OF_RANGE' })
+  // Another process unlinks the name and makes a new object under it: ours cannot be reached by
+  // name any more, and the new one must not be resized in its place.
+  const r = await snippet(
+    `SharedMemory.unlink(process.argv[2])
+     SharedMemory.create(process.argv[2], 4096).close()`,
+    { args: [name] },
+  )
+  t.is(r.status, 0, r.stderr)
+  t.like(
+    t.throws(() => shm.resize(2 * pageSize)),
+    { code: 'ESTALE' },
+  )
+  t.is(fs.statSync(`/dev/shm${name}`).size, pageSize, "the other process's object kept its size")
+  t.is(shm.length, pageSize, 'ours is still mapped as it was')
+  shm.close()
+})

@@ -243,13 +243,7 @@ impl MmapFile {
   #[napi(ts_args_type = "length: number", catch_unwind)]
   pub fn resize(&self, env: &Env, length: Option<Unknown>) -> Result<()> {
     let length = convert::index(env, length, "length")?;
-    let Some(backing) = &self.backing else {
-      if self.state.is_closed() {
-        return self.state.with(env, |_| Ok(()));
-      }
-      return Err(not_resizable(env));
-    };
-    self.state.replace(env, |old| backing.remap(old, length))
+    self.state.resize(env, self.backing.as_deref(), length, NOT_RESIZABLE)
   }
 
   /// `resize` with the slow part (mapping the new range; `populate` reads it in) on a libuv worker
@@ -292,12 +286,11 @@ impl MmapFile {
   }
 }
 
+const NOT_RESIZABLE: &str =
+  "only a shared writable file mapping can be resized (flags 'r+' or 'w+', or fromFd with writable: true, without private)";
+
 fn not_resizable(env: &Env) -> napi::Error {
-  error::coded(
-    env,
-    "ERR_MAPSHARE_NOT_RESIZABLE",
-    "only a shared writable file mapping can be resized (flags 'r+' or 'w+', or fromFd with writable: true, without private)",
-  )
+  error::coded(env, "ERR_MAPSHARE_NOT_RESIZABLE", NOT_RESIZABLE)
 }
 
 type Tokens = HashMap<u32, (Arc<Backing>, PreparedResize)>;

@@ -6,7 +6,7 @@ use crate::region::RegionState;
 use crate::runtime::exit_unlinks;
 use crate::runtime::uncloneable::Uncloneable;
 use crate::surface::region_surface;
-use mapshare_core::shm;
+use mapshare_core::{shm, Backing};
 use napi::{Env, Result, Unknown};
 
 /// Options of `SharedMemory.create`.
@@ -36,6 +36,8 @@ pub struct ShmOpenOptions {
 pub struct SharedMemory {
   state: RegionState,
   name: Option<String>,
+  /// How to resize it: named objects and descriptors mapped writable.
+  backing: Option<Backing>,
 }
 
 fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
@@ -50,7 +52,7 @@ fn name_arg(env: &Env, name: Option<Unknown>) -> Result<String> {
 
 impl SharedMemory {
   fn wrap(env: &Env, m: shm::ShmMap) -> Self {
-    SharedMemory { state: RegionState::new(env, m.region), name: m.name }
+    SharedMemory { state: RegionState::new(env, m.region), name: m.name, backing: m.backing }
   }
 }
 
@@ -187,6 +189,19 @@ impl SharedMemory {
       return Ok(None);
     }
     self.state.with(env, |r| Ok(r.fd()))
+  }
+
+  /// Grows or shrinks the object to `length` bytes (`ftruncate`) and maps it anew, as `MmapFile`'s
+  /// `resize`: the old `buffer` and its views are cut off (they read zeros): read `buffer` again. A
+  /// named object is reopened by its name, which must still name this object (else `ESTALE`); memory
+  /// from `anonymous()` keeps its `fd`. Other processes keep their mappings at the old length: after a
+  /// shrink, their pages past the new end raise `SIGBUS` when touched, as with a truncated file.
+  /// `ERR_MAPSHARE_NOT_RESIZABLE` for read-only mappings and on Windows (a named mapping keeps its
+  /// size for life); macOS refuses to resize an object that has a size (`EINVAL`).
+  #[napi(ts_args_type = "length: number", catch_unwind)]
+  pub fn resize(&self, env: &Env, length: Option<Unknown>) -> Result<()> {
+    let length = convert::index(env, length, "length")?;
+    self.state.resize(env, self.backing.as_ref(), length, "only shared memory mapped writable can be resized (on Windows none: a mapping keeps its size for life)")
   }
 
   /// `shm_unlink` of this object's name (the mapping stays valid). Throws for anonymous memory.

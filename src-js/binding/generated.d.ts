@@ -252,6 +252,16 @@ export declare class SharedMemory {
    * Null otherwise (named objects close theirs right after mapping).
    */
   get fd(): number | null
+  /**
+   * Grows or shrinks the object to `length` bytes (`ftruncate`) and maps it anew, as `MmapFile`'s
+   * `resize`: the old `buffer` and its views are cut off (they read zeros): read `buffer` again. A
+   * named object is reopened by its name, which must still name this object (else `ESTALE`); memory
+   * from `anonymous()` keeps its `fd`. Other processes keep their mappings at the old length: after a
+   * shrink, their pages past the new end raise `SIGBUS` when touched, as with a truncated file.
+   * `ERR_MAPSHARE_NOT_RESIZABLE` for read-only mappings and on Windows (a named mapping keeps its
+   * size for life); macOS refuses to resize an object that has a size (`EINVAL`).
+   */
+  resize(length: number): void
   /** `shm_unlink` of this object's name (the mapping stays valid). Throws for anonymous memory. */
   unlink(): void
   /**

@@ -5,7 +5,7 @@ use super::handle_table;
 use super::shared::{Cell, Shared};
 use crate::error::{self, JsResult};
 use crate::runtime::external::{self, ExternalError};
-use mapshare_core::{Error as CoreError, Region};
+use mapshare_core::{Backing, Error as CoreError, Region};
 use napi::{Env, Result, Unknown, UnknownRef};
 use std::cell::RefCell;
 
@@ -172,6 +172,16 @@ impl RegionState {
       old.close();
     }
     Ok(())
+  }
+
+  /// `resize(length)` through `backing`: `ERR_MAPSHARE_CLOSED` once closed, else
+  /// `ERR_MAPSHARE_NOT_RESIZABLE` (with `why`) when there is no backing.
+  pub fn resize(&self, env: &Env, backing: Option<&Backing>, length: u64, why: &str) -> Result<()> {
+    let Some(backing) = backing else {
+      self.with(env, |_| Ok(()))?;
+      return Err(error::coded(env, "ERR_MAPSHARE_NOT_RESIZABLE", why));
+    };
+    self.replace(env, |old| backing.remap(old, length))
   }
 
   /// Called when the JS object is collected: releases our hold on the Buffer. The mapping lives on

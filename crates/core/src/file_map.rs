@@ -74,8 +74,10 @@ pub struct Backing {
 #[derive(Debug)]
 enum Source {
   Path(String),
-  /// A descriptor number the caller owns (`fromFd`; POSIX only).
+  /// A descriptor number the caller owns (`fromFd`; POSIX only), or that the region keeps (memfd).
   Fd(i32),
+  /// A POSIX shared memory object, reopened by its name (`shm_open`).
+  Shm(String),
 }
 
 /// Opens `path` and maps it (seeds 000 and 004: `open` + `ftruncate` + `mmap`, then `close(fd)`).
@@ -130,6 +132,18 @@ pub fn from_fd(fd: i32, writable: bool, opts: &MapOptions) -> Result<FileMap> {
 }
 
 impl Backing {
+  /// A POSIX shared memory object's: resized through its name, reopened and checked to still name
+  /// the object that was mapped (`id`: device and inode).
+  pub(crate) fn shm_name(name: String, id: (u64, u64)) -> Backing {
+    Backing { source: Source::Shm(name), id, offset: 0, populate: false }
+  }
+
+  /// Anonymous shared memory's (memfd): resized through the descriptor its region keeps, which the
+  /// resized region keeps in turn (its number does not change).
+  pub(crate) fn kept_fd(fd: i32, id: (u64, u64)) -> Backing {
+    Backing { source: Source::Fd(fd), id, offset: 0, populate: false }
+  }
+
   /// Sets the file to `offset + length` bytes and maps that range anew; the caller closes `old`. In
   /// one step: [`Backing::prepare_resize`], then [`Backing::finish_resize`].
   pub fn remap(&self, old: &Region, length: u64) -> Result<Region> {
@@ -151,6 +165,7 @@ impl Backing {
       Source::Path(p) => {
         Some(sys::open_options(true, false, 0).open(p).map_err(|e| Error::io(&e, "open").path(p))?)
       }
+      Source::Shm(name) => Some(shm_file(name)?),
       Source::Fd(_) => None,
     };
     let fd = self.descriptor(file.as_ref())?;
@@ -192,7 +207,7 @@ impl Backing {
     let size = sys::fstat(fd).map_err(|e| e.or_path(path))?.size;
     if end >= size {
       sys::ftruncate(fd, end).map_err(|e| e.or_path(path))?;
-      return Ok(new);
+      return Ok(new.keeping_as(old));
     }
     old.retire();
     sys::ftruncate(fd, end).map_err(|e| {
@@ -201,12 +216,12 @@ impl Backing {
           .to_owned(),
       )
     })?;
-    Ok(new)
+    Ok(new.keeping_as(old))
   }
 
   fn path(&self) -> Option<&str> {
     match &self.source {
-      Source::Path(p) => Some(p.as_str()),
+      Source::Path(p) | Source::Shm(p) => Some(p.as_str()),
       Source::Fd(_) => None,
     }
   }
@@ -218,10 +233,20 @@ impl Backing {
       (Source::Fd(fd), None) => sys::borrow_fd(*fd).map_err(|e| {
         e.detail(format!("fd {fd}, which fromFd mapped, is closed: keep it open to resize the mapping"))
       }),
-      (Source::Path(p), None) => {
+      (Source::Path(p) | Source::Shm(p), None) => {
         Err(Error::invalid(errno::EBADF, "open", "no descriptor to resize through").path(p))
       }
     }
+  }
+}
+
+/// A POSIX shared memory object opened read-write by name, to resize it through.
+fn shm_file(name: &str) -> Result<std::fs::File> {
+  match sys::shm_open(name, false).map_err(|e| e.or_path(Some(name)))? {
+    sys::ShmObject::Fd(fd) => Ok(std::fs::File::from(fd)),
+    sys::ShmObject::View { .. } => Err(Error::unsupported(
+      "a named Windows mapping keeps its size for life: make a new object of the new size instead",
+    )),
   }
 }
 

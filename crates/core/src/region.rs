@@ -31,7 +31,7 @@ pub struct Region {
   /// pages fault on write and cannot be mapped copy-on-write).
   safe_view: bool,
   /// A descriptor or handle the region keeps open (memfd, a named mapping's handle): closed with it.
-  keep: Option<sys::Keep>,
+  keep: Option<std::sync::Arc<sys::Keep>>,
   /// The alias windows of its lock words (see `robust`).
   robust: Windows,
 }
@@ -171,7 +171,14 @@ impl Region {
 
   /// Keeps `keep` open as long as the region lives.
   pub(crate) fn keeping(mut self, keep: sys::Keep) -> Self {
-    self.keep = Some(keep);
+    self.keep = Some(std::sync::Arc::new(keep));
+    self
+  }
+
+  /// Keeps what `other` keeps open (the region that replaces it after a resize: a memfd keeps its
+  /// number, which other processes may have been given).
+  pub(crate) fn keeping_as(mut self, other: &Region) -> Self {
+    self.keep = other.keep.clone();
     self
   }
 
@@ -182,7 +189,7 @@ impl Region {
 
   /// The descriptor the region keeps open for other processes (memfd), if any (never on Windows).
   pub fn fd(&self) -> Option<i32> {
-    self.keep.as_ref().and_then(sys::keep_number)
+    self.keep.as_deref().and_then(sys::keep_number)
   }
 
   /// Marks the region as backed by an object that can shrink under it (files, shared memory

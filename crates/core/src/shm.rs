@@ -3,7 +3,7 @@
 //! pagefile-backed file mappings (see `sys`).
 
 use crate::error::{Error, Result};
-use crate::file_map::{map_fd, MapOptions};
+use crate::file_map::{map_fd, Backing, MapOptions};
 use crate::mapping::Mapping;
 use crate::region::{check_nonzero, Region};
 use crate::sys::{self, errno, ShmObject};
@@ -47,6 +47,8 @@ pub fn normalize_name(name: &str) -> Result<String> {
 /// A mapped shared memory object.
 #[derive(Debug)]
 pub struct ShmMap {
+  /// How to resize it (`ftruncate` and a new mapping): named objects and memfds mapped writable.
+  pub backing: Option<Backing>,
   pub region: Region,
   /// The normalized name (`"/jobs"`), `None` for anonymous memory.
   pub name: Option<String>,
@@ -62,7 +64,8 @@ pub fn create(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<ShmMa
   check_nonzero(size).map_err(|e| e.path(&name))?;
   let region = create_object(&name, size, mode, exclusive).map_err(|e| e.or_path(Some(&name)))?;
   let identity = sys::shm_identity(&name).ok().flatten();
-  Ok(ShmMap { region, name: Some(name), identity })
+  let backing = identity.map(|id| Backing::shm_name(name.clone(), id));
+  Ok(ShmMap { region, name: Some(name), identity, backing })
 }
 
 fn create_object(name: &str, size: u64, mode: u32, exclusive: bool) -> Result<Region> {
@@ -102,7 +105,11 @@ pub fn open(name: &str, readonly: bool) -> Result<ShmMap> {
   let region = sys::shm_open(&name, readonly)
     .and_then(|object| map_object(object, !readonly, None, Some(&name), false))
     .map_err(|e| e.or_path(Some(&name)))?;
-  Ok(ShmMap { region, name: Some(name), identity: None })
+  let backing = match readonly {
+    true => None,
+    false => sys::shm_identity(&name).ok().flatten().map(|id| Backing::shm_name(name.clone(), id)),
+  };
+  Ok(ShmMap { region, name: Some(name), identity: None, backing })
 }
 
 /// `shm_unlink(name)`: the name goes away; mappings stay valid until unmapped (a no-op that checks
@@ -135,14 +142,23 @@ pub fn unlink_if_same(name: &str, identity: Option<(u64, u64)>) -> Result<()> {
 pub fn anonymous(size: u64) -> Result<ShmMap> {
   check_nonzero(size)?;
   let region = map_object(sys::shm_anonymous(size)?, true, Some(size), None, true)?;
-  Ok(ShmMap { region, name: None, identity: None })
+  let backing = fd_backing(region.fd());
+  Ok(ShmMap { region, name: None, identity: None, backing })
 }
 
 /// Maps a shared memory descriptor received from another process (e.g. through `spawn`'s stdio).
 pub fn from_fd(fd: i32, readonly: bool) -> Result<ShmMap> {
-  let fd = sys::shm_from_fd(fd)?;
-  let region = map_fd(fd, !readonly, &MapOptions::default(), None)?;
-  Ok(ShmMap { region, name: None, identity: None })
+  let handle = sys::shm_from_fd(fd)?;
+  let region = map_fd(handle, !readonly, &MapOptions::default(), None)?;
+  let backing = if readonly { None } else { fd_backing(Some(fd)) };
+  Ok(ShmMap { region, name: None, identity: None, backing })
+}
+
+/// The backing of memory reached by a descriptor (a memfd the region keeps, or the caller's).
+fn fd_backing(fd: Option<i32>) -> Option<Backing> {
+  let fd = fd?;
+  let id = sys::fstat(sys::borrow_fd(fd).ok()?).ok()?.id;
+  Some(Backing::kept_fd(fd, id))
 }
 
 /// Maps what `sys` opened: a descriptor like a file (shared, read-write when `writable`; `length`
