@@ -56,15 +56,20 @@ test('npm pack + install without a compiler: require, import, tsc and a cross-pr
     t.false(fs.existsSync(path.join(bin, tool)), `${tool} must not be on the consumer's PATH`)
   }
 
-  // The platform package: its package.json plus the binary this checkout built.
-  const platformDir = path.join(work, 'platform')
-  fs.cpSync(path.join(ROOT, 'npm', target), platformDir, { recursive: true })
-  fs.copyFileSync(
-    path.join(ROOT, `mapshare.${target}.node`),
-    path.join(platformDir, `mapshare.${target}.node`),
+  // npm run pack:local: the main package and the platform package with the binary this checkout built.
+  const packed = execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'scripts/build/pack-local.mjs'), '--out', work, '--json'],
+    {
+      encoding: 'utf8',
+    },
   )
-  const platformTgz = pack(platformDir, work)
-  const mainTgz = pack(ROOT, work)
+  const {
+    target: packedFor,
+    main: mainTgz,
+    platform: platformTgz,
+  } = JSON.parse(packed) as Record<string, string>
+  t.is(packedFor, target)
   const listed = execFileSync('tar', ['-tzf', mainTgz], { encoding: 'utf8' })
   t.false(listed.includes('.node'), 'the main package carries no binary')
   t.regex(listed, /package\/dist\/index\.js/)
@@ -195,6 +200,7 @@ test('without a fitting platform package, require says which platform and what t
     /^ERR_MAPSHARE_NO_BINARY mapshare has no prebuilt binary for this platform \(linux-x64-gnu/,
   )
   t.regex(r.stdout, /optional dependency mapshare-linux-x64-gnu/)
+  t.regex(r.stdout, /npm run pack:local in the checkout packs both/)
 })
 
 test('the built package exports every value src-js/index.ts exports, to require and to ES module imports', (t) => {

@@ -146,7 +146,8 @@ export function loadBinding(): unknown {
       `mapshare has no prebuilt binary for this platform (${target}, Node ${process.version}) installed: ` +
         `npm installs it as the optional dependency ${pkg}. Reinstall without --no-optional / --omit=optional ` +
         `(remove node_modules and package-lock.json if npm skipped it), or build from source with Rust ` +
-        `installed: npm run build in the mapshare checkout.`,
+        `installed: npm run build in the mapshare checkout. A local build installed with npm pack needs its ` +
+        `platform package too: npm run pack:local in the checkout packs both and prints the npm install command.`,
       cause,
     )
   }
