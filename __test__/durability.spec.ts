@@ -67,7 +67,7 @@ test('4 processes x 100,000 Atomics.add on a shared file mapping give the exact 
 
 test('4 processes x 100,000 Atomics.add on memfd shared memory give the exact count', async (t) => {
   const shm = SharedMemory.anonymous(4096)
-  await adders(t, 4, 100_000, '-', shm.fd!)
+  await adders(t, 4, 100_000, '-', shm.fd)
   t.is(shm.buffer.readInt32LE(0), 400_000)
   shm.close()
 })

@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
 
 test('fields are read and written in place; arrays of numbers are typed arrays over the memory', (t) => {
   const r = SharedMemory.anonymous(4096)
-  const other = SharedMemory.fromFd(r.fd!)
+  const other = SharedMemory.fromFd(r.fd)
   const o = Outer.at(r, 64)
   o.xs = [5, 6, 7] as never
   o.in2[1].value = 9.5

@@ -136,7 +136,10 @@ test('anonymous shared memory: a descriptor to pass on POSIX, none on Windows', 
   anon.store(0, 7)
   t.is(anon.load(0), 7)
   if (windows) {
-    t.is(anon.fd, null)
+    t.like(
+      t.throws(() => anon.fd),
+      UNAVAILABLE,
+    )
     t.like(
       t.throws(() => SharedMemory.fromFd(0)),
       UNAVAILABLE,
@@ -147,11 +150,13 @@ test('anonymous shared memory: a descriptor to pass on POSIX, none on Windows', 
     )
   } else {
     t.is(typeof anon.fd, 'number')
-    const again = SharedMemory.fromFd(anon.fd!)
+    const again = SharedMemory.fromFd(anon.fd)
     t.is(again.load(0), 7)
+    t.is(again.fd, null, "fromFd's descriptor stays the caller's")
     again.close()
   }
   anon.close()
+  if (!windows) t.throws(() => anon.fd, { code: 'ERR_MAPSHARE_CLOSED' })
 })
 
 test('advise, lock, residency', async (t) => {

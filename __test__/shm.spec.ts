@@ -117,12 +117,12 @@ test('readonly open: Buffer writes stay private and never crash; write() is refu
 test('anonymous memory (memfd) is shared with a child through spawn stdio, both directions', async (t) => {
   const shm = SharedMemory.anonymous(pageSize)
   t.is(shm.name, null)
-  t.true(typeof shm.fd === 'number' && shm.fd! > 2)
+  t.true(typeof shm.fd === 'number' && shm.fd > 2)
   t.true(fs.readlinkSync(`/proc/self/fd/${shm.fd}`).startsWith('/memfd:mapshare'))
   shm.write('hello child\0')
   const child = spawn(process.execPath, [...LOADER, fixture('memfd-child.ts')], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe', shm.fd!],
+    stdio: ['ignore', 'pipe', 'pipe', shm.fd],
   })
   let out = ''
   let err = ''
@@ -133,9 +133,9 @@ test('anonymous memory (memfd) is shared with a child through spawn stdio, both 
   t.is(out.trim(), 'hello child')
   t.is(shm.buffer.toString('utf8', 100, 114), 'child was here')
   t.throws(() => shm.unlink(), { code: 'ERR_MAPSHARE_NO_NAME' })
-  const fd = shm.fd!
+  const fd = shm.fd
   shm.close()
-  t.is(shm.fd, null)
+  t.throws(() => shm.fd, { code: 'ERR_MAPSHARE_CLOSED' })
   t.throws(() => fs.fstatSync(fd), { code: 'EBADF' }) // the memfd was closed with the region
 })
 
@@ -330,11 +330,11 @@ test('resize grows and shrinks named and anonymous objects: the old buffer is cu
   anon.resize(3 * pageSize)
   t.is(anon.fd, fd)
   t.is(anon.length, 3 * pageSize)
-  const again = SharedMemory.fromFd(fd!)
+  const again = SharedMemory.fromFd(fd)
   t.is(again.length, 3 * pageSize, 'the object itself grew')
   t.is(again.read(0, 5).toString(), 'memfd')
   again.resize(2 * pageSize) // through the caller's descriptor
-  t.is(SharedMemory.fromFd(fd!).length, 2 * pageSize)
+  t.is(SharedMemory.fromFd(fd).length, 2 * pageSize)
   again.close()
   anon.close()
 })

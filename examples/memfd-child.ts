@@ -14,7 +14,7 @@ if (process.argv[2] === 'child') {
   const shm = SharedMemory.anonymous(4096)
   shm.write('hello, world\0')
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'child'], {
-    stdio: ['ignore', 'inherit', 'inherit', shm.fd!],
+    stdio: ['ignore', 'inherit', 'inherit', shm.fd],
   })
   child.on('close', (code) => {
     console.log(`parent read: ${shm.buffer.toString('utf8', 512, shm.buffer.indexOf(0, 512))}`)

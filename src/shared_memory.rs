@@ -6,7 +6,7 @@ use crate::region::RegionState;
 use crate::runtime::exit_unlinks;
 use crate::runtime::uncloneable::Uncloneable;
 use crate::surface::region_surface;
-use mapshare_core::{shm, Backing};
+use mapshare_core::{shm, Backing, Error as CoreError};
 use napi::{Env, Result, Unknown};
 
 /// Options of `SharedMemory.create`.
@@ -38,6 +38,8 @@ pub struct SharedMemory {
   name: Option<String>,
   /// How to resize it: named objects and descriptors mapped writable.
   backing: Option<Backing>,
+  /// Made by `anonymous()`: `fd` is a number while open (typed so).
+  anonymous: bool,
 }
 
 fn readonly(env: &Env, options: Option<Unknown>) -> Result<bool> {
@@ -52,7 +54,12 @@ fn name_arg(env: &Env, name: Option<Unknown>) -> Result<String> {
 
 impl SharedMemory {
   fn wrap(env: &Env, m: shm::ShmMap) -> Self {
-    SharedMemory { state: RegionState::new(env, m.region), name: m.name, backing: m.backing }
+    SharedMemory {
+      state: RegionState::new(env, m.region),
+      name: m.name,
+      backing: m.backing,
+      anonymous: false,
+    }
   }
 }
 
@@ -147,11 +154,15 @@ impl SharedMemory {
   /// Shared memory without a name (`memfd_create` on Linux; elsewhere a `shm_open` name unlinked at
   /// once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
   /// `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
-  #[napi(ts_args_type = "size: number", ts_return_type = "SharedMemory", catch_unwind)]
+  #[napi(
+    ts_args_type = "size: number",
+    ts_return_type = "SharedMemory & { readonly fd: number }",
+    catch_unwind
+  )]
   pub fn anonymous(env: &Env, size: Option<Unknown>) -> Result<Uncloneable<SharedMemory>> {
     let size = convert::index(env, size, "size")?;
     let m = shm::anonymous(size).js(env)?;
-    Ok(Uncloneable(Self::wrap(env, m)))
+    Ok(Uncloneable(SharedMemory { anonymous: true, ..Self::wrap(env, m) }))
   }
 
   /// Maps a shared memory descriptor received from another process (whole object, shared). The
@@ -181,14 +192,23 @@ impl SharedMemory {
     self.name.clone()
   }
 
-  /// For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
-  /// Null otherwise (named objects close theirs right after mapping).
+  /// For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`, then
+  /// `ERR_MAPSHARE_CLOSED`; Windows has none: `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`). Null for other
+  /// objects (named objects close theirs right after mapping; `fromFd`'s stays the caller's).
   #[napi(getter, catch_unwind)]
   pub fn fd(&self, env: &Env) -> Result<Option<i32>> {
-    if self.state.is_closed() {
-      return Ok(None);
+    if !self.anonymous {
+      return Ok(if self.state.is_closed() { None } else { self.state.with(env, |r| Ok(r.fd()))? });
     }
-    self.state.with(env, |r| Ok(r.fd()))
+    match self.state.with(env, |r| Ok(r.fd()))? {
+      Some(fd) => Ok(Some(fd)),
+      None => Err(error::to_js(
+        env,
+        CoreError::unsupported(
+          "anonymous memory has no descriptor on Windows: share a named object (SharedMemory.create) instead",
+        ),
+      )),
+    }
   }
 
   /// Grows or shrinks the object to `length` bytes (`ftruncate`) and maps it anew, as `MmapFile`'s

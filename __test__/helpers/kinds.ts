@@ -56,7 +56,7 @@ export const kinds: Record<
   },
   'memfd (SharedMemory.anonymous)': (_t, size) => {
     const region = SharedMemory.anonymous(size)
-    return { region, reopen: () => SharedMemory.fromFd(region.fd!) }
+    return { region, reopen: () => SharedMemory.fromFd(region.fd) }
   },
   'System V (ShmSegment)': (t, size) => {
     const seg = ShmSegment.create('private', size)

@@ -239,7 +239,7 @@ export declare class SharedMemory {
    * once). Hand `fd` to a child in `child_process.spawn`'s `stdio` array; the child calls
    * `SharedMemory.fromFd(3)` (the slot it was given) and both map the same pages.
    */
-  static anonymous(size: number): SharedMemory
+  static anonymous(size: number): SharedMemory & { readonly fd: number }
   /**
    * Maps a shared memory descriptor received from another process (whole object, shared). The
    * descriptor stays yours.
@@ -248,8 +248,9 @@ export declare class SharedMemory {
   /** The object's name with its leading slash (`'/jobs'`), or null for anonymous memory. */
   get name(): string | null
   /**
-   * For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`).
-   * Null otherwise (named objects close theirs right after mapping).
+   * For `anonymous()` memory: the descriptor to pass to other processes (open until `close()`, then
+   * `ERR_MAPSHARE_CLOSED`; Windows has none: `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`). Null for other
+   * objects (named objects close theirs right after mapping; `fromFd`'s stays the caller's).
    */
   get fd(): number | null
   /**
