@@ -46,12 +46,28 @@ const ROOT = path.dirname(ownFolder())
 const requireHere = createRequire(path.join(ROOT, 'package.json'))
 const { version } = requireHere('./package.json') as { version: string }
 
+/** An environment variable, or undefined where reading it is not allowed (Deno without `--allow-env`). */
+function envVar(name: string): string | undefined {
+  try {
+    return process.env[name]
+  } catch {
+    return undefined
+  }
+}
+
 function libc(): 'gnu' | 'musl' {
+  // Deno says which C library it was built for, without reading a file (which needs --allow-read).
+  const deno = (globalThis as { Deno?: { build?: { env?: string } } }).Deno?.build?.env
+  if (deno === 'gnu' || deno === 'musl') return deno
   try {
     const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } }
     return report.header?.glibcVersionRuntime ? 'gnu' : 'musl'
   } catch {
-    return fs.existsSync('/etc/alpine-release') ? 'musl' : 'gnu'
+    try {
+      return fs.existsSync('/etc/alpine-release') ? 'musl' : 'gnu'
+    } catch {
+      return 'gnu'
+    }
   }
 }
 
@@ -122,7 +138,7 @@ function loadByDlopen(file: string): unknown {
 /** The raw addon for this platform (see native.ts, the only module that uses it). */
 export function loadBinding(): unknown {
   const target = platform()
-  const override = process.env.MAPSHARE_BINARY_PATH
+  const override = envVar('MAPSHARE_BINARY_PATH')
   if (override) return load(path.resolve(override), `MAPSHARE_BINARY_PATH=${override}`)
   const local = path.join(ROOT, `mapshare.${target}.node`)
   if (fs.existsSync(local)) return load(local, `${local}, built in this checkout`)

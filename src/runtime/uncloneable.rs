@@ -6,10 +6,12 @@
 use napi::bindgen_prelude::{FnArgs, FromNapiValue, Function, ToNapiValue, TypeName};
 use napi::{Env, Result, Unknown, UnknownRef};
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 
 thread_local! {
-  /// This thread's environment's `markAsUncloneable`, released by the environment's cleanup hook.
-  static MARK: RefCell<Option<UnknownRef>> = const { RefCell::new(None) };
+  /// This thread's environment's `markAsUncloneable`. Never dropped: V8 frees the reference with the
+  /// environment, and a runtime that skips cleanup hooks at exit (Deno) would otherwise drop it after.
+  static MARK: RefCell<Option<ManuallyDrop<UnknownRef>>> = const { RefCell::new(None) };
 }
 
 /// Internal (src-js/native.ts, at load): the function that marks an object uncloneable.
@@ -18,15 +20,9 @@ pub fn set_uncloneable(env: &Env, mark: Unknown) -> Result<()> {
   if mark.get_type()? != napi::ValueType::Function {
     return Ok(());
   }
-  let reference = mark.create_ref()?;
-  let first = MARK.with(|m| m.borrow_mut().replace(reference)).map(|old| old.unref(env)).is_none();
-  if first {
-    env.add_env_cleanup_hook((), |()| {
-      // The environment is ending: forget the reference (V8 frees its handles with the environment).
-      if let Some(r) = MARK.with(|m| m.borrow_mut().take()) {
-        std::mem::forget(r);
-      }
-    })?;
+  let reference = ManuallyDrop::new(mark.create_ref()?);
+  if let Some(old) = MARK.with(|m| m.borrow_mut().replace(reference)) {
+    ManuallyDrop::into_inner(old).unref(env)?;
   }
   Ok(())
 }
@@ -52,7 +48,7 @@ impl<T: ToNapiValue> ToNapiValue for Uncloneable<T> {
     let env = Env::from_raw(raw_env);
     // SAFETY: `raw` is a live value of this environment, just made.
     let object = unsafe { Unknown::from_raw_unchecked(raw_env, raw) };
-    let mark = MARK.with(|m| m.borrow().as_ref().map(|r| r.get_value(&env)).transpose())?;
+    let mark = MARK.with(|m| m.borrow().as_deref().map(|r| r.get_value(&env)).transpose())?;
     if let Some(mark) = mark {
       let f: Function<FnArgs<(Unknown,)>, Unknown> = Function::from_unknown(mark)?;
       f.call((object,).into())?;
