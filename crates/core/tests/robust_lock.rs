@@ -210,3 +210,46 @@ fn closing_the_region_unmaps_its_entry_windows() {
   r.close();
   assert_eq!(maps(), 0, "no window left mapped once nothing is held");
 }
+
+#[test]
+fn thread_id_is_this_threads_os_id() {
+  // /proc/thread-self links to "<pid>/task/<tid>".
+  let link = std::fs::read_link("/proc/thread-self").unwrap();
+  let tid: u32 = link.file_name().unwrap().to_str().unwrap().parse().unwrap();
+  assert_eq!(mapshare_core::mutex::thread_id(), tid & mapshare_core::robust::TID_MASK);
+  assert_eq!(Owner::current().unwrap().tid(), tid);
+}
+
+#[test]
+fn unlock_leaves_alone_a_word_a_peer_rewrote() {
+  let file = tmp("rewritten");
+  let r = open(&file);
+  let me = Owner::current().unwrap();
+  assert_eq!(r.mutex_try_lock(0, me).unwrap(), YES);
+  // A peer that breaks the protocol writes its own id over ours.
+  let theirs = (me.tid() + 1) & mapshare_core::robust::TID_MASK;
+  r.atomic32(0, mapshare_core::sync::AtomicOp::Store, theirs as i32, 0).unwrap();
+  let err = r.mutex_unlock(0, me).unwrap_err();
+  assert_eq!(err.code(), "ERR_MAPSHARE_NOT_OWNER");
+  assert_eq!(word(&r, 0), theirs, "the peer's word is left as it is");
+}
+
+#[test]
+fn a_former_sleeper_takes_the_lock_with_the_waiters_bit_kept() {
+  let file = tmp("waiters-bit");
+  let r = open(&file);
+  let me = Owner::current().unwrap();
+  let waiters = mapshare_core::mutex::WAITERS;
+  // Free, but others announced they sleep on it.
+  r.atomic32(0, mapshare_core::sync::AtomicOp::Store, waiters as i32, 0).unwrap();
+  let handle = r.lock_handle(0).unwrap();
+  assert_eq!(handle.lock(me, Some(Duration::from_millis(100)), None, true).unwrap(), YES);
+  assert_eq!(word(&r, 0), me.tid() | waiters, "taken with the bit: its unlock must wake the next sleeper");
+  r.mutex_unlock(0, me).unwrap();
+  assert_eq!(word(&r, 0), 0);
+  // A first-time locker keeps the bit too.
+  r.atomic32(0, mapshare_core::sync::AtomicOp::Store, waiters as i32, 0).unwrap();
+  assert_eq!(r.mutex_try_lock(0, me).unwrap(), YES);
+  assert_eq!(word(&r, 0), me.tid() | waiters);
+  r.mutex_unlock(0, me).unwrap();
+}
