@@ -168,3 +168,90 @@ test('structuredClone and postMessage refuse regions, Mutexes and Channels (Data
   port2.close()
   t.log(`markAsUncloneable: ${typeof markAsUncloneable} (Node ${process.versions.node})`)
 })
+
+/** Where `region.sharedArrayBuffer` must work: Node 22+ (current releases export the Node-API function), not caged. */
+const sabExpected = !caged && Number(process.versions.node.split('.')[0]) >= 22
+
+test('sharedArrayBuffer: one SharedArrayBuffer over the mapping, shared with a worker without a copy, zeros everywhere after close', async (t) => {
+  const region = MmapFile.anonymous(64 * 1024, { shared: true })
+  if (!sabExpected) {
+    t.like(
+      t.throws(() => region.sharedArrayBuffer),
+      { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' },
+    )
+    region.close()
+    return
+  }
+  const sab = region.sharedArrayBuffer
+  t.true(sab instanceof SharedArrayBuffer)
+  t.is(sab, region.sharedArrayBuffer, 'the same object on every access')
+  t.is(sab.byteLength, region.length)
+  const a = new Int32Array(sab)
+  Atomics.store(a, 0, 41)
+  t.is(region.load(0), 41, 'the region sees what JS Atomics wrote')
+  region.store(4, 5)
+  t.is(Atomics.load(a, 1), 5)
+  // A worker gets the same memory by postMessage (no transfer list, no copy) and writes to it.
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads')
+     parentPort.once('message', (sab) => {
+       const a = new Int32Array(sab)
+       Atomics.add(a, 0, 1)
+       parentPort.postMessage('added')
+       parentPort.once('message', () => parentPort.postMessage([Atomics.load(a, 0), Atomics.load(a, 1)]))
+     })`,
+    { eval: true },
+  )
+  const next = () => new Promise((r) => w.once('message', r))
+  w.postMessage(sab)
+  t.is(await next(), 'added')
+  t.is(region.load(0), 42, "the worker's write is in the mapping")
+  region.close()
+  w.postMessage('read')
+  t.deepEqual(await next(), [0, 0], "after close() the worker's SharedArrayBuffer reads zeros")
+  t.is(Atomics.load(a, 0), 0, 'and so does this thread’s')
+  await w.terminate()
+})
+
+test('sharedArrayBuffer: a 1 GiB region handed to 4 workers costs no copy; resize makes a new one', async (t) => {
+  if (!sabExpected) return t.pass('no SharedArrayBuffer here (see the test above)')
+  const GiB = 1024 ** 3
+  const region = MmapFile.anonymous(GiB, { shared: true })
+  const before = process.memoryUsage().rss
+  const workers = Array.from(
+    { length: 4 },
+    (_, i) =>
+      new Worker(
+        `const { parentPort } = require('node:worker_threads')
+         parentPort.once('message', (sab) => {
+           new Uint8Array(sab)[${i} * 256 * 1024 * 1024] = ${i + 1} // one page each
+           parentPort.postMessage(sab.byteLength)
+         })`,
+        { eval: true },
+      ),
+  )
+  const lengths = await Promise.all(
+    workers.map((w) => {
+      const got = new Promise((r) => w.once('message', r))
+      w.postMessage(region.sharedArrayBuffer)
+      return got
+    }),
+  )
+  t.deepEqual(lengths, [GiB, GiB, GiB, GiB])
+  for (let i = 0; i < 4; i++) t.is(region.read(i * 256 * 1024 * 1024, 1)[0], i + 1)
+  const grown = process.memoryUsage().rss - before
+  // Four workers cost their own heaps (tens of MiB); one copy of the region would cost 1 GiB.
+  t.true(grown < GiB / 4, `RSS grew by ${Math.round(grown / 2 ** 20)} MiB`)
+  await Promise.all(workers.map((w) => w.terminate()))
+  region.close()
+
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const r = MmapFile.open(file, { flags: 'r+' })
+  const first = r.sharedArrayBuffer
+  r.resize(2 * pageSize)
+  t.not(r.sharedArrayBuffer, first, 'a resize makes a new SharedArrayBuffer over the new mapping')
+  t.is(r.sharedArrayBuffer.byteLength, 2 * pageSize)
+  t.is(first.byteLength, pageSize, 'the old one keeps its length and reads zeros')
+  t.is(new Uint8Array(first)[0], 0)
+  r.close()
+})

@@ -18,6 +18,17 @@ macro_rules! region_surface {
         self.state.buffer(env)
       }
 
+      /// A `SharedArrayBuffer` over the whole region (the same object on every access until `close()`
+      /// or `resize()`): `postMessage(sab)` hands the mapping to worker threads without copying, and
+      /// typed arrays over it work with JS `Atomics` in every thread. After `close()` every thread's
+      /// copy reads zeros; the mapping is unmapped once the last thread lets go of its last one.
+      /// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the runtime cannot make one (Node 20, Electron's
+      /// memory cage).
+      #[napi(getter, ts_return_type = "SharedArrayBuffer", catch_unwind)]
+      pub fn shared_array_buffer<'env>(&self, env: &'env napi::Env) -> napi::Result<napi::Unknown<'env>> {
+        self.state.shared_array_buffer(env)
+      }
+
       /// Size of the region in bytes (0 once closed).
       #[napi(getter, catch_unwind)]
       pub fn length(&self) -> f64 {

@@ -48,6 +48,15 @@ export declare class MmapFile {
    * (Electron): use `read`/`readInto`/`write` there.
    */
   get buffer(): Buffer<ArrayBuffer>
+  /**
+   * A `SharedArrayBuffer` over the whole region (the same object on every access until `close()`
+   * or `resize()`): `postMessage(sab)` hands the mapping to worker threads without copying, and
+   * typed arrays over it work with JS `Atomics` in every thread. After `close()` every thread's
+   * copy reads zeros; the mapping is unmapped once the last thread lets go of its last one.
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the runtime cannot make one (Node 20, Electron's
+   * memory cage).
+   */
+  get sharedArrayBuffer(): SharedArrayBuffer
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */
@@ -274,6 +283,15 @@ export declare class SharedMemory {
    * (Electron): use `read`/`readInto`/`write` there.
    */
   get buffer(): Buffer<ArrayBuffer>
+  /**
+   * A `SharedArrayBuffer` over the whole region (the same object on every access until `close()`
+   * or `resize()`): `postMessage(sab)` hands the mapping to worker threads without copying, and
+   * typed arrays over it work with JS `Atomics` in every thread. After `close()` every thread's
+   * copy reads zeros; the mapping is unmapped once the last thread lets go of its last one.
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the runtime cannot make one (Node 20, Electron's
+   * memory cage).
+   */
+  get sharedArrayBuffer(): SharedArrayBuffer
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */
@@ -447,6 +465,15 @@ export declare class ShmSegment {
    * (Electron): use `read`/`readInto`/`write` there.
    */
   get buffer(): Buffer<ArrayBuffer>
+  /**
+   * A `SharedArrayBuffer` over the whole region (the same object on every access until `close()`
+   * or `resize()`): `postMessage(sab)` hands the mapping to worker threads without copying, and
+   * typed arrays over it work with JS `Atomics` in every thread. After `close()` every thread's
+   * copy reads zeros; the mapping is unmapped once the last thread lets go of its last one.
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` where the runtime cannot make one (Node 20, Electron's
+   * memory cage).
+   */
+  get sharedArrayBuffer(): SharedArrayBuffer
   /** Size of the region in bytes (0 once closed). */
   get length(): number
   /** True once `close()` has unmapped the region. */

@@ -19,6 +19,8 @@ pub struct RegionState {
   /// so every method takes `&self`: napi-rs refuses `&mut self` calls while async work borrows the
   /// object, and `close()` must work while a `flushAsync` is pending.
   buffer: RefCell<Option<UnknownRef>>,
+  /// The SharedArrayBuffer over the mapping, once made (`sharedArrayBuffer`).
+  shared: RefCell<Option<UnknownRef>>,
   /// Runs once, at the first `close()` (a SharedMemory created with `unlinkOnClose`).
   on_close: RefCell<Option<OnClose>>,
   /// This region's number for the JS fast path's calls by handle (`crate::handles`), made on
@@ -36,7 +38,13 @@ impl RegionState {
   pub fn new(env: &Env, region: Region) -> Self {
     external::adjust(env, REPORTED_COST);
     let cell = Shared::new(region);
-    RegionState { cell, buffer: RefCell::new(None), on_close: RefCell::new(None), handle: Default::default() }
+    RegionState {
+      cell,
+      buffer: RefCell::new(None),
+      shared: RefCell::new(None),
+      on_close: RefCell::new(None),
+      handle: Default::default(),
+    }
   }
 
   pub fn cell(&self) -> &Cell {
@@ -117,10 +125,45 @@ impl RegionState {
   /// Forgets the Buffer (the next `buffer` makes a new one). It is not detached: its memory turns
   /// inert when the mapping is closed (see `external::external_buffer` for why).
   fn drop_buffer(&self, env: &Env) -> Result<()> {
-    if let Some(r) = self.buffer.borrow_mut().take() {
-      r.unref(env)?;
+    for cached in [&self.buffer, &self.shared] {
+      if let Some(r) = cached.borrow_mut().take() {
+        r.unref(env)?;
+      }
     }
     Ok(())
+  }
+
+  /// `sharedArrayBuffer`: a SharedArrayBuffer over the whole mapping (the same object on every
+  /// access until `close()`/`resize()`), where the runtime can make one.
+  pub fn shared_array_buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+    use crate::runtime::shared_array_buffer::{make, Unavailable};
+    if let Some(r) = &*self.shared.borrow() {
+      return r.get_value(env);
+    }
+    let Some(view) = self.with(env, |r| Ok(r.external_view()))? else {
+      return Err(error::coded(
+        env,
+        "ERR_MAPSHARE_NO_SAFE_VIEW",
+        "this region is attached read-only (SHM_RDONLY): its pages fault on write, so no SharedArrayBuffer \
+         is handed out; use read() or readInto()",
+      ));
+    };
+    let unavailable = |why: &str| error::coded(env, "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM", why);
+    match make(env, view.ptr, view.len, view.hold) {
+      Ok(value) => {
+        *self.shared.borrow_mut() = Some(value.create_ref()?);
+        Ok(value)
+      }
+      Err(Unavailable::NoFunction) => Err(unavailable(
+        "this runtime cannot make a SharedArrayBuffer over external memory (node_api_create_external_sharedarraybuffer: \
+         current Node 22, 24 and 26 releases have it, Node 20 does not); use buffer, or read()/write()",
+      )),
+      Err(Unavailable::Forbidden) => Err(unavailable(
+        "this runtime forbids external memory in JS (Electron's V8 memory cage): no SharedArrayBuffer over a \
+         region; use read(), readInto() and write()",
+      )),
+      Err(Unavailable::Napi(e)) => Err(e),
+    }
   }
 
   /// Closes now: forgets the Buffer, cancels waits, and closes the mapping: the backing is released

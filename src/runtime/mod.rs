@@ -10,6 +10,7 @@ pub mod exit_unlinks;
 pub mod external;
 pub mod pending;
 pub mod ring;
+pub mod shared_array_buffer;
 pub mod teardown;
 pub mod uncloneable;
 pub mod uv;
