@@ -413,7 +413,10 @@ mod tests {
   /// Two pages of a file mapped shared, then the file cut to one page: the second page is lost.
   fn truncated_mapping() -> (std::fs::File, *mut u8, usize) {
     let page = crate::sys::page_size();
-    let path = std::env::temp_dir().join(format!("mapshare-kernel-copy-{}", std::process::id()));
+    // A name of its own per call: the tests run in parallel threads of one process.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("mapshare-kernel-copy-{}-{seq}", std::process::id()));
     let mut f =
       std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
