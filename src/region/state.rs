@@ -86,19 +86,27 @@ impl RegionState {
     self.cell.lock_read().as_ref().is_some_and(Region::is_read_only)
   }
 
+  /// The region's memory for a JS object over it (`what`), or `ERR_MAPSHARE_NO_SAFE_VIEW` for a
+  /// segment attached read-only, whose pages fault on write.
+  fn safe_view(&self, env: &Env, what: &str) -> Result<mapshare_core::ExternalView> {
+    self.with(env, |r| Ok(r.external_view()))?.ok_or_else(|| {
+      error::coded(
+        env,
+        "ERR_MAPSHARE_NO_SAFE_VIEW",
+        format!(
+          "this region is attached read-only (SHM_RDONLY): its pages fault on write and cannot be mapped \
+           copy-on-write, so no {what} is handed out (a JS write would crash the process); use read() or readInto()"
+        ),
+      )
+    })
+  }
+
   /// The zero-copy Buffer over the whole region (the same object on every call).
   pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
     if let Some(r) = &*self.buffer.borrow() {
       return r.get_value(env);
     }
-    let Some(view) = self.with(env, |r| Ok(r.external_view()))? else {
-      return Err(error::coded(
-        env,
-        "ERR_MAPSHARE_NO_SAFE_VIEW",
-        "this region is attached read-only (SHM_RDONLY): its pages fault on write and cannot be mapped \
-         copy-on-write, so no Buffer is handed out (a JS write would crash the process); use read() or readInto()",
-      ));
-    };
+    let view = self.safe_view(env, "Buffer")?;
     let max = external::max_buffer_length();
     if view.len as u64 > max {
       return Err(error::coded(
@@ -140,14 +148,7 @@ impl RegionState {
     if let Some(r) = &*self.shared.borrow() {
       return r.get_value(env);
     }
-    let Some(view) = self.with(env, |r| Ok(r.external_view()))? else {
-      return Err(error::coded(
-        env,
-        "ERR_MAPSHARE_NO_SAFE_VIEW",
-        "this region is attached read-only (SHM_RDONLY): its pages fault on write, so no SharedArrayBuffer \
-         is handed out; use read() or readInto()",
-      ));
-    };
+    let view = self.safe_view(env, "SharedArrayBuffer")?;
     let unavailable = |why: &str| error::coded(env, "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM", why);
     match make(env, view.ptr, view.len, view.hold) {
       Ok(value) => {
