@@ -94,6 +94,14 @@ export function layouts(region: Region): unknown[] {
   const t: number = plain.inner.tag
   // Writes take what the runtime takes: an array-like for an array field, part of a nested struct.
   Outer.write(region, { xs: [1, 2, 3], inner: { tag: 1 }, two: [{ tag: 1 }, { value: 2 }] })
+  // In place, assignments are typed as the field reads (Int32Array, a whole struct): the README says so
+  // and points to write(), which takes plain arrays and partial structs.
+  // @ts-expect-error a plain array assigned in place
+  o.xs = [1, 2, 3]
+  // @ts-expect-error a partial struct assigned in place
+  o.inner = { tag: 1 }
+  o.xs = Int32Array.of(1, 2, 3)
+  o.inner = { tag: 1, value: 2 }
   // @ts-expect-error a char field is a string
   Outer.write(region, { name: 5 })
   // @ts-expect-error field types come from c and struct only
