@@ -1,5 +1,7 @@
 import test from 'ava'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { MmapFile, pageSize } from '../src-js/index.ts'
 import { fixture, LOADER, ROOT, start, waitForLine } from './helpers/spawn.ts'
 import { tmpFile } from './helpers/tmp.ts'
@@ -34,6 +36,55 @@ test('lock, tryLock, unlock; errors for the wrong owner, relocking and timeouts'
   m.unlock()
   region.close()
   t.throws(() => m.lock(), { code: 'ERR_MAPSHARE_CLOSED' })
+})
+
+// Where the kernel keeps no robust list (macOS, Windows), or under MAPSHARE_LOCK_POLICY=liveness
+// (`npm run test:liveness` reruns this file so), the word holds the owner's process id and lockers
+// ask whether that process still runs.
+const liveness = process.platform !== 'linux' || process.env.MAPSHARE_LOCK_POLICY === 'liveness'
+
+test('the lock word names the holder: its thread id (robust list) or its process id (liveness policy)', async (t) => {
+  const file = tmpFile(t, Buffer.alloc(pageSize))
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const { readlinkSync } = require('node:fs')
+    const { MmapFile } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))})
+    const r = MmapFile.open(workerData, { flags: 'r+' })
+    const m = r.mutex(0)
+    m.lock()
+    const tid = process.platform === 'linux' ? Number(readlinkSync('/proc/thread-self').split('/').pop()) : 0
+    parentPort.postMessage({ word: r.load(0), tid })
+    m.unlock()
+    r.close()`
+  const worker = new Worker(code, { eval: true, workerData: file })
+  const seen = await new Promise<{ word: number; tid: number }>((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  if (process.platform === 'linux') t.not(seen.tid, process.pid, "a worker's thread id is not the process id")
+  t.is(seen.word, liveness ? process.pid : seen.tid)
+})
+
+test('a word naming a process that has exited: taken over with ownerDied under the liveness policy only', async (t) => {
+  const region = MmapFile.anonymous(64, { shared: true })
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid
+  if (gone === undefined) return t.fail('no child process')
+  for (const how of ['tryLock', 'lock', 'lockAsync'] as const) {
+    region.store(8, gone)
+    const m = region.mutex(8)
+    const got =
+      how === 'tryLock' ? m.tryLock() : how === 'lock' ? m.lock(200) : await m.lockAsync({ timeout: 200 })
+    if (liveness) {
+      t.deepEqual(got, { ownerDied: true }, how)
+      t.is(region.load(8), process.pid)
+      m.unlock()
+    } else {
+      // The robust list alone tells deaths: a number in the word is never taken for a dead owner.
+      t.is(got, null, how)
+      t.is(region.load(8) & 0x3fff_ffff, gone) // (lock() set the waiters bit)
+    }
+  }
+  region.close()
 })
 
 test('a holder killed with SIGKILL: the next locker gets the lock and ownerDied, and so does a waiter', async (t) => {

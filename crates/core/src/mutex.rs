@@ -10,10 +10,13 @@
 //! pthread mutex's `EOWNERDEAD`: the protected data may be half-updated and should be repaired.
 //! No thread id is ever checked for liveness (ids repeat across PID namespaces): a holder that dies
 //! without a robust list entry (a C peer that does not register one) is never seen dead.
+//!
+//! Where there is no robust list (macOS, Windows), the word holds the owner's process id instead and
+//! lockers ask whether that process still runs (the liveness policy, see `robust`).
 
 use crate::error::{Error, Kind, Result};
 use crate::region::Region;
-use crate::robust::{Owner, Slot, OWNER_DIED};
+use crate::robust::{liveness_policy, reap_dead_owner, Owner, Slot, LIVENESS_SLICE, OWNER_DIED};
 use crate::sync::{Canceller, Word};
 use crate::sys::{self, errno, AsyncWait};
 use std::time::{Duration, Instant};
@@ -87,8 +90,10 @@ pub struct LockHandle {
 
 impl Region {
   fn lock_word(&self, offset: u64) -> Result<(LockWord, Slot)> {
-    if !sys::FEATURES.robust_lock {
-      return Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"));
+    if !sys::FEATURES.futex {
+      return Err(Error::unsupported(
+        "the cross-process Mutex sleeps on cross-process wait/notify, which mapshare implements on Linux and macOS only",
+      ));
     }
     let p = self.word(offset, 4, true)?;
     // The thread's robust list first: where the kernel has none, the lock is refused before anything
@@ -170,7 +175,10 @@ fn try_once(word: LockWord, slot: &Slot, owner: &Owner, mark: u32) -> Result<Loc
     let v = word.load()?;
     if v & TID_MASK != 0 {
       // Held by a live thread, in this PID namespace or another: were it dead, the kernel would
-      // have cleared its id.
+      // have cleared its id. Under the liveness policy, its process is asked after instead.
+      if reap_dead_owner(v, |new| word.cas(v, new))? {
+        continue;
+      }
       return Ok(Locked::No);
     }
     // Free, or freed by the kernel for a dead owner (OWNER_DIED). Keep WAITERS: others may still
@@ -215,7 +223,8 @@ unsafe fn lock_loop(
       done => return Ok(done),
     }
     // Held by a live thread: announce we wait, then sleep until woken (by its unlock, or by the
-    // kernel when it dies) or the deadline.
+    // kernel when it dies) or the deadline; under the liveness policy, in slices, to see again
+    // whether the owner still runs.
     let v = word.load()?;
     if v & TID_MASK == 0 {
       continue;
@@ -223,9 +232,12 @@ unsafe fn lock_loop(
     if v & WAITERS == 0 && !word.cas(v, v | WAITERS)? {
       continue;
     }
-    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let mut left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     if left == Some(Duration::ZERO) {
       return Ok(Locked::No);
+    }
+    if liveness_policy() {
+      left = Some(left.map_or(LIVENESS_SLICE, |l| l.min(LIVENESS_SLICE)));
     }
     let seen = (v | WAITERS) as i32;
     match cancel {

@@ -114,6 +114,9 @@ impl Region {
   /// The entry of the lock word at `addr` (an aligned word of this region's live mapping) for the
   /// owners' robust lists.
   pub(crate) fn lock_slot(&self, addr: usize) -> Result<Slot> {
+    if crate::robust::liveness_policy() && !self.shared {
+      return Err(crate::robust::private_mapping());
+    }
     self.robust.slot(addr)
   }
 

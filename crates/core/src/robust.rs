@@ -14,22 +14,60 @@
 //!
 //! "Does this thread hold the lock?" is answered by the thread's own list, never by comparing thread
 //! ids, which repeat across PID namespaces.
+//!
+//! Where the kernel keeps no robust list (macOS, Windows) the *liveness policy* applies instead: the
+//! word records the owner's process id, a thread's held locks are a plain list, and a locker that
+//! finds the lock held asks the OS whether the owning process still runs (`sys::process_alive`), at
+//! every attempt (`tryLock` too) and every [`LIVENESS_SLICE`] while it sleeps. A dead owner's word is
+//! marked as the kernel would mark it (`OWNER_DIED`, no owner) and the next attempt takes it over.
+//! What it cannot see: a thread that ends holding a lock while its process lives on (a terminated
+//! worker), and a process id reused by a new process before anyone looked. Linux runs the same
+//! policy under `MAPSHARE_LOCK_POLICY=liveness` (one PID namespace only), which is how it is tested.
 
 use crate::error::{Error, Result};
 use crate::sys::{self, errno, MapIdentity, RobustHead};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
 
 /// Set by the kernel in a lock word whose owner died holding it (`FUTEX_OWNER_DIED`).
 pub const OWNER_DIED: u32 = 0x4000_0000;
 /// The owner's thread id in a lock word (`FUTEX_TID_MASK`).
 pub const TID_MASK: u32 = 0x3fff_ffff;
 
+/// How often a locker that sleeps under the liveness policy checks whether the owner still runs:
+/// the longest a dead owner's lock stays held before a sleeping waiter takes it over.
+pub const LIVENESS_SLICE: Duration = Duration::from_millis(50);
+
+/// Whether locks follow the liveness policy (see the module doc): where the OS has no robust
+/// futex list, or on Linux when `MAPSHARE_LOCK_POLICY=liveness` was set when the first lock was made.
+pub fn liveness_policy() -> bool {
+  static POLICY: OnceLock<bool> = OnceLock::new();
+  *POLICY.get_or_init(|| {
+    !sys::FEATURES.robust_lock || std::env::var("MAPSHARE_LOCK_POLICY").is_ok_and(|v| v == "liveness")
+  })
+}
+
+/// Under the liveness policy: if `v`, the lock word just read, names an owner process that no
+/// longer runs, marks the word as the kernel marks a dead robust owner's (`OWNER_DIED` and no owner,
+/// `WAITERS` kept) through `cas` and says whether it did; the caller's next attempt takes it over.
+pub(crate) fn reap_dead_owner(v: u32, cas: impl FnOnce(u32) -> Result<bool>) -> Result<bool> {
+  if !liveness_policy() {
+    return Ok(false);
+  }
+  let owner = v & TID_MASK;
+  if owner == 0 || owner == sys::process_id() & TID_MASK || sys::process_alive(owner) {
+    return Ok(false);
+  }
+  cas((v & !TID_MASK) | OWNER_DIED)
+}
+
 /// One JS thread's robust list: made and registered the first time the thread takes a lock, and
 /// never freed (the kernel reads it when the thread exits, after its destructors ran).
 pub struct Owner {
   tid: u32,
+  /// The list's head registered with the kernel; null under the liveness policy.
   head: *mut RobustHead,
   /// The entries linked in the list (guards every change to it: a waiter thread may take a lock
   /// on this thread's behalf while this thread takes another).
@@ -54,6 +92,15 @@ impl Owner {
   pub fn current() -> Result<&'static Owner> {
     if let Some(o) = CURRENT.with(Cell::get) {
       return Ok(o);
+    }
+    if liveness_policy() {
+      let owner: &'static Owner = Box::leak(Box::new(Owner {
+        tid: sys::process_id() & TID_MASK,
+        head: std::ptr::null_mut(),
+        held: Mutex::new(Vec::new()),
+      }));
+      CURRENT.with(|c| c.set(Some(owner)));
+      return Ok(owner);
     }
     let head = Box::into_raw(Box::new(RobustHead {
       list: std::ptr::null_mut(),
@@ -84,7 +131,8 @@ impl Owner {
     Ok(owner)
   }
 
-  /// The thread id the lock word records for this owner.
+  /// The id the lock word records for this owner: its thread id, or under the liveness policy its
+  /// process id.
   pub fn tid(&self) -> u32 {
     self.tid
   }
@@ -103,7 +151,13 @@ impl Owner {
   /// thread dies at any point in between.
   pub(crate) fn acquire(&self, slot: &Slot, take: impl FnOnce() -> Result<bool>) -> Result<bool> {
     let mut held = self.list();
-    let entry = slot.entry();
+    let Some(entry) = slot.entry().filter(|_| !self.head.is_null()) else {
+      let taken = take();
+      if matches!(taken, Ok(true)) {
+        held.push(slot.clone());
+      }
+      return taken;
+    };
     // SAFETY: the head is this owner's, changed only under `held`; the entry is the slot's private
     // byte range, mapped while `slot` (and so its window) lives, and linked only under `held`.
     unsafe {
@@ -124,7 +178,11 @@ impl Owner {
   pub(crate) fn release<T>(&self, slot: &Slot, clear: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
     let mut held = self.list();
     let Some(i) = held.iter().position(|s| s.same(slot)) else { return Ok(None) };
-    let entry = slot.entry();
+    let Some(entry) = slot.entry().filter(|_| !self.head.is_null()) else {
+      let cleared = clear();
+      held.swap_remove(i);
+      return cleared.map(Some);
+    };
     // SAFETY: as in `acquire`; every entry on the list is a linked slot's, mapped while it is held
     // in `held`, so the walk only reads live entries.
     unsafe {
@@ -152,6 +210,13 @@ impl Owner {
 /// Forgets the calling thread's owner record (in a forked child).
 extern "C" fn forget_current() {
   CURRENT.with(|c| c.set(None));
+}
+
+/// The refusal of a lock in a private (copy-on-write) mapping.
+pub(crate) fn private_mapping() -> Error {
+  Error::os(errno::EINVAL, "mutex").detail(
+    "a lock needs a shared mapping: this region is private (copy-on-write), so no other thread or process sees it",
+  )
 }
 
 /// Which window: the object's page, and which half of the word grid.
@@ -185,21 +250,26 @@ impl Drop for Window {
   }
 }
 
-/// A lock word's entry in its window.
+/// A lock word's entry in its window; under the liveness policy, just the word's address.
 #[derive(Debug, Clone)]
 pub struct Slot {
-  window: Arc<Window>,
-  /// The word's byte offset in its page.
+  window: Option<Arc<Window>>,
+  /// The word's byte offset in its page (its address without a window).
   at: usize,
 }
 
 impl Slot {
   fn same(&self, other: &Slot) -> bool {
-    Arc::ptr_eq(&self.window, &other.window) && self.at == other.at
+    let windows = match (&self.window, &other.window) {
+      (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+      (None, None) => true,
+      _ => false,
+    };
+    windows && self.at == other.at
   }
 
-  fn entry(&self) -> *mut u8 {
-    (self.window.base + sys::page_size() + self.at) as *mut u8
+  fn entry(&self) -> Option<*mut u8> {
+    self.window.as_ref().map(|w| (w.base + sys::page_size() + self.at) as *mut u8)
   }
 }
 
@@ -211,19 +281,20 @@ impl Windows {
   /// The slot of the lock word at `addr` (aligned, in a live mapping of the region that owns this
   /// cache).
   pub(crate) fn slot(&self, addr: usize) -> Result<Slot> {
+    if liveness_policy() {
+      return Ok(Slot { window: None, at: addr });
+    }
     let page_size = sys::page_size();
     let page = addr & !(page_size - 1);
     let at = addr - page;
     let odd = at % 8 == 4;
     let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(w) = cache.get(&(page, odd)) {
-      return Ok(Slot { window: w.clone(), at });
+      return Ok(Slot { window: Some(w.clone()), at });
     }
     let identity = sys::mapping_identity(page)?;
     if !identity.shared {
-      return Err(Error::os(errno::EINVAL, "mutex").detail(
-        "a lock needs a shared mapping: this region is private (copy-on-write), so no other thread or process sees it",
-      ));
+      return Err(private_mapping());
     }
     let key = Key { page: identity, odd };
     let mut all = WINDOWS.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,7 +313,7 @@ impl Windows {
     };
     drop(all);
     cache.insert((page, odd), window.clone());
-    Ok(Slot { window, at })
+    Ok(Slot { window: Some(window), at })
   }
 
   /// Lets go of every window (the region closed): those with a held entry stay until it is released

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::mutex::{self, LockHandle, Locked};
-use crate::robust::Owner;
+use crate::robust::{liveness_policy, Owner, LIVENESS_SLICE};
 use crate::sync::Canceller;
 use crate::sys::{self, errno, Waitv, WaitvEntry};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
@@ -191,7 +191,11 @@ fn step(p: &mut Option<Pending>, now: Instant) -> Step {
       };
       match finish {
         None => {
-          let until = deadline;
+          // Under the liveness policy, come back every slice to see whether the owner still runs.
+          let until = match (deadline, liveness_policy()) {
+            (d, true) => Some(d.map_or(now + LIVENESS_SLICE, |d| d.min(now + LIVENESS_SLICE))),
+            (d, false) => d,
+          };
           if q.seen == 0 {
             return Step::Armed { addr, expected: u32::MAX, until: Some(now) }; // retry at once
           }

@@ -21,9 +21,9 @@ pub use os::{
   atomic_load64, block_device_size, borrow, borrow_fd, copy_checked, fstat, ftok, ftruncate, futex_wait,
   futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number, madvise,
   map_count, map_limit, map_shared_anon, mapping_identity, mincore, mlock, msync, open_options, page_size,
-  raw_desc, replace_inert, robust_register, shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open,
-  shm_remove, shm_set, shm_stat, shm_unlink, shmat, shmget_create, shmget_existing, thread_id, unmap, Handle,
-  Keep, RawMap, Ring, SysvAttach, FEATURES, IPC_PRIVATE,
+  process_alive, process_id, raw_desc, replace_inert, robust_register, shm_anonymous, shm_create,
+  shm_from_fd, shm_identity, shm_open, shm_remove, shm_set, shm_stat, shm_unlink, shmat, shmget_create,
+  shmget_existing, thread_id, unmap, Handle, Keep, RawMap, Ring, SysvAttach, FEATURES, IPC_PRIVATE,
 };
 pub use types::{
   Advice, CopyFault, Features, FileInfo, FileKind, MapIdentity, RobustHead, SegmentInfo, ShmObject,

@@ -107,6 +107,8 @@ pub struct Features {
   /// Whether the cross-process lock works here: its owners' deaths are told by the kernel's robust
   /// futex list, which Linux has.
   pub robust_lock: bool,
+  /// Whether `futex_wait`/`futex_wake` work between processes (a lock sleeps on them).
+  pub futex: bool,
   /// Whether `close()` can cut a mapping off while others hold it (`replace_inert`).
   pub retires_views: bool,
   /// Whether a file can be shrunk while a mapping of it exists.

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 /// What Linux can do (everything mapshare offers).
 pub const FEATURES: Features = Features {
   robust_lock: true,
+  futex: true,
   retires_views: true,
   shrinks_mapped_files: true,
   maps_past_end: true,

@@ -22,6 +22,7 @@ use std::time::Duration;
 /// `kill` checks), and POSIX names of at most 30 characters (`PSHMNAMLEN`).
 pub const FEATURES: Features = Features {
   robust_lock: false,
+  futex: true,
   retires_views: true,
   shrinks_mapped_files: true,
   maps_past_end: true,

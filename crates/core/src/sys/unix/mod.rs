@@ -8,6 +8,7 @@ mod kernel;
 pub mod errno;
 mod files;
 mod memory;
+mod process;
 #[cfg(target_os = "linux")]
 mod robust_list;
 mod shm;
@@ -27,6 +28,7 @@ pub use memory::{
   allocation_granularity, madvise, map_shared_anon, mincore, mlock, msync, page_size, replace_inert, unmap,
   RawMap,
 };
+pub use process::{process_alive, process_id};
 #[cfg(target_os = "linux")]
 pub use robust_list::{alias_page, at_fork_child, mapping_identity, robust_register};
 pub use shm::{shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open, shm_unlink};

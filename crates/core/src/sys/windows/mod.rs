@@ -36,6 +36,7 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 /// first), no cross-process lock, and names limited by the object namespace (POSIX's 255 kept).
 pub const FEATURES: Features = Features {
   robust_lock: false,
+  futex: false,
   retires_views: false,
   shrinks_mapped_files: false,
   maps_past_end: false,
@@ -363,6 +364,32 @@ pub unsafe fn futex_wait(_addr: *mut u32, _expected: i32, _timeout: Option<Durat
 /// Never dereferences `addr`.
 pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> Result<u32> {
   Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
+}
+
+/// This process's id (`GetCurrentProcessId`).
+pub fn process_id() -> u32 {
+  std::process::id()
+}
+
+/// Whether process `pid` is still running: `OpenProcess` fails for an id no process has, and a
+/// process that exited while others hold handles to it is signalled.
+pub fn process_alive(pid: u32) -> bool {
+  use windows_sys::Win32::System::Threading::{
+    OpenProcess, WaitForSingleObject, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE,
+  };
+  // SAFETY: OpenProcess has no memory preconditions; a null result means no handle.
+  let h = unsafe { OpenProcess(PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+  if h.is_null() {
+    // ERROR_INVALID_PARAMETER: no such process; ERROR_ACCESS_DENIED: it exists (another user's).
+    // SAFETY: GetLastError has no preconditions.
+    return unsafe { GetLastError() } == wf::ERROR_ACCESS_DENIED;
+  }
+  // SAFETY: `h` is the process handle just opened, closed once below.
+  unsafe {
+    let running = WaitForSingleObject(h, 0) == wf::WAIT_TIMEOUT;
+    wf::CloseHandle(h);
+    running
+  }
 }
 
 /// The calling thread's id (`GetCurrentThreadId`).
