@@ -397,7 +397,8 @@ macro_rules! region_surface {
       /// Like `Atomics.wait`, across processes: sleeps while the 32-bit word at `byteOffset` holds
       /// `expected`, until `notify` on the same word from any process that maps the same memory (file,
       /// POSIX object, memfd, System V), or `timeout` ms. Blocks this thread (after watching the word for
-      /// up to 20 µs on machines with more than one CPU). Linux (shared futex), macOS 14.4+.
+      /// up to 20 µs on machines with more than one CPU). Linux (shared futex), macOS 14.4+, Windows
+      /// (between processes that map the same named object or file).
       #[napi(
         ts_args_type = "byteOffset: number, expected: number, timeout?: number",
         ts_return_type = "'ok' | 'not-equal' | 'timed-out'",

@@ -3,7 +3,7 @@
 // own forks are slower there), the portable suites only: the rest test Linux behaviour.
 export default {
   extensions: { ts: 'module' },
-  files: ['__test__/smoke.spec.ts', '__test__/platform.spec.ts'],
+  files: ['__test__/smoke.spec.ts', '__test__/platform.spec.ts', '__test__/cross-process.spec.ts'],
   nodeArguments: ['--experimental-strip-types', '--no-warnings'],
   workerThreads: true,
   concurrency: 1,

@@ -2,7 +2,8 @@
 # `npm run test:windows`: the Windows backend, for real. Builds the addon for x86_64-pc-windows-gnu
 # with Debian's mingw-w64 and runs the portable suites (smoke, platform) with Node 22 for Windows
 # from the npm registry under Wine: files, named shared memory between two processes, flush, advise,
-# lock, residency, resize, errors and the ERR_FEATURE_UNAVAILABLE_ON_PLATFORM paths.
+# lock, residency, resize, errors and the ERR_FEATURE_UNAVAILABLE_ON_PLATFORM paths, and wait/notify,
+# waitAsync and the lock between two Wine processes (cross-process.spec.ts).
 # Wine is not Windows: the release workflow still builds with MSVC and runs the smoke suite on
 # Windows itself. Needs root on Linux x86_64 with Debian's package archive (installs wine64 and
 # gcc-mingw-w64-x86-64).
@@ -48,7 +49,8 @@ echo "== $(tr -d '\r' <"$out/version.txt") under Wine"
 echo "== ava (win32-x64)"
 # Wine gives EBADF for a pipe or terminal as the top process's stdout: write to files.
 rc=0
-MAPSHARE_BINARY_PATH="Z:$out/mapshare.win32-x64-msvc.node" "$wine" "$node_dir/bin/node.exe" \
+# MAPSHARE_STRIP_TYPES: the tests' child processes run their TypeScript with Node's own type stripping.
+MAPSHARE_STRIP_TYPES=1 MAPSHARE_BINARY_PATH="Z:$out/mapshare.win32-x64-msvc.node" "$wine" "$node_dir/bin/node.exe" \
   node_modules/ava/entrypoints/cli.mjs --config scripts/test/ava.windows.config.mjs \
   >"$out/ava.out" 2>"$out/ava.err" </dev/null || rc=$?
 tr -d '\r' <"$out/ava.out"

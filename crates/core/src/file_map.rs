@@ -372,6 +372,7 @@ fn map_fd_sized(
   let mapped = if writable && !opts.private {
     mo.map_raw(raw).map(|m| {
       let ptr = m.as_mut_ptr();
+      sys::note_file_mapping(ptr, len, fd, offset);
       // SAFETY: memmap2 mapped `len` bytes shared read-write at `ptr`, alive as long as `m`.
       unsafe { Region::new(ptr, len, false, true, Mapping::Shared(m)) }
     })
@@ -388,6 +389,7 @@ fn map_fd_sized(
       // README documents; the bytes are plain u8s.
       let mut view = unsafe { view_opts.map_copy(raw) }?;
       let (ptr, view_ptr) = (shared.as_mut_ptr(), view.as_mut_ptr());
+      sys::note_file_mapping(ptr, len, fd, offset);
       // SAFETY: `shared` maps `len` bytes readable at `ptr` (the region is read-only: nothing writes
       // there); `view` maps `len` bytes private read-write at `view_ptr`; each lives with its owner.
       Ok(unsafe {

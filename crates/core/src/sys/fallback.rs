@@ -108,7 +108,9 @@ plain_atomics!(atomic_load64, atomic_cas64, u64, std::sync::atomic::AtomicU64);
 /// # Safety
 /// Touches nothing.
 pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+  Err(Error::unsupported(
+    "the kernel's robust futex list exists on Linux only (elsewhere the lock follows the liveness policy)",
+  ))
 }
 
 /// See [`robust_register`].
@@ -116,12 +118,16 @@ pub unsafe fn robust_register(_head: *mut crate::sys::RobustHead) -> Result<()> 
 /// # Safety
 /// Touches nothing.
 pub unsafe fn alias_page(_page: *mut u8, _page_size: usize) -> Result<*mut u8> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+  Err(Error::unsupported(
+    "the kernel's robust futex list exists on Linux only (elsewhere the lock follows the liveness policy)",
+  ))
 }
 
 /// See [`robust_register`].
 pub fn mapping_identity(_addr: usize) -> Result<crate::sys::MapIdentity> {
-  Err(Error::unsupported("the cross-process Mutex is implemented on Linux only"))
+  Err(Error::unsupported(
+    "the kernel's robust futex list exists on Linux only (elsewhere the lock follows the liveness policy)",
+  ))
 }
 
 /// See [`robust_register`]: nothing to redo after a `fork()` here.

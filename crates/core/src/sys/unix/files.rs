@@ -112,3 +112,9 @@ pub fn free_space(fd: BorrowedFd<'_>) -> Option<u64> {
 pub(super) fn cstring(s: &str, syscall: &'static str) -> Result<std::ffi::CString> {
   std::ffi::CString::new(s).map_err(|_| Error::invalid(libc::EINVAL, syscall, "the name contains a NUL byte"))
 }
+
+/// Windows names a word for cross-process waits by the object it maps; the kernel does that here.
+pub fn note_file_mapping(_base: *mut u8, _len: usize, _h: Handle<'_>, _offset: u64) {}
+
+/// See [`note_file_mapping`].
+pub fn forget_mapping(_base: usize) {}

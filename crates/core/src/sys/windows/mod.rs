@@ -1,26 +1,27 @@
 //! Windows implementation: files through memmap2 on file handles, shared memory as pagefile-backed
 //! file mappings (`CreateFileMappingW`), and the region calls on views (`FlushViewOfFile`,
 //! `VirtualLock`, `PrefetchVirtualMemory`, `QueryWorkingSetEx`). Win32 error codes are mapped onto
-//! the POSIX names of [`errno`]. No System V (`sysv`), no cross-process wait, and what else Windows
-//! lacks comes from `fallback`.
+//! the POSIX names of [`errno`]. Cross-process wait/notify through a wait table and named kernel
+//! objects (`futex`). No System V (`sysv`), and what else Windows lacks comes from `fallback`.
 
 pub mod errno;
 #[path = "../fallback.rs"]
 mod fallback;
+mod futex;
 mod sysv;
 
 pub use fallback::{
   alias_page, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked,
   futex_wait_cancellable, futex_waitv_many, futex_wake_private, mapping_identity, robust_register, Ring,
 };
+pub use futex::{forget_mapping, futex_wait, futex_wake};
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
 };
 
-use crate::sys::{Advice, Error, Features, FileInfo, FileKind, Result, ShmObject, WaitResult};
+use crate::sys::{Advice, Error, Features, FileInfo, FileKind, Result, ShmObject};
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
-use std::time::Duration;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::{
   GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DIRECTORY,
@@ -36,7 +37,7 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 /// first), no cross-process lock, and names limited by the object namespace (POSIX's 255 kept).
 pub const FEATURES: Features = Features {
   robust_lock: false,
-  futex: false,
+  futex: true,
   retires_views: false,
   shrinks_mapped_files: false,
   maps_past_end: false,
@@ -113,6 +114,14 @@ pub fn fstat(h: Handle<'_>) -> Result<FileInfo> {
   Ok(FileInfo { kind, size, id: (u64::from(info.dwVolumeSerialNumber), index) })
 }
 
+/// Notes that `[base, base+len)` maps the file `h` from byte `offset`, so that waits on its words
+/// are named by the file (volume serial, file index) in every process that maps it.
+pub fn note_file_mapping(base: *mut u8, len: usize, h: Handle<'_>, offset: u64) {
+  if let Ok(info) = fstat(h) {
+    futex::note_mapping(base as usize, len, format!("file:{:x}:{:x}", info.id.0, info.id.1), offset);
+  }
+}
+
 /// `SetEndOfFile` through `File::set_len` (refused while another view maps the cut-off part).
 pub fn ftruncate(h: Handle<'_>, len: u64) -> Result<()> {
   // SAFETY: the File is built over a borrowed handle and never dropped (ManuallyDrop), so the
@@ -140,6 +149,7 @@ impl RawMap {
 
 impl Drop for RawMap {
   fn drop(&mut self) {
+    forget_mapping(self.ptr as usize);
     // SAFETY: `ptr` is what MapViewOfFile returned and nothing else unmaps it. Errors are ignored:
     // the only way to report them would be to panic in drop.
     unsafe { wm::UnmapViewOfFile(wm::MEMORY_MAPPED_VIEW_ADDRESS { Value: self.ptr.cast() }) };
@@ -245,6 +255,9 @@ fn create_mapping(name: Option<&str>, size: u64, exclusive: bool) -> Result<(Shm
   let len = usize::try_from(size).map_err(|_| Error::os(errno::ENOMEM, "MapViewOfFile"))?;
   // The view maps `len` bytes read-write, alive as long as `map`.
   let map = view(&mapping, wm::FILE_MAP_ALL_ACCESS, len)?;
+  if let Some(name) = name {
+    futex::note_mapping(map.ptr() as usize, len, format!("shm:{name}"), 0);
+  }
   Ok((ShmObject::View { map, len, read_only: false, keep: mapping }, !existed))
 }
 
@@ -262,6 +275,7 @@ fn open_mapping(name: &str, readonly: bool) -> Result<ShmObject> {
   if unsafe { wm::VirtualQuery(map.ptr().cast(), &mut info, std::mem::size_of_val(&info)) } == 0 {
     return Err(Error::last_os("VirtualQuery"));
   }
+  futex::note_mapping(map.ptr() as usize, info.RegionSize, format!("shm:{name}"), 0);
   // The view spans RegionSize bytes (the object's size rounded up to pages), readable and writable
   // (copy-on-write when readonly), alive as long as `map`.
   Ok(ShmObject::View { map, len: info.RegionSize, read_only: readonly, keep: mapping })
@@ -346,24 +360,6 @@ pub unsafe fn mincore(ptr: *mut u8, len: usize) -> Result<Vec<bool>> {
   }
   // SAFETY: reading the Flags view of the union the call filled; bit 0 is `Valid` (resident).
   Ok(entries.iter().map(|e| unsafe { e.VirtualAttributes.Flags } & 1 == 1).collect())
-}
-
-/// No cross-process wait on a word here (Linux has shared futexes, macOS 14.4+
-/// `os_sync_wait_on_address` with the shared flag): `wait`/`notify` throw
-/// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
-///
-/// # Safety
-/// Never dereferences `addr`.
-pub unsafe fn futex_wait(_addr: *mut u32, _expected: i32, _timeout: Option<Duration>) -> Result<WaitResult> {
-  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
-}
-
-/// See [`futex_wait`].
-///
-/// # Safety
-/// Never dereferences `addr`.
-pub unsafe fn futex_wake(_addr: *mut u32, _count: u32) -> Result<u32> {
-  Err(Error::unsupported("cross-process wait/notify is implemented on Linux and macOS only"))
 }
 
 /// This process's id (`GetCurrentProcessId`).
