@@ -6,7 +6,15 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, allocationGranularity } from '../src-js/index.ts'
+import {
+  MmapFile,
+  SharedMemory,
+  ShmSegment,
+  ftok,
+  pageSize,
+  allocationGranularity,
+  closeCutsOffViews,
+} from '../src-js/index.ts'
 
 const entry = path.resolve('dist/index.js')
 const windows = process.platform === 'win32'
@@ -280,6 +288,52 @@ test('atomics, copies and buffer on every platform, before and after the fast pa
     t.throws(() => r.load(0)),
     { code: 'ERR_MAPSHARE_CLOSED' },
   )
+})
+
+test('close() lets go of the file and the name at once, while Buffers still point there (they read zeros)', (t) => {
+  if (!windows) t.true(closeCutsOffViews, 'Linux and macOS cut views off')
+  if (!closeCutsOffViews) {
+    // Windows without placeholders (before 10 1803; Wine 8): a closed view stays mapped until its
+    // last Buffer is collected, reading what it read (the README says so).
+    // (A named object, not a file: a file would stay undeletable, failing the test's cleanup.)
+    const r = SharedMemory.create(`mapshare-kept-${process.pid}`, pageSize)
+    r.write('kept')
+    const view = r.buffer.subarray(0, 4)
+    r.close()
+    t.is(view.toString(), 'kept')
+    return
+  }
+  const file = path.join(tmpDir(t), 'release.bin')
+  const r = MmapFile.open(file, { flags: 'w+', size: pageSize })
+  r.write('held')
+  const view = caged ? null : r.buffer.subarray(0, 16)
+  r.close()
+  // Windows refuses to delete or rename a file while a view of it is mapped (EPERM): there is none.
+  fs.renameSync(file, `${file}.old`)
+  fs.unlinkSync(`${file}.old`)
+  t.false(fs.existsSync(`${file}.old`))
+  if (view !== null) t.is(view[0], 0)
+  // A read-only mapping (two views: the shared one and the Buffer's copy-on-write one) too.
+  fs.writeFileSync(file, 'read only')
+  const ro = MmapFile.open(file)
+  const roView = caged ? null : ro.buffer.subarray(0, 9)
+  t.is(ro.read(0, 9).toString(), 'read only')
+  ro.close()
+  fs.unlinkSync(file)
+  if (roView !== null) t.is(roView[0], 0)
+  if (windows) {
+    // A name lives while any view or handle of it does: after close(), nothing is left of it.
+    const name = `mapshare-release-${process.pid}`
+    const shm = SharedMemory.create(name, pageSize)
+    shm.write('named')
+    const named = caged ? null : shm.buffer.subarray(0, 5)
+    shm.close()
+    t.like(
+      t.throws(() => SharedMemory.open(name)),
+      { code: 'ENOENT' },
+    )
+    if (named !== null) t.is(named[0], 0)
+  }
 })
 
 test('files: resize grows the file, and shrinks it where the OS allows', (t) => {

@@ -1,6 +1,6 @@
 // The package: the native classes finished by regions.ts, C struct layouts and the message channel.
 export { MmapFile, Mutex, SharedMemory, ShmSegment } from './regions.ts'
-export { allocationGranularity, ftok, pageSize } from './native.ts'
+export { allocationGranularity, closeCutsOffViews, ftok, pageSize } from './native.ts'
 export type * from './binding/generated.js'
 export type { Region } from './native.ts'
 export { c, struct } from './layout.ts'

@@ -172,3 +172,4 @@ export const NativeMutex: typeof Generated.Mutex = binding.Mutex
 export const ftok: typeof Generated.ftok = binding.ftok
 export const pageSize: typeof Generated.pageSize = binding.pageSize
 export const allocationGranularity: typeof Generated.allocationGranularity = binding.allocationGranularity
+export const closeCutsOffViews: typeof Generated.closeCutsOffViews = binding.closeCutsOffViews

@@ -37,7 +37,14 @@ pub const PAGE_SIZE: u32 = 4096; // placeholder: `init` stores the value read at
 #[napi(js_name = "allocationGranularity")]
 pub const ALLOCATION_GRANULARITY: u32 = 4096; // placeholder: `init` stores the value read at load time
 
-/// Replaces the two placeholders above with the values this machine reports (page sizes differ
+/// Whether `close()` (and a shrinking `resize()`) cuts the old memory off at once: Buffers still
+/// pointing there read zeros, and the file or name is let go. True on Linux and macOS, and on
+/// Windows 10 1803+ (placeholder views); false where Windows lacks placeholders (and under Wine 8),
+/// where a closed view stays mapped, its file undeletable, until its last Buffer is collected.
+#[napi(js_name = "closeCutsOffViews")]
+pub const CLOSE_CUTS_OFF_VIEWS: bool = true; // placeholder: `init` stores the value found at load time
+
+/// Replaces the placeholders above with the values this machine reports (page sizes differ
 /// between machines of the same target: 4 KiB, 16 KiB or 64 KiB on aarch64).
 #[napi(module_exports, catch_unwind)]
 pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
@@ -48,5 +55,6 @@ pub fn init(mut exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi:
   for (name, value) in [("pageSize", page), ("allocationGranularity", granularity)] {
     exports.set_named_property(name, env.create_uint32(value)?)?;
   }
+  exports.set_named_property("closeCutsOffViews", mapshare_core::retires_views())?;
   Ok(())
 }

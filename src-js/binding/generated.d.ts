@@ -626,6 +626,14 @@ export interface AnonymousOptions {
   shared?: boolean
 }
 
+/**
+ * Whether `close()` (and a shrinking `resize()`) cuts the old memory off at once: Buffers still
+ * pointing there read zeros, and the file or name is let go. True on Linux and macOS, and on
+ * Windows 10 1803+ (placeholder views); false where Windows lacks placeholders (and under Wine 8),
+ * where a closed view stays mapped, its file undeletable, until its last Buffer is collected.
+ */
+export declare const closeCutsOffViews: boolean
+
 /** Options of `SharedMemory.create`. */
 export interface CreateOptions {
   /** Permission bits of a new object (default `0o600`, reduced by the umask as in C). */

@@ -363,6 +363,11 @@ fn map_fd_sized(
     .map_err(|_| Error::invalid(errno::ENOMEM, "mmap", "length exceeds the address space"))?;
   let read_only = !writable && !opts.private;
   crate::span::check_headroom(if read_only { 2 } else { 1 })?;
+  if let Some(region) =
+    map_by_sys(fd, offset, len, writable && !opts.private, read_only).map_err(|e| e.or_path(path))?
+  {
+    return Ok(region.truncatable());
+  }
   let mut mo = memmap2::MmapOptions::new();
   mo.offset(offset).len(len);
   if opts.populate {
@@ -372,7 +377,6 @@ fn map_fd_sized(
   let mapped = if writable && !opts.private {
     mo.map_raw(raw).map(|m| {
       let ptr = m.as_mut_ptr();
-      sys::note_file_mapping(ptr, len, fd, offset);
       // SAFETY: memmap2 mapped `len` bytes shared read-write at `ptr`, alive as long as `m`.
       unsafe { Region::new(ptr, len, false, true, Mapping::Shared(m)) }
     })
@@ -389,7 +393,6 @@ fn map_fd_sized(
       // README documents; the bytes are plain u8s.
       let mut view = unsafe { view_opts.map_copy(raw) }?;
       let (ptr, view_ptr) = (shared.as_mut_ptr(), view.as_mut_ptr());
-      sys::note_file_mapping(ptr, len, fd, offset);
       // SAFETY: `shared` maps `len` bytes readable at `ptr` (the region is read-only: nothing writes
       // there); `view` maps `len` bytes private read-write at `view_ptr`; each lives with its owner.
       Ok(unsafe {
@@ -418,4 +421,38 @@ fn map_fd_sized(
       err
     }
   })
+}
+
+/// Where `sys` maps files itself (Windows: into placeholders, so that `close()` can cut the views
+/// off and let go of the file at once), the region; `None` where memmap2 maps them.
+fn map_by_sys(
+  fd: sys::Handle<'_>,
+  offset: u64,
+  len: usize,
+  shared: bool,
+  read_only: bool,
+) -> Result<Option<Region>> {
+  let how = if shared {
+    sys::FileView::Shared
+  } else if read_only {
+    sys::FileView::ReadOnly
+  } else {
+    sys::FileView::Copy
+  };
+  let Some(map) = sys::map_file(fd, offset, len, how)? else { return Ok(None) };
+  let ptr = map.ptr();
+  Ok(Some(match how {
+    // SAFETY: `map` maps `len` bytes shared read-write at `ptr`, alive with its Mapping.
+    sys::FileView::Shared => unsafe { Region::new(ptr, len, false, true, Mapping::Sys(map)) },
+    // SAFETY: `map` maps `len` bytes private read-write at `ptr`, alive with its Mapping.
+    sys::FileView::Copy => unsafe { Region::new(ptr, len, false, false, Mapping::Sys(map)) },
+    sys::FileView::ReadOnly => {
+      // As with memmap2 below: a shared read-only view for mapshare's calls, and a private
+      // copy-on-write one for the JS Buffer.
+      let view = sys::map_file(fd, offset, len, sys::FileView::Copy)?.expect("sys maps files here");
+      let view_ptr = view.ptr();
+      // SAFETY: `view` maps `len` bytes private read-write at `view_ptr`, alive with its Mapping.
+      unsafe { Region::new(ptr, len, true, true, Mapping::Sys(map)).with_view(view_ptr, Mapping::Sys(view)) }
+    }
+  }))
 }

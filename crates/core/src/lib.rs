@@ -22,4 +22,4 @@ pub use error::{Error, Kind, Result};
 pub use file_map::{Backing, FileMap, MapOptions, OpenFileOptions, OpenFlags, PreparedResize};
 pub use region::{ExtBytes, ExternalView, Region};
 pub use span::Hold;
-pub use sys::{allocation_granularity, page_size, Advice};
+pub use sys::{allocation_granularity, page_size, retires_views, Advice};

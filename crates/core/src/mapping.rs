@@ -16,12 +16,3 @@ pub(crate) enum Mapping {
   #[allow(dead_code)]
   Sysv(#[allow(dead_code)] sys::SysvAttach),
 }
-
-impl Drop for Mapping {
-  fn drop(&mut self) {
-    // What `sys::note_file_mapping` noted goes with the mapping (the memmap2 value unmaps after).
-    if let Mapping::Shared(m) = self {
-      sys::forget_mapping(m.as_ptr() as usize);
-    }
-  }
-}

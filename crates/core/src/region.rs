@@ -149,7 +149,7 @@ impl Region {
   /// line up with the words the native atomics check). None on Windows, where such a Buffer would
   /// keep the view (and so the file or the name) alive after `close()` until it is collected.
   pub fn direct_view(&self) -> Option<ExternalView> {
-    if !sys::FEATURES.retires_views
+    if !sys::retires_views()
       || self.read_only
       || !self.safe_view
       || self.view.is_some()

@@ -18,15 +18,15 @@ pub use error::{Error, Kind, Result};
 pub use os::errno;
 pub use os::{
   alias_page, allocation_granularity, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32,
-  atomic_load64, block_device_size, borrow, borrow_fd, copy_checked, forget_mapping, fstat, ftok, ftruncate,
-  futex_wait, futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number,
-  madvise, map_count, map_limit, map_shared_anon, mapping_identity, mincore, mlock, msync, note_file_mapping,
-  open_options, page_size, process_alive, process_id, raw_desc, replace_inert, robust_register,
+  atomic_load64, block_device_size, borrow, borrow_fd, copy_checked, fstat, ftok, ftruncate, futex_wait,
+  futex_wait_cancellable, futex_waitv_many, futex_wake, futex_wake_private, handle, keep_number, madvise,
+  map_count, map_file, map_limit, map_shared_anon, mapping_identity, mincore, mlock, msync, open_options,
+  page_size, process_alive, process_id, raw_desc, replace_inert, retires_views, robust_register,
   shm_anonymous, shm_create, shm_from_fd, shm_identity, shm_open, shm_remove, shm_set, shm_stat, shm_unlink,
   shmat, shmget_create, shmget_existing, thread_id, unmap, Handle, Keep, RawMap, Ring, SysvAttach, FEATURES,
   IPC_PRIVATE,
 };
 pub use types::{
-  Advice, CopyFault, Features, FileInfo, FileKind, MapIdentity, RobustHead, SegmentInfo, ShmObject,
+  Advice, CopyFault, Features, FileInfo, FileKind, FileView, MapIdentity, RobustHead, SegmentInfo, ShmObject,
 };
 pub use wait::{deadline, load_word_checked, AsyncWait, WaitResult, Waitv, WaitvEntry, FOREVER};

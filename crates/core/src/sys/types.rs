@@ -101,6 +101,18 @@ pub struct MapIdentity {
   pub shared: bool,
 }
 
+/// How `map_file` maps a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(windows), allow(dead_code))] // memmap2 maps files elsewhere
+pub enum FileView {
+  /// Shared, read-write: writes reach the file.
+  Shared,
+  /// Shared, read-only.
+  ReadOnly,
+  /// Private copy-on-write: writes stay in this process.
+  Copy,
+}
+
 /// What this platform can do, where the core's behaviour depends on it (each backend's `FEATURES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
@@ -109,8 +121,6 @@ pub struct Features {
   pub robust_lock: bool,
   /// Whether `futex_wait`/`futex_wake` work between processes (a lock sleeps on them).
   pub futex: bool,
-  /// Whether `close()` can cut a mapping off while others hold it (`replace_inert`).
-  pub retires_views: bool,
   /// Whether a file can be shrunk while a mapping of it exists.
   pub shrinks_mapped_files: bool,
   /// Whether a file can be mapped past its end before it grows.

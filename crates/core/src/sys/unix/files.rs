@@ -113,8 +113,17 @@ pub(super) fn cstring(s: &str, syscall: &'static str) -> Result<std::ffi::CStrin
   std::ffi::CString::new(s).map_err(|_| Error::invalid(libc::EINVAL, syscall, "the name contains a NUL byte"))
 }
 
-/// Windows names a word for cross-process waits by the object it maps; the kernel does that here.
-pub fn note_file_mapping(_base: *mut u8, _len: usize, _h: Handle<'_>, _offset: u64) {}
+/// memmap2 maps files here (`None`); Windows maps them itself, into placeholders.
+pub fn map_file(
+  _h: Handle<'_>,
+  _offset: u64,
+  _len: usize,
+  _how: crate::sys::FileView,
+) -> crate::sys::Result<Option<super::RawMap>> {
+  Ok(None)
+}
 
-/// See [`note_file_mapping`].
-pub fn forget_mapping(_base: usize) {}
+/// Whether `close()` can cut a mapping off while others hold it (`replace_inert`): always here.
+pub fn retires_views() -> bool {
+  true
+}

@@ -23,7 +23,6 @@ use std::time::Duration;
 pub const FEATURES: Features = Features {
   robust_lock: false,
   futex: true,
-  retires_views: true,
   shrinks_mapped_files: true,
   maps_past_end: true,
   shm_name_max: 30,

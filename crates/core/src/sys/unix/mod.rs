@@ -15,8 +15,8 @@ mod shm;
 mod sysv;
 
 pub use files::{
-  borrow, borrow_fd, forget_mapping, fstat, ftruncate, handle, keep_number, note_file_mapping, open_options,
-  raw_desc, Handle, Keep,
+  borrow, borrow_fd, fstat, ftruncate, handle, keep_number, map_file, open_options, raw_desc, retires_views,
+  Handle, Keep,
 };
 #[cfg(target_os = "macos")]
 pub use kernel::{alias_page, at_fork_child, mapping_identity, robust_register};

@@ -8,18 +8,21 @@ pub mod errno;
 #[path = "../fallback.rs"]
 mod fallback;
 mod futex;
+mod placeholder;
 mod sysv;
 
 pub use fallback::{
   alias_page, at_fork_child, atomic_cas32, atomic_cas64, atomic_load32, atomic_load64, copy_checked,
   futex_wait_cancellable, futex_waitv_many, futex_wake_private, mapping_identity, robust_register, Ring,
 };
-pub use futex::{forget_mapping, futex_wait, futex_wake};
+pub use futex::{futex_wait, futex_wake};
+pub use placeholder::retires_views;
+
 pub use sysv::{
   ftok, shm_remove, shm_set, shm_stat, shmat, shmget_create, shmget_existing, SysvAttach, IPC_PRIVATE,
 };
 
-use crate::sys::{Advice, Error, Features, FileInfo, FileKind, Result, ShmObject};
+use crate::sys::{Advice, Error, Features, FileInfo, FileKind, FileView, Result, ShmObject};
 use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::sync::OnceLock;
 use windows_sys::Win32::Foundation::{self as wf, GetLastError, HANDLE, INVALID_HANDLE_VALUE};
@@ -38,7 +41,6 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 pub const FEATURES: Features = Features {
   robust_lock: false,
   futex: true,
-  retires_views: false,
   shrinks_mapped_files: false,
   maps_past_end: false,
   shm_name_max: 255,
@@ -114,14 +116,6 @@ pub fn fstat(h: Handle<'_>) -> Result<FileInfo> {
   Ok(FileInfo { kind, size, id: (u64::from(info.dwVolumeSerialNumber), index) })
 }
 
-/// Notes that `[base, base+len)` maps the file `h` from byte `offset`, so that waits on its words
-/// are named by the file (volume serial, file index) in every process that maps it.
-pub fn note_file_mapping(base: *mut u8, len: usize, h: Handle<'_>, offset: u64) {
-  if let Ok(info) = fstat(h) {
-    futex::note_mapping(base as usize, len, format!("file:{:x}:{:x}", info.id.0, info.id.1), offset);
-  }
-}
-
 /// `SetEndOfFile` through `File::set_len` (refused while another view maps the cut-off part).
 pub fn ftruncate(h: Handle<'_>, len: u64) -> Result<()> {
   // SAFETY: the File is built over a borrowed handle and never dropped (ManuallyDrop), so the
@@ -130,10 +124,12 @@ pub fn ftruncate(h: Handle<'_>, len: u64) -> Result<()> {
   file.set_len(len).map_err(|e| Error::io(&e, "ftruncate"))
 }
 
-/// A view made by `MapViewOfFile`, unmapped on drop.
+/// A view (`placeholder::map_view`), unmapped on drop: the region's bytes start `delta` bytes into it
+/// (a file mapped from an offset that is not a multiple of the allocation granularity).
 #[derive(Debug)]
 pub struct RawMap {
-  ptr: *mut u8,
+  base: *mut u8,
+  delta: usize,
 }
 
 // SAFETY: a view is plain address space; access is synchronised by its owner.
@@ -143,16 +139,16 @@ unsafe impl Sync for RawMap {}
 
 impl RawMap {
   pub fn ptr(&self) -> *mut u8 {
-    self.ptr
+    self.base.wrapping_add(self.delta)
   }
 }
 
 impl Drop for RawMap {
   fn drop(&mut self) {
-    forget_mapping(self.ptr as usize);
-    // SAFETY: `ptr` is what MapViewOfFile returned and nothing else unmaps it. Errors are ignored:
-    // the only way to report them would be to panic in drop.
-    unsafe { wm::UnmapViewOfFile(wm::MEMORY_MAPPED_VIEW_ADDRESS { Value: self.ptr.cast() }) };
+    futex::forget_mapping(self.ptr() as usize);
+    // SAFETY: `base` is what map_view returned and nothing else unmaps it (a retired span forgets
+    // its RawMap and calls `unmap` instead).
+    unsafe { placeholder::unmap_view(self.base) };
   }
 }
 
@@ -164,13 +160,58 @@ fn owned(h: HANDLE, call: &'static str) -> Result<OwnedHandle> {
   Ok(unsafe { OwnedHandle::from_raw_handle(h as RawHandle) })
 }
 
-fn view(mapping: &OwnedHandle, access: wm::FILE_MAP, len: usize) -> Result<RawMap> {
-  // SAFETY: `mapping` is a live file-mapping handle; offset 0; `len` 0 maps the whole object.
-  let addr = unsafe { wm::MapViewOfFile(mapping.as_raw_handle() as HANDLE, access, 0, 0, len) };
-  if addr.Value.is_null() {
-    return Err(Error::last_os("MapViewOfFile"));
+/// The page protection that goes with a `FILE_MAP_*` access.
+fn protection(access: wm::FILE_MAP) -> u32 {
+  if access & wm::FILE_MAP_COPY != 0 {
+    wm::PAGE_WRITECOPY
+  } else if access & wm::FILE_MAP_WRITE != 0 {
+    wm::PAGE_READWRITE
+  } else {
+    wm::PAGE_READONLY
   }
-  Ok(RawMap { ptr: addr.Value.cast() })
+}
+
+/// A view of `len` bytes of `mapping` from `offset`, in a placeholder where the OS has them.
+fn view_at(mapping: &OwnedHandle, access: wm::FILE_MAP, offset: u64, len: usize) -> Result<RawMap> {
+  let gran = allocation_granularity() as u64;
+  let aligned = offset - offset % gran;
+  let delta = (offset - aligned) as usize;
+  let base = placeholder::map_view(
+    mapping.as_raw_handle() as HANDLE,
+    aligned,
+    len + delta,
+    access,
+    protection(access),
+  )?;
+  Ok(RawMap { base, delta })
+}
+
+fn view(mapping: &OwnedHandle, access: wm::FILE_MAP, len: usize) -> Result<RawMap> {
+  view_at(mapping, access, 0, len)
+}
+
+/// Maps `len` bytes of the file `h` from `offset`: shared read-write, read-only, or copy-on-write.
+/// Windows maps files itself (into placeholders, so that `close()` can cut a view off); elsewhere
+/// this is `None` and memmap2 maps them.
+pub fn map_file(h: Handle<'_>, offset: u64, len: usize, how: FileView) -> Result<Option<RawMap>> {
+  let (protect, access) = match how {
+    FileView::Shared => (wm::PAGE_READWRITE, wm::FILE_MAP_WRITE | wm::FILE_MAP_READ),
+    FileView::ReadOnly => (wm::PAGE_READONLY, wm::FILE_MAP_READ),
+    FileView::Copy => (wm::PAGE_WRITECOPY, wm::FILE_MAP_COPY),
+  };
+  // SAFETY: `h` is a live file handle; size 0 maps the file at its current size; no name.
+  let section = unsafe {
+    wm::CreateFileMappingW(h.as_raw_handle() as HANDLE, std::ptr::null(), protect, 0, 0, std::ptr::null())
+  };
+  let section = owned(section, "CreateFileMappingW")?;
+  // The view keeps the section alive after its handle closes (here, when `section` drops).
+  let map = view_at(&section, access, offset, len)?;
+  if how != FileView::Copy {
+    if let Ok(info) = fstat(h) {
+      futex::note_mapping(map.ptr() as usize, len, format!("file:{:x}:{:x}", info.id.0, info.id.1), offset);
+    }
+  }
+  Ok(Some(map))
 }
 
 fn wide(s: &str) -> Vec<u16> {
@@ -268,17 +309,30 @@ fn open_mapping(name: &str, readonly: bool) -> Result<ShmObject> {
   let access = if readonly { wm::FILE_MAP_READ | wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS };
   // SAFETY: `w` is a NUL-terminated UTF-16 name.
   let mapping = owned(unsafe { wm::OpenFileMappingW(access, 0, w.as_ptr()) }, "OpenFileMappingW")?;
-  let map = view(&mapping, if readonly { wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS }, 0)?;
+  let size = section_size(&mapping)?;
+  let map = view(&mapping, if readonly { wm::FILE_MAP_COPY } else { wm::FILE_MAP_ALL_ACCESS }, size)?;
+  futex::note_mapping(map.ptr() as usize, size, format!("shm:{name}"), 0);
+  // The view spans `size` bytes (the object's size rounded up to pages), readable and writable
+  // (copy-on-write when readonly), alive as long as `map`.
+  Ok(ShmObject::View { map, len: size, read_only: readonly, keep: mapping })
+}
+
+/// A pagefile-backed section's size, rounded up to pages: what a whole view of it spans (learnt
+/// from a plain view, unmapped again, since a placeholder must be reserved at its size).
+fn section_size(mapping: &OwnedHandle) -> Result<usize> {
+  // SAFETY: `mapping` is a live file-mapping handle; length 0 maps the whole object, read-only.
+  let v = unsafe { wm::MapViewOfFile(mapping.as_raw_handle() as HANDLE, wm::FILE_MAP_READ, 0, 0, 0) };
+  if v.Value.is_null() {
+    return Err(Error::last_os("MapViewOfFile"));
+  }
   // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is valid; VirtualQuery fills it for the view.
   let mut info: wm::MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
-  // SAFETY: `map.ptr()` is the base of a live view; `info` is a valid out-pointer of the given size.
-  if unsafe { wm::VirtualQuery(map.ptr().cast(), &mut info, std::mem::size_of_val(&info)) } == 0 {
-    return Err(Error::last_os("VirtualQuery"));
-  }
-  futex::note_mapping(map.ptr() as usize, info.RegionSize, format!("shm:{name}"), 0);
-  // The view spans RegionSize bytes (the object's size rounded up to pages), readable and writable
-  // (copy-on-write when readonly), alive as long as `map`.
-  Ok(ShmObject::View { map, len: info.RegionSize, read_only: readonly, keep: mapping })
+  // SAFETY: `v` is the base of the live view just made; `info` is a valid out-pointer.
+  let ok = unsafe { wm::VirtualQuery(v.Value, &mut info, std::mem::size_of_val(&info)) } != 0;
+  let err = (!ok).then(|| Error::last_os("VirtualQuery"));
+  // SAFETY: the view made above, used no more.
+  unsafe { wm::UnmapViewOfFile(v) };
+  err.map_or(Ok(info.RegionSize), Err)
 }
 
 /// `FlushViewOfFile`: starts writing the range's dirty pages to the file. (Windows also needs
@@ -394,21 +448,24 @@ pub fn thread_id() -> u32 {
   unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() }
 }
 
-/// Replacing a view in place needs placeholders (`MapViewOfFile3`, `UnmapViewOfFile2` with
-/// `MEM_PRESERVE_PLACEHOLDER`), which mapshare does not use yet: a retired view stays mapped until
-/// its last holder lets go (the README says so).
+/// Cuts off the view that holds `[addr, addr+len)` (see `placeholder`): zero pages take its place.
 ///
 /// # Safety
-/// Touches nothing.
-pub unsafe fn replace_inert(_addr: *mut u8, _len: usize) -> Result<()> {
-  Err(Error::unsupported("replacing a view in place needs placeholders"))
+/// `addr` lies in a live view of this process that a `RawMap` made, not unmapped meanwhile.
+pub unsafe fn replace_inert(addr: *mut u8, _len: usize) -> Result<()> {
+  futex::forget_mapping(addr as usize);
+  // SAFETY: the caller's contract.
+  unsafe { placeholder::replace_inert(addr) }
 }
 
-/// Never called on Windows: spans are never retired there (see [`replace_inert`]).
+/// Frees what `replace_inert` left at `addr` (a retired span's last holder let go).
 ///
 /// # Safety
-/// Touches nothing.
-pub unsafe fn unmap(_addr: *mut u8, _len: usize) {}
+/// `addr` lies in a range `replace_inert` filled, used by no one any more.
+pub unsafe fn unmap(addr: *mut u8, _len: usize) {
+  // SAFETY: the caller's contract.
+  unsafe { placeholder::unmap_containing(addr) }
+}
 
 /// Windows has no per-process mapping limit that runtimes hit in practice.
 pub fn map_limit() -> Option<usize> {
