@@ -221,6 +221,30 @@ test('a C program sends to Node and receives from Node through include/mapshare_
   region.close()
 })
 
+test("copies share slabs (as Node pools its Buffers) but never each other's bytes", (t) => {
+  const region = MmapFile.anonymous(1 << 20, { shared: true })
+  const ch = Channel.create(region)
+  const got: Buffer[] = []
+  // Sizes that straddle slab ends (128 KiB each) and the 16 KiB limit above which a copy is its own.
+  const sizes = Array.from({ length: 120 }, (_, i) => [1, 7, 4096, 5000, 16_384, 16_385, 40_000][i % 7])
+  for (const [i, size] of sizes.entries()) {
+    t.true(ch.trySend(Buffer.alloc(size, i + 1)))
+    got.push(ch.tryReceive()!)
+  }
+  for (const [i, m] of got.entries()) {
+    t.is(m.length, sizes[i])
+    t.true(
+      m.every((b) => b === ((i + 1) & 255)),
+      `message ${i} kept its bytes`,
+    )
+    t.true(m.byteOffset % 8 === 0, 'slices are 8-byte aligned')
+  }
+  // A user's write into one copy changes no other one, nor the channel.
+  got[0].fill(0xee)
+  t.true(got[1].every((b) => b === 2))
+  region.close()
+})
+
 test('backpressure: trySend says no, send times out, sendAsync waits for the consumer', async (t) => {
   const r = MmapFile.anonymous(256 + 1024, { shared: true })
   const ch = Channel.create(r)

@@ -3,9 +3,13 @@
 // calls alone (a frozen region never takes the fast path: what every call costs where external
 // buffers are forbidden, as under Electron). Returns table rows; used by bench.ts.
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import { MmapFile } from 'mapshare'
 import { median } from './median.ts'
+
+// The addon's internal exports, from the very module 'mapshare' loaded (dist/native.js, by path).
+const { selfTest } = createRequire(import.meta.url)('../dist/native.js') as { selfTest: { noop(): void } }
 
 /** ns per iteration of `fn(i)`, the median of 5 runs of `n` iterations. */
 function per(n: number, fn: (i: number) => void): number {
@@ -66,6 +70,18 @@ export function callRows(dataDir: string, quick: boolean) {
     [
       'region.readInto (native call, no fast path)',
       (i) => (sink += fileNative.readInto(dst, (i & 255) * 64)),
+    ],
+  ])
+  // The floor of any call into the addon: an exported function that does nothing.
+  group('a call into the addon', [
+    ['an exported function that does nothing (floor)', () => selfTest.noop()],
+    [
+      'region.readInto 64 B of a file (native, by handle)',
+      (i) => (sink += fileRegion.readInto(dst, (i & 255) * 64)),
+    ],
+    [
+      'region.write 64 B into a file (native, by handle)',
+      (i) => (sink += fileRegion.write(dst, (i & 255) * 64)),
     ],
   ])
   group('write 64 B into a file (checked copy)', [

@@ -1,6 +1,6 @@
 // The other side of the channel benchmark (benchmark/channel.ts), in its own process: consumes a
 // stream of messages (reporting the time the last one arrived) or echoes every message back.
-// Usage: channel-peer.ts <channel|channel-peek|send|socket> <sink|echo> <size> <count> [shm name | socket path] [echo channel offset]
+// Usage: channel-peer.ts <channel|channel-peek|channel-receive|channel-iter|send|socket> <sink|echo> <size> <count> [shm name | socket path] [echo channel offset]
 import net from 'node:net'
 import { Channel, SharedMemory } from 'mapshare'
 
@@ -12,7 +12,28 @@ const done = (bytes: number) => {
   process.stdout.write(`done ${process.hrtime.bigint()} ${bytes}\n`)
 }
 
-if (transport === 'channel' || transport === 'channel-peek') {
+if (transport === 'channel-receive' || transport === 'channel-iter') {
+  // What a user writes first: a fresh Buffer per message, from receive (tryReceive, else
+  // receiveAsync) or from `for await`.
+  const shm = SharedMemory.open(where)
+  const rx = Channel.open(shm, { byteOffset: 0 })
+  const tx = mode === 'echo' ? Channel.open(shm, { byteOffset: Number(process.argv[7]) }) : null
+  process.stdout.write('ready\n')
+  let bytes = 0
+  let i = 0
+  const take = async (m: Buffer) => {
+    bytes += m.length
+    if (tx !== null && !tx.trySend(m)) await tx.sendAsync(m)
+    return ++i === count
+  }
+  if (transport === 'channel-iter') {
+    for await (const m of rx) if (await take(m)) break
+  } else {
+    while (!(await take(rx.tryReceive() ?? (await rx.receiveAsync())!)));
+  }
+  done(bytes)
+  shm.close()
+} else if (transport === 'channel' || transport === 'channel-peek') {
   // 'channel' copies each message into one reused buffer (no allocation per message); 'channel-peek'
   // reads it in place (a Buffer over the channel's memory until release()).
   const inPlace = transport === 'channel-peek'

@@ -43,14 +43,24 @@ async function start(args: string[], ipc = false): Promise<Child> {
   return { child, done }
 }
 
-async function channel(size: number, n: number, echo: boolean, inPlace: boolean): Promise<number> {
+/** How the consumers read: into one reused buffer, in place, or a fresh Buffer per message. */
+type Reading = 'into' | 'peek' | 'receive' | 'iter'
+const PEER_MODE: Record<Reading, string> = {
+  into: 'channel',
+  peek: 'channel-peek',
+  receive: 'channel-receive',
+  iter: 'channel-iter',
+}
+
+async function channel(size: number, n: number, echo: boolean, reading: Reading | boolean): Promise<number> {
+  const how: Reading = reading === true ? 'peek' : reading === false ? 'into' : reading
   const cap = size >= MiB ? 8 * MiB : MiB
   const name = `/mapshare-bench-${process.pid}-${size}-${echo}`
   const shm = SharedMemory.create(name, 2 * (256 + cap))
   const tx = Channel.create(shm, { byteLength: 256 + cap })
   const rx = Channel.create(shm, { byteOffset: 256 + cap, byteLength: 256 + cap })
   const p = await start([
-    inPlace ? 'channel-peek' : 'channel',
+    PEER_MODE[how],
     echo ? 'echo' : 'sink',
     String(size),
     String(n),
@@ -61,10 +71,14 @@ async function channel(size: number, n: number, echo: boolean, inPlace: boolean)
   const msg = Buffer.alloc(size, 7)
   const t0 = process.hrtime.bigint()
   const reply = Buffer.alloc(size)
+  const replies = how === 'iter' ? rx[Symbol.asyncIterator]() : null
   for (let i = 0; i < n; i++) {
     if (!tx.trySend(msg)) await tx.sendAsync(msg)
     if (!echo) continue
-    if (inPlace) {
+    if (replies !== null) await replies.next()
+    else if (how === 'receive') {
+      if (rx.tryReceive() === null) await rx.receiveAsync()
+    } else if (how === 'peek') {
       if (rx.tryPeek() === null) await rx.peekAsync()
       rx.release()
     } else if (rx.tryReceiveInto(reply) === null) await rx.receiveIntoAsync(reply)
@@ -245,10 +259,12 @@ export async function channelRows(dataDir: string, quick: boolean) {
   const rounds = quick ? [1_000, 1_000, 50] : [5_000, 5_000, 200]
   const COPY = 'mapshare Channel, copied out'
   const PEEK = 'mapshare Channel, read in place'
+  const RECEIVE = 'mapshare Channel, receive() (a Buffer each)'
+  const ITER = 'mapshare Channel, for await (a Buffer each)'
   const channels = [COPY, PEEK]
   const ICEORYX2 = 'iceoryx2 (Python, busy polling)'
   const ice = iceoryx2Python(dataDir)
-  const transports = [...channels, 'process.send', 'Unix socket', 'MessagePort']
+  const transports = [...channels, RECEIVE, ITER, 'process.send', 'Unix socket', 'MessagePort']
   if ('python' in ice) transports.push(ICEORYX2)
   else console.error(`iceoryx2 row skipped: ${ice.skip}`)
   const results: Record<string, { tput: number[]; lat: number[] }> = {}
@@ -258,6 +274,8 @@ export async function channelRows(dataDir: string, quick: boolean) {
     const run: Record<string, (n: number, echo: boolean) => Promise<number>> = {
       [COPY]: (n, e) => channel(size, n, e, false),
       [PEEK]: (n, e) => channel(size, n, e, true),
+      [RECEIVE]: (n, e) => channel(size, n, e, 'receive'),
+      [ITER]: (n, e) => channel(size, n, e, 'iter'),
       'process.send': (n, e) => send(size, n, e),
       'Unix socket': (n, e) => socket(dataDir, size, n, e),
       MessagePort: (n, e) => port(size, n, e),
@@ -304,48 +322,71 @@ export async function channelRows(dataDir: string, quick: boolean) {
   // The goals, each from interleaved repetitions (baseline, then each Channel, REPS times): the ratio of
   // every repetition, and their median, so that a noisy neighbour slows both sides of a ratio alike.
   const REPS = quick ? 1 : 3
-  const how = (c: string) => (c === COPY ? 'copied out' : 'in place')
+  const how = (c: string) =>
+    ({ [COPY]: 'copied out', [PEEK]: 'in place', [RECEIVE]: 'receive()', [ITER]: 'for await' })[c] ?? c
+  const reading = (c: string): Reading =>
+    (({ [COPY]: 'into', [PEEK]: 'peek', [RECEIVE]: 'receive', [ITER]: 'iter' }) as Record<string, Reading>)[c]
   const goal = async (
     label: string,
     baseline: () => Promise<number> | number,
     subject: (c: string) => Promise<number>,
     ratio: (base: number, value: number) => number,
     digits: number,
+    which: string[] = channels,
   ) => {
-    const per: Record<string, number[]> = { [COPY]: [], [PEEK]: [] }
+    const per: Record<string, number[]> = {}
+    for (const c of which) per[c] = []
     for (let r = 0; r < REPS; r++)
-      for (const c of channels) {
+      for (const c of which) {
         const base = await baseline()
         per[c].push(ratio(base, await subject(c)))
       }
-    for (const c of channels)
+    for (const c of which)
       rows.push({
         case: label.replace('Channel', `Channel ${how(c)}`),
         value: per[c].map((x) => x.toFixed(digits)).join(', '),
         ratio: median(per[c]).toFixed(digits),
       })
   }
-  const inPlace = (c: string) => c === PEEK
+  const ordinary = [RECEIVE, ITER]
   await goal(
     '64 B round trip: Channel / MessagePort (goal <= 1)',
     () => port(64, rounds[0], true),
-    (c) => channel(64, rounds[0], true, inPlace(c)),
+    (c) => channel(64, rounds[0], true, reading(c)),
     (base, v) => v / base,
     2,
   )
   await goal(
     '4 KiB throughput: Channel / process.send (goal >= 10)',
     () => send(4 * KiB, counts[1], false),
-    (c) => channel(4 * KiB, counts[1], false, inPlace(c)),
+    (c) => channel(4 * KiB, counts[1], false, reading(c)),
     (base, v) => base / v,
     1,
+    [...channels, ...ordinary],
   )
   await goal(
-    '1 MiB bandwidth: Channel / memcpy (Buffer.copy, 1 MiB again and again) (goal >= 0.5)',
+    '4 KiB throughput: Channel / Unix socket (goal >= 5 for the ordinary API)',
+    () => socket(dataDir, 4 * KiB, counts[1], false),
+    (c) => channel(4 * KiB, counts[1], false, reading(c)),
+    (base, v) => base / v,
+    1,
+    ordinary,
+  )
+  await goal(
+    '4 KiB throughput: time per message, Channel / copied out (receiveInto) (goal <= 1.5)',
+    () => channel(4 * KiB, counts[1], false, 'into'),
+    (c) => channel(4 * KiB, counts[1], false, reading(c)),
+    (base, v) => v / base,
+    2,
+    ordinary,
+  )
+  await goal(
+    '1 MiB bandwidth: Channel / memcpy (Buffer.copy, 1 MiB again and again) (goal >= 0.5 copied out and in place, 0.3 receive())',
     () => memcpy(MiB),
-    (c) => channel(MiB, counts[2], false, inPlace(c)),
+    (c) => channel(MiB, counts[2], false, reading(c)),
     (base, v) => base / v,
     2,
+    [...channels, RECEIVE],
   )
   rows.push({
     case: '1 MiB: memcpy (Buffer.copy) bandwidth',

@@ -36,6 +36,7 @@ import type { Mutex, Region } from './native.ts'
 import { markUncloneable } from './native.ts'
 import { decodeLockWord, type LockWordState } from './lock-word.ts'
 import { abortSignal, isAborted } from './signals.ts'
+import { copyOut } from './slab.ts'
 import {
   integer,
   optionsObject,
@@ -688,7 +689,7 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
   }
 
   #copy(n: Found): Buffer<ArrayBuffer> {
-    if (this.#u8 !== null) return Buffer.from(this.#u8.subarray(n.at, n.at + n.len))
+    if (this.#u8 !== null) return copyOut(this.#u8.subarray(n.at, n.at + n.len))
     return this.#r.read(this.#base + n.at, n.len)
   }
 
@@ -948,7 +949,8 @@ export class Channel implements AsyncIterable<Buffer<ArrayBuffer>> {
   /** Messages (copies) as they come, sleeping in between; ends when the channel is ended and empty. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer<ArrayBuffer>, void, undefined> {
     for (;;) {
-      const m = await this.receiveAsync()
+      // A message already there is taken at once; only an empty channel waits.
+      const m = this.tryReceive() ?? (await this.receiveAsync())
       if (m === null) return
       yield m
     }

@@ -63,6 +63,8 @@ interface PrivateExports {
   _panicInRegion(handle: number): void
   /** For the tests: a deliberate panic outside any region operation. */
   _panicAtBoundary(): void
+  /** For the benchmark: an exported function that does nothing (the floor of a call). */
+  _noop(): void
 }
 
 /** The private methods, as the regions' prototypes carry them until this module takes them off. */
@@ -145,7 +147,11 @@ export const WAIT_RESULTS = binding._waitResults() as readonly WaitResult[]
 
 export const atomic32 = binding._atomic32
 /** For the tests only: deliberate panics (see src/self_test.rs). */
-export const selfTest = { panicInRegion: binding._panicInRegion, panicAtBoundary: binding._panicAtBoundary }
+export const selfTest = {
+  panicInRegion: binding._panicInRegion,
+  panicAtBoundary: binding._panicAtBoundary,
+  noop: binding._noop,
+}
 export const atomic64 = binding._atomic64
 export const readIntoByHandle = binding._readInto
 export const writeByHandle = binding._write

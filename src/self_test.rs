@@ -15,3 +15,8 @@ pub fn panic_in_region(env: &Env, handle: u32) -> Result<()> {
 pub fn panic_at_boundary() -> Result<()> {
   panic!("a deliberate panic at the boundary")
 }
+
+/// Internal: does nothing. The benchmark's floor for a call into the addon (what any exported
+/// function costs before it does its work).
+#[napi(js_name = "_noop", skip_typescript)]
+pub fn noop() {}
