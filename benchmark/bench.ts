@@ -55,7 +55,8 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`
 // The cross-process rows run first, on a quiet machine: after the sections below (gigabytes mapped
 // and freed, thousands of GCs) the kernel and V8 keep a core busy for a while, which a wake-up
 // benchmark on 2 cores measures instead of the wake-ups.
-const wake = await wakeRows(dataDir, quick)
+// Both regimes of a wake (see wakeRows): CPUs idle between wakes, then every other CPU kept busy.
+const wake = [...(await wakeRows(dataDir, quick, 'idle')), ...(await wakeRows(dataDir, quick, 'busy'))]
 const locks = await lockRows(dataDir, quick)
 const messages = await channelRows(dataDir, quick) // also writes benchmark/channel.svg
 
@@ -162,6 +163,41 @@ for (const [name, bytes, n] of [
     case: `map+close ${name}: open + buffer[0] + close (${withBuffer.gcs} GCs in ${n} calls)`,
     value: `${bufNs.toFixed(0)} ns`,
     ratio: (bufNs / cNs).toFixed(2),
+  })
+}
+
+// --- 2b. 10,000 regions open at once (open + touch each, then close all), against C -----------------
+{
+  const n = quick ? 2_000 : 10_000
+  const file = path.join(dataDir, 'region-4096.bin')
+  const cNs = median(
+    Array.from({ length: 3 }, () =>
+      Number(execFileSync(cBin, [file, String(n), 'at-once'], { encoding: 'utf8' }).trim()),
+    ),
+  )
+  const jsNs = median(
+    Array.from({ length: 3 }, () => {
+      gc()
+      return (
+        (time(() => {
+          const open = Array.from({ length: n }, () => MmapFile.open(file))
+          for (const r of open) if (r.buffer[0] !== 1) throw new Error('bad byte')
+          for (const r of open) r.close()
+        }) *
+          1e6) /
+        n
+      )
+    }),
+  )
+  rows.push({
+    case: `${n} regions of 4 KiB open at once, each touched, then all closed: C mmap/munmap (floor), per region`,
+    value: `${cNs.toFixed(0)} ns`,
+    ratio: '1.00',
+  })
+  rows.push({
+    case: `${n} regions of 4 KiB open at once, each touched, then all closed: MmapFile, per region`,
+    value: `${jsNs.toFixed(0)} ns`,
+    ratio: (jsNs / cNs).toFixed(2),
   })
 }
 

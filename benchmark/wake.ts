@@ -3,6 +3,7 @@
 // (process.send) and MessagePort. Returns table rows; used by bench.ts.
 import { execFileSync, fork, spawn } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker } from 'node:worker_threads'
@@ -129,7 +130,26 @@ async function idleWaitCpu(file: string, n: number) {
  * Wake-ups between idle CPUs of a virtual machine are slow and vary (the floor moves between ~5 and
  * ~50 µs with where the scheduler puts the two processes), hence the pairing.
  */
-export async function wakeRows(dataDir: string, quick: boolean) {
+/**
+ * The wake rows in one of this machine's two regimes: `idle` (CPUs asleep between wakes: a wake costs
+ * an idle CPU's wake-up) or `busy` (every CPU but one kept busy by a spinning process at normal
+ * priority, so a woken thread is scheduled at once).
+ */
+export async function wakeRows(dataDir: string, quick: boolean, regime: 'idle' | 'busy' = 'idle') {
+  const spinners =
+    regime === 'busy'
+      ? Array.from({ length: Math.max(1, os.availableParallelism() - 1) }, () =>
+          spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+        )
+      : []
+  try {
+    return await measure(dataDir, quick, regime)
+  } finally {
+    for (const s of spinners) s.kill('SIGKILL')
+  }
+}
+
+async function measure(dataDir: string, quick: boolean, regime: 'idle' | 'busy') {
   const reps = quick ? 1 : 5
   const rounds = quick ? 5_000 : 10_000
   const file = path.join(dataDir, 'wake.bin')
@@ -153,11 +173,11 @@ export async function wakeRows(dataDir: string, quick: boolean) {
     runs.send.push(await ipc(rounds))
     runs.port.push(await messagePort(rounds))
   }
-  const idle = await idleWaitCpu(file, quick ? 200 : 1000)
+  const tag = regime === 'busy' ? ' [busy CPUs]' : ' [idle CPUs]'
   const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`
   const ratio = (xs: number[], base: number[]) => median(xs.map((x, i) => x / base[i])).toFixed(2)
   const row = (name: string, xs: number[]) => ({
-    case: `wake round trip: ${name}`,
+    case: `wake round trip${tag}: ${name}`,
     value: us(median(xs)),
     ratio: ratio(xs, runs.c),
   })
@@ -166,7 +186,12 @@ export async function wakeRows(dataDir: string, quick: boolean) {
     row(`C futex ping-pong watching the word ${SPIN_US} µs before sleeping, as wait() does`, runs.cSpin),
     row('mapshare wait/notify, 2 processes', runs.sync),
     {
-      case: `wake round trip: wait/notify / C with the same ${SPIN_US} µs watch`,
+      case: `wake round trip${tag}: wait/notify / C (goal <= 1.5)`,
+      value: '',
+      ratio: ratio(runs.sync, runs.c),
+    },
+    {
+      case: `wake round trip${tag}: wait/notify / C with the same ${SPIN_US} µs watch (goal <= 1.5)`,
       value: '',
       ratio: ratio(runs.sync, runs.cSpin),
     },
@@ -174,15 +199,23 @@ export async function wakeRows(dataDir: string, quick: boolean) {
     row('process.send (child_process IPC)', runs.send),
     row('MessagePort between 2 worker threads', runs.port),
     {
-      case: 'wake round trip: waitAsync / MessagePort (goal <= 1)',
+      case: `wake round trip${tag}: waitAsync / MessagePort (goal <= 1)`,
       value: '',
       ratio: ratio(runs.async, runs.port),
     },
     {
-      case: 'wake round trip: waitAsync / process.send (goal <= 0.5)',
+      case: `wake round trip${tag}: waitAsync / process.send (goal <= 0.5)`,
       value: '',
       ratio: ratio(runs.async, runs.send),
     },
+    ...(regime === 'idle' ? await cpuRows(file, quick) : []),
+  ]
+}
+
+/** CPU time of waits nobody wakes, against their floors (measured once, in the idle regime). */
+async function cpuRows(file: string, quick: boolean) {
+  const idle = await idleWaitCpu(file, quick ? 200 : 1000)
+  return [
     {
       case: 'CPU per wait nobody wakes (1 ms timeout): Atomics.wait (floor)',
       value: `${idle.atomicsWait.toFixed(1)} µs`,
