@@ -134,7 +134,7 @@ console.log(r.read(0, 20).toString())`,
 
   fs.writeFileSync(
     path.join(app, 'check.ts'),
-    `import { MmapFile, SharedMemory, ShmSegment, ftok, pageSize, type OpenOptions, type SegmentStat } from 'mapshare'
+    `import { Channel, MmapFile, SharedMemory, ShmSegment, c, ftok, pageSize, struct, type OpenOptions, type SegmentStat } from 'mapshare'
 const opts: OpenOptions = { flags: 'r+', offset: pageSize }
 const region: MmapFile = MmapFile.open('x', opts)
 const n: number = region.write('text', 0)
@@ -144,7 +144,20 @@ const seg = ShmSegment.create('private', 4096)
 const st: SegmentStat = seg.stat()
 const when: Date | null = st.atime
 const key: number = ftok('/', 1)
-export { fd, when, key }`,
+// What users write: using, fresh copies typed Buffer<ArrayBuffer> (a Blob takes them), struct values.
+function scoped(): number {
+  using anon = MmapFile.anonymous(4096, { shared: true })
+  using held = anon.mutex(8).lock()
+  const copy: Buffer<ArrayBuffer> = anon.read(0, 4)
+  const blob = new Blob([copy])
+  const S = struct('s', { xs: c.array(c.i32, 3), inner: struct('inner', { a: c.u8, b: c.f64 }) })
+  S.write(anon, { xs: [1, 2, 3], inner: { a: 1 } }, 64)
+  const xs: Int32Array = S.at(anon, 64).xs
+  const ch = Channel.create(anon, { byteOffset: 1024 })
+  const m: Buffer<ArrayBuffer> | null = ch.tryReceive()
+  return blob.size + xs[0] + (m?.length ?? 0) + Number(held.ownerDied)
+}
+export { fd, when, key, scoped }`,
   )
   fs.writeFileSync(
     path.join(app, 'tsconfig.json'),
