@@ -48,30 +48,19 @@ function regions(t: { teardown: (f: () => void) => void }, tag: string) {
   ]
 }
 
-test('a blocking wait in one process is woken by notify in another (named object and file)', async (t) => {
-  for (const { where, r } of regions(t, 'wait')) {
-    r.store(0, 0)
-    const child = peer(where, 'wait')
-    await waitForLine(child.child, /waiting/)
-    // Notify until the waiter counted: it was asleep in the kernel (or wait table) and is woken now.
-    t.is(await notifyUntilWoken(r, child), counts ? 1 : 0, where)
-    const out = await child.done
-    t.is(out.stderr, '')
-    t.regex(out.stdout, /woke ok \d+/, where)
-  }
-})
-
-test('waitAsync in one process is woken by notify in another', async (t) => {
-  for (const { where, r } of regions(t, 'async')) {
-    r.store(0, 0)
-    const child = peer(where, 'waitAsync')
-    await waitForLine(child.child, /waiting/)
-    t.is(await notifyUntilWoken(r, child), counts ? 1 : 0, where)
-    const out = await child.done
-    t.is(out.stderr, '')
-    t.regex(out.stdout, /woke ok/, where)
-  }
-})
+for (const action of ['wait', 'waitAsync'] as const)
+  test(`${action} in one process is woken by notify in another (named object and file)`, async (t) => {
+    for (const { where, r } of regions(t, action)) {
+      r.store(0, 0)
+      const child = peer(where, action)
+      await waitForLine(child.child, /waiting/)
+      // Notify until the waiter counted: it was asleep in the kernel (or wait table) and is woken now.
+      t.is(await notifyUntilWoken(r, child), counts ? 1 : 0, where)
+      const out = await child.done
+      t.is(out.stderr, '')
+      t.regex(out.stdout, /woke ok/, where)
+    }
+  })
 
 test('this process waits (waitAsync and wait) and another one notifies', async (t) => {
   const [{ where, r }] = regions(t, 'parent')

@@ -9,6 +9,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* open, fstat, mmap the whole file (private), close: the mapping, its size in *size; NULL on error. */
+static unsigned char *map_file(const char *path, off_t *size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { perror("open"); return NULL; }
+  struct stat st;
+  if (fstat(fd, &st) != 0) { perror("fstat"); return NULL; }
+  void *p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) { perror("mmap"); return NULL; }
+  *size = st.st_size;
+  return p;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   long n = atol(argv[2]);
@@ -19,14 +32,7 @@ int main(int argc, char **argv) {
     off_t size = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < n; i++) {
-      int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-      if (fd < 0) { perror("open"); return 1; }
-      struct stat st;
-      if (fstat(fd, &st) != 0) { perror("fstat"); return 1; }
-      size = st.st_size;
-      maps[i] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-      if (maps[i] == MAP_FAILED) { perror("mmap"); return 1; }
-      close(fd);
+      if (!(maps[i] = map_file(argv[1], &size))) return 1;
       sink ^= ((unsigned char *)maps[i])[0];
     }
     for (long i = 0; i < n; i++) munmap(maps[i], size);
@@ -37,15 +43,11 @@ int main(int argc, char **argv) {
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (long i = 0; i < n; i++) {
-    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { perror("open"); return 1; }
-    struct stat st;
-    if (fstat(fd, &st) != 0) { perror("fstat"); return 1; }
-    void *p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED) { perror("mmap"); return 1; }
-    close(fd);
-    sink ^= ((unsigned char *)p)[0];
-    munmap(p, st.st_size);
+    off_t size;
+    unsigned char *p = map_file(argv[1], &size);
+    if (!p) return 1;
+    sink ^= p[0];
+    munmap(p, size);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
