@@ -16,7 +16,9 @@ export function copyOut(src: Uint8Array): Buffer<ArrayBuffer> {
     own.set(src)
     return own
   }
-  if (slab === null || used + len > SLAB) {
+  // A user may transfer a copy's `buffer` (postMessage, structuredClone), which detaches the whole
+  // slab (its byteLength becomes 0): start a new one then, as when it is full.
+  if (slab === null || slab.byteLength === 0 || used + len > SLAB) {
     slab = new ArrayBuffer(SLAB) // zero-filled: no other memory's old bytes ever reach a user
     used = 0
   }
