@@ -92,7 +92,7 @@ impl Region {
   fn lock_word(&self, offset: u64) -> Result<(LockWord, Slot)> {
     if !sys::FEATURES.futex {
       return Err(Error::unsupported(
-        "the cross-process Mutex sleeps on cross-process wait/notify, which mapshare implements on Linux and macOS only",
+        "the cross-process Mutex sleeps on cross-process wait/notify, which this platform lacks",
       ));
     }
     let p = self.word(offset, 4, true)?;
