@@ -243,9 +243,12 @@ test("copies share slabs (as Node pools its Buffers) but never each other's byte
   got[0].fill(0xee)
   t.true(got[1].every((b) => b === 2))
   // Transferring a copy's buffer detaches the slab it shares: later copies come from a new one.
+  // (Caged, copies are the addon's own Buffers, not slab slices, which the runtime may not detach.)
   const slab = got[got.length - 1].buffer as ArrayBuffer // the last copy (1 byte): the slab in use
-  structuredClone(slab, { transfer: [slab] })
-  t.is(slab.byteLength, 0, 'detached')
+  if (!caged) {
+    structuredClone(slab, { transfer: [slab] })
+    t.is(slab.byteLength, 0, 'detached')
+  }
   t.true(ch.trySend('after the transfer'))
   t.is(String(ch.tryReceive()), 'after the transfer')
   t.is(ch.stats().pending, 0)
